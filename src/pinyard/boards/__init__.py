@@ -1,0 +1,37 @@
+"""Boards: immutable, hashed, pins-compatible versions of any object."""
+
+from pinyard.boards._board import Board, ProtectionHook, VersionInfo
+from pinyard.boards._constructors import board, board_folder, board_memory, board_pins, board_temp
+from pinyard.boards._hashing import FileDigest
+from pinyard.boards._import import ImportReport, import_pins
+from pinyard.boards._meta import FileRecord, PinMeta
+from pinyard.boards._types import (
+    Serializer,
+    get_serializer,
+    infer_type,
+    register_type,
+    registered_types,
+)
+from pinyard.boards._writing import WriteResult
+
+__all__ = [
+    "Board",
+    "FileDigest",
+    "FileRecord",
+    "ImportReport",
+    "PinMeta",
+    "ProtectionHook",
+    "Serializer",
+    "VersionInfo",
+    "WriteResult",
+    "board",
+    "board_folder",
+    "board_memory",
+    "board_pins",
+    "board_temp",
+    "get_serializer",
+    "import_pins",
+    "infer_type",
+    "register_type",
+    "registered_types",
+]

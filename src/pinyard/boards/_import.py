@@ -1,0 +1,127 @@
+"""Copying a plain pins board into a pinyard board, verifying every file."""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from dataclasses import dataclass, field, replace
+
+from pinyard.boards._board import Board
+from pinyard.boards._hashing import FileDigest, HashingWriter
+from pinyard.boards._meta import META_FILENAME, FileRecord, PinMeta
+from pinyard.boards._reading import check_pins_hash
+from pinyard.boards._writing import READ_CHUNK, same_content
+from pinyard.errors import ConflictError, InvalidArgumentError, UnverifiedVersionWarning
+
+log = logging.getLogger("pinyard")
+
+
+@dataclass
+class ImportReport:
+    """What `import_pins` did, version by version."""
+
+    imported: list[tuple[str, str]] = field(default_factory=list)
+    already_present: list[tuple[str, str]] = field(default_factory=list)
+    unverified: list[tuple[str, str]] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return (
+            f"imported {len(self.imported)} version(s), {len(self.already_present)} already "
+            f"present, {len(self.unverified)} imported without a checkable pins hash"
+        )
+
+
+def import_pins(
+    source: Board | str | os.PathLike[str], dest: Board | str | os.PathLike[str]
+) -> ImportReport:
+    """Copy every version of every pin of a plain pins board into a pinyard board.
+
+    Each file is hashed while it is copied and checked against the version's
+    ``pin_hash`` (an `IntegrityError` stops the import before that version is
+    published); versions whose hash pins' rules cannot reproduce (R's
+    multi-file hashes) are imported with a warning and listed in the report.
+    Version ids are kept. Running it again copies only what is missing.
+    """
+    from pinyard.boards._constructors import board, board_pins
+
+    src = source if isinstance(source, Board) else board_pins(source)
+    dst = dest if isinstance(dest, Board) else board(dest)
+    if dst.kind != "pinyard":
+        raise InvalidArgumentError(f"import destination {dst.store.url} must be a pinyard board")
+    report = ImportReport()
+    for name in src.pin_list():
+        for info in src.pin_versions(name, as_df=False):
+            _import_version(src, dst, src.pin_meta(name, info.version), report)
+    log.info("import from %s: %s", src.store.url, report)
+    return report
+
+
+def _import_version(src: Board, dst: Board, meta: PinMeta, report: ImportReport) -> None:
+    key = (meta.name, meta.version)
+    pin_dir = dst._pin_dir(meta.name)
+    target = f"{pin_dir}/{meta.version}"
+    staging = dst.store.new_staging(pin_dir)
+    try:
+        digests: list[FileDigest] = []
+        for file_name in meta.file:
+            with (
+                src.store.open_read(
+                    f"{src._pin_dir(meta.name)}/{meta.version}/{file_name}"
+                ) as stream,
+                staging.open_sink(file_name) as sink,
+            ):
+                writer = HashingWriter(sink)
+                with writer:
+                    while chunk := stream.read(READ_CHUNK):
+                        writer.write(chunk)
+            digests.append(writer.digest)
+        if meta.written_by_pinyard:
+            verified = all(
+                d.sha256 == r.sha256 and d.size == r.size
+                for d, r in zip(digests, meta.files, strict=True)
+            )
+            if not verified:
+                from pinyard.errors import IntegrityError
+
+                raise IntegrityError(
+                    f"pin {meta.name!r} version {meta.version}: a file does not match its sha256"
+                )
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UnverifiedVersionWarning)
+                verified = check_pins_hash(meta, digests)
+        imported = replace(
+            meta,
+            file_size=tuple(d.size for d in digests),
+            files=tuple(
+                FileRecord(n, d.size, d.sha256) for n, d in zip(meta.file, digests, strict=True)
+            ),
+            lineage={
+                **meta.lineage,
+                "imported_from": src.store.url,
+                "pins_hash_verified": verified,
+            },
+        )
+        try:
+            staging.publish(target, META_FILENAME, imported.to_data_txt())
+        except FileExistsError:
+            existing = dst._read_meta(meta.name, meta.version)
+            if not same_content(imported, existing):
+                raise ConflictError(
+                    f"pin {meta.name!r} version {meta.version} already exists in {dst.store.url} "
+                    "with different content; it was not overwritten"
+                ) from None
+            report.already_present.append(key)
+            return
+        report.imported.append(key)
+        if not verified:
+            report.unverified.append(key)
+            warnings.warn(
+                f"pin {meta.name!r} version {meta.version} was imported without a checkable "
+                f"pins hash ({meta.pin_hash}); its sha256 is recorded from now on",
+                UnverifiedVersionWarning,
+                stacklevel=3,
+            )
+    finally:
+        staging.discard()

@@ -1,0 +1,209 @@
+"""A store on the local file system, with crash-safe, exclusive publishing.
+
+A version is written into its own folder under the staging root, every file
+fsynced, ``data.txt`` last; the folder is then renamed to its final place
+with ``renameat2(RENAME_NOREPLACE)``, which is atomic and refuses to replace
+an existing version. Readers therefore see a whole version or none, and a
+crash leaves at most an orphan staging folder. Where ``renameat2`` is not
+available (non-Linux, or a file system without it) the fallback creates the
+final folder exclusively, moves the data files in, and links ``data.txt``
+last: still exclusive and crash-safe for pinyard (no ``data.txt``, no
+version), though a pins reader may briefly see the folder before it is
+complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno
+import os
+import shutil
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO
+
+from pinyard.boards._store import BytesLike, Entry, Staging, Store
+
+_AT_FDCWD = -100
+_RENAME_NOREPLACE = 1
+
+
+def _load_renameat2() -> Callable[..., int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+_renameat2 = _load_renameat2()
+
+
+def rename_no_replace(src: str, dst: str) -> None:
+    """Rename ``src`` to ``dst`` atomically; ``FileExistsError`` if ``dst`` exists.
+
+    Raises ``NotImplementedError`` when the platform or file system cannot.
+    """
+    if _renameat2 is None:
+        raise NotImplementedError("renameat2 is not available")
+    if _renameat2(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst), _RENAME_NOREPLACE):
+        err = ctypes.get_errno()
+        if err in (errno.EEXIST, errno.ENOTEMPTY):
+            raise FileExistsError(err, os.strerror(err), dst)
+        if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+            raise NotImplementedError(os.strerror(err))
+        raise OSError(err, os.strerror(err), src)
+
+
+def fsync_dir(path: str) -> None:
+    """Persist a folder's entries (a no-op where folders cannot be opened)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class LocalStore(Store):
+    """Files under a root folder. ``staging_dir`` must be on the same file system."""
+
+    exclusive_create = True
+    atomic_publish = _renameat2 is not None
+
+    def __init__(self, root: str | os.PathLike[str], staging_dir: str | os.PathLike[str]) -> None:
+        self.root = os.path.abspath(os.fspath(root))
+        self.staging_dir = os.path.abspath(os.fspath(staging_dir))
+
+    @property
+    def url(self) -> str:
+        return self.root
+
+    def _abs(self, path: str) -> str:
+        return os.path.join(self.root, *path.split("/")) if path else self.root
+
+    def local_path(self, path: str) -> str | None:
+        return self._abs(path)
+
+    def list_dir(self, path: str) -> list[Entry]:
+        try:
+            with os.scandir(self._abs(path)) as it:
+                return sorted(
+                    (Entry(e.name, e.is_dir(follow_symlinks=False)) for e in it),
+                    key=lambda e: e.name,
+                )
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+
+    def exists(self, path: str) -> bool:
+        return os.path.lexists(self._abs(path))
+
+    def read_bytes(self, path: str) -> bytes:
+        return Path(self._abs(path)).read_bytes()
+
+    @contextmanager
+    def open_read(self, path: str) -> Iterator[BinaryIO]:
+        with open(self._abs(path), "rb") as f:
+            yield f
+
+    def write_exclusive(self, path: str, data: bytes) -> None:
+        target = self._abs(path)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        tmp = f"{target}.{uuid.uuid4().hex}.tmp"
+        _write_durably(tmp, data)
+        try:
+            os.link(tmp, target)  # atomic and exclusive: the object appears whole or not at all
+        finally:
+            os.unlink(tmp)
+        fsync_dir(os.path.dirname(target))
+
+    def new_staging(self, pin_dir: str) -> Staging:
+        folder = os.path.join(self.staging_dir, uuid.uuid4().hex)
+        os.makedirs(folder)
+        return _LocalStaging(self, folder)
+
+    def delete_tree(self, path: str) -> None:
+        target = self._abs(path)
+        if not os.path.lexists(target):
+            return
+        # Move aside first so the folder disappears in one step, then delete.
+        trash = os.path.join(self.staging_dir, f"deleting-{uuid.uuid4().hex}")
+        os.makedirs(self.staging_dir, exist_ok=True)
+        try:
+            os.rename(target, trash)
+        except OSError:
+            trash = target
+        shutil.rmtree(trash, ignore_errors=False)
+
+
+def _write_durably(path: str, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class _LocalStaging(Staging):
+    def __init__(self, store: LocalStore, folder: str) -> None:
+        self._store = store
+        self._folder = folder
+        self._names: list[str] = []
+
+    @contextmanager
+    def open_sink(self, file_name: str) -> Iterator[Callable[[BytesLike], object]]:
+        path = os.path.join(self._folder, file_name)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+
+            def sink(data: BytesLike) -> None:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+
+            yield sink
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        self._names.append(file_name)
+
+    def publish(self, final_dir: str, meta_name: str, meta: bytes) -> None:
+        _write_durably(os.path.join(self._folder, meta_name), meta)
+        fsync_dir(self._folder)
+        final = self._store._abs(final_dir)
+        parent = os.path.dirname(final)
+        os.makedirs(parent, exist_ok=True)
+        try:
+            rename_no_replace(self._folder, final)
+        except NotImplementedError:
+            self._publish_by_links(final, meta_name)
+        fsync_dir(parent)
+
+    def _publish_by_links(self, final: str, meta_name: str) -> None:
+        os.mkdir(final)  # exclusive: FileExistsError if another writer got there first
+        for name in self._names:
+            os.rename(os.path.join(self._folder, name), os.path.join(final, name))
+        fsync_dir(final)
+        os.link(os.path.join(self._folder, meta_name), os.path.join(final, meta_name))
+        fsync_dir(final)
+        self.discard()
+
+    def discard(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            shutil.rmtree(self._folder)

@@ -1,0 +1,98 @@
+"""An in-process store: a dict of path -> bytes, for tests and examples."""
+
+from __future__ import annotations
+
+import io
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import BinaryIO
+
+from pinyard.boards._store import BytesLike, Entry, Staging, Store
+
+
+class MemoryStore(Store):
+    """Objects held in memory; every operation is atomic under one lock."""
+
+    exclusive_create = True
+    atomic_publish = True
+
+    def __init__(self, name: str = "") -> None:
+        self._name = name or uuid.uuid4().hex[:8]
+        self._objects: dict[str, bytes] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return f"memory://{self._name}"
+
+    def list_dir(self, path: str) -> list[Entry]:
+        prefix = f"{path}/" if path else ""
+        found: dict[str, bool] = {}
+        with self._lock:
+            for key in self._objects:
+                if key.startswith(prefix):
+                    head, sep, _ = key[len(prefix) :].partition("/")
+                    found[head] = found.get(head, False) or bool(sep)
+        return [Entry(name, is_dir) for name, is_dir in sorted(found.items())]
+
+    def exists(self, path: str) -> bool:
+        with self._lock:
+            return path in self._objects or any(k.startswith(f"{path}/") for k in self._objects)
+
+    def read_bytes(self, path: str) -> bytes:
+        with self._lock:
+            try:
+                return self._objects[path]
+            except KeyError:
+                raise FileNotFoundError(f"{self.url}/{path}") from None
+
+    @contextmanager
+    def open_read(self, path: str) -> Iterator[BinaryIO]:
+        yield io.BytesIO(self.read_bytes(path))
+
+    def write_exclusive(self, path: str, data: bytes) -> None:
+        with self._lock:
+            if path in self._objects:
+                raise FileExistsError(f"{self.url}/{path}")
+            self._objects[path] = bytes(data)
+
+    def new_staging(self, pin_dir: str) -> Staging:
+        return _MemoryStaging(self)
+
+    def delete_tree(self, path: str) -> None:
+        with self._lock:
+            for key in [k for k in self._objects if k == path or k.startswith(f"{path}/")]:
+                del self._objects[key]
+
+    def corrupt(self, path: str, data: bytes) -> None:
+        """Replace an object's bytes behind the board's back (tests of verification)."""
+        with self._lock:
+            self._objects[path] = data
+
+    def _publish(self, final_dir: str, files: dict[str, bytes]) -> None:
+        with self._lock:
+            if any(k.startswith(f"{final_dir}/") for k in self._objects):
+                raise FileExistsError(f"{self.url}/{final_dir}")
+            for name, data in files.items():
+                self._objects[f"{final_dir}/{name}"] = data
+
+
+class _MemoryStaging(Staging):
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+        self._files: dict[str, bytes] = {}
+
+    @contextmanager
+    def open_sink(self, file_name: str) -> Iterator[Callable[[BytesLike], object]]:
+        buffer = io.BytesIO()
+        yield buffer.write
+        self._files[file_name] = buffer.getvalue()
+
+    def publish(self, final_dir: str, meta_name: str, meta: bytes) -> None:
+        self._store._publish(final_dir, {**self._files, meta_name: meta})
+        self._files = {}
+
+    def discard(self) -> None:
+        self._files = {}

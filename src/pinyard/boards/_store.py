@@ -1,0 +1,118 @@
+"""The storage seam: the few operations a board needs, with capability flags.
+
+A `Store` addresses objects by ``/``-separated paths relative to its root.
+Writing a version goes through a `Staging` area: the data files are streamed
+into it, then `Staging.publish` makes the whole version visible under its
+final folder with ``data.txt`` last, and refuses (``FileExistsError``) when
+that folder already holds a committed version. Nothing in staging is ever
+read as a version.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import BinaryIO, TypeAlias
+
+#: Anything that exposes the buffer protocol as bytes.
+BytesLike: TypeAlias = bytes | bytearray | memoryview
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One child of a folder: its base name and whether it is a folder."""
+
+    name: str
+    is_dir: bool
+
+
+class Staging(ABC):
+    """A private area where one version's files are written before publishing."""
+
+    @abstractmethod
+    def open_sink(self, file_name: str) -> AbstractContextManager[Callable[[BytesLike], object]]:
+        """A context whose value accepts the file's bytes, chunk by chunk, in order."""
+
+    @abstractmethod
+    def publish(self, final_dir: str, meta_name: str, meta: bytes) -> None:
+        """Make the staged files visible in ``final_dir`` with ``meta`` written last.
+
+        Raises ``FileExistsError`` if ``final_dir`` already holds a version.
+        """
+
+    @abstractmethod
+    def discard(self) -> None:
+        """Remove everything staged (idempotent)."""
+
+
+class Store(ABC):
+    """Minimal storage for a board; one implementation per kind of backend."""
+
+    #: Creating an object only if absent is atomic (no silent overwrite race).
+    exclusive_create: bool = False
+    #: A whole version folder appears at once, so no reader ever sees part of one.
+    atomic_publish: bool = False
+
+    @property
+    @abstractmethod
+    def url(self) -> str:
+        """Where the store's root is, for messages."""
+
+    @abstractmethod
+    def list_dir(self, path: str) -> list[Entry]:
+        """Children of ``path``; an absent folder lists as empty."""
+
+    @abstractmethod
+    def exists(self, path: str) -> bool:
+        """True if an object or folder exists at ``path``."""
+
+    @abstractmethod
+    def read_bytes(self, path: str) -> bytes:
+        """The whole object (small objects only); FileNotFoundError if absent."""
+
+    @abstractmethod
+    def open_read(self, path: str) -> AbstractContextManager[BinaryIO]:
+        """A seekable binary stream over the object; FileNotFoundError if absent."""
+
+    def local_path(self, path: str) -> str | None:
+        """A path on the local disk for the object, when the store has one."""
+        return None
+
+    @abstractmethod
+    def write_exclusive(self, path: str, data: bytes) -> None:
+        """Create a small object; FileExistsError if it already exists."""
+
+    @abstractmethod
+    def new_staging(self, pin_dir: str) -> Staging:
+        """A fresh staging area for one version of the pin in ``pin_dir``."""
+
+    @abstractmethod
+    def delete_tree(self, path: str) -> None:
+        """Delete a folder and everything under it (absent is fine)."""
+
+    def committed_versions(self, pin_dir: str, meta_name: str) -> list[str]:
+        """Names of the version folders under ``pin_dir`` that hold ``meta_name``, sorted.
+
+        Folders whose names are not version ids are ignored (pins readers
+        would otherwise take them for versions).
+        """
+        from pinyard.boards._names import is_version_id
+
+        return [
+            e.name
+            for e in self.list_dir(pin_dir)
+            if e.is_dir
+            and is_version_id(e.name)
+            and self.exists(f"{pin_dir}/{e.name}/{meta_name}")
+        ]
+
+    def walk_files(self, path: str) -> Iterator[str]:
+        """Every object path under ``path``, depth first."""
+        for entry in self.list_dir(path):
+            child = f"{path}/{entry.name}" if path else entry.name
+            if entry.is_dir:
+                yield from self.walk_files(child)
+            else:
+                yield child

@@ -1,0 +1,46 @@
+"""Version ids: ``YYYYmmddTHHMMSSZ-<first 5 hex of pin_hash>``, ordered as written.
+
+pins readers take the lexically last version folder as "latest". Two writes
+in the same second would then be ordered by their hash prefix, so pins often
+returns the older one. pinyard keeps the time part monotonic per pin: a new
+id always sorts after the pin's current latest, moving the stamp forward by
+a second when needed. The true write time, to the microsecond, is recorded
+separately in the ``pinyard`` key of ``data.txt``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from pinyard.boards._names import VERSION_PATTERN
+
+TIME_FORMAT = "%Y%m%dT%H%M%SZ"
+
+
+def format_created(moment: datetime) -> str:
+    """The pins ``created`` stamp of a UTC moment."""
+    return moment.astimezone(UTC).strftime(TIME_FORMAT)
+
+
+def parse_created(stamp: str) -> datetime:
+    """Parse a pins ``created`` stamp as UTC (raises ValueError when malformed)."""
+    return datetime.strptime(stamp, TIME_FORMAT).replace(tzinfo=UTC)
+
+
+def next_version_id(now: datetime, pin_hash: str, latest: str | None) -> str:
+    """The id for a new version written at ``now``, sorting after ``latest``."""
+    stamp = now.astimezone(UTC).replace(microsecond=0)
+    candidate = f"{format_created(stamp)}-{pin_hash[:5]}"
+    if latest is None or candidate > latest:
+        return candidate
+    match = VERSION_PATTERN.match(latest)
+    if match is None:  # not an id of ours: sort after it anyway
+        return candidate
+    bumped = parse_created(match.group(1)) + timedelta(seconds=1)
+    return f"{format_created(bumped)}-{pin_hash[:5]}"
+
+
+def version_created(version: str) -> datetime | None:
+    """The UTC time stamped in a version id, or None if it has no time part."""
+    match = VERSION_PATTERN.match(version)
+    return parse_created(match.group(1)) if match else None

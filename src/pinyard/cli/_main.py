@@ -1,0 +1,136 @@
+"""Command-line entry point. Thin: every command is one call into the public API."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pinyard
+from pinyard import errors
+
+#: Exit codes, one place: 0 ok, 1 unexpected, 2 usage (argparse), 3.. pinyard errors.
+EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
+    (errors.NotFoundError, 3),
+    (errors.IntegrityError, 4),
+    (errors.ProtectedVersionError, 5),
+    (errors.ConflictError, 6),
+    (errors.InvalidNameError, 2),
+    (errors.InvalidArgumentError, 2),
+    (errors.PinyardError, 1),
+)
+
+
+def exit_code_for(exc: BaseException) -> int:
+    """The exit code the CLI uses for an error."""
+    for kind, code in EXIT_CODES:
+        if isinstance(exc, kind):
+            return code
+    return 1
+
+
+def _open(url: str) -> pinyard.Board:
+    return pinyard.board(url, create=False)
+
+
+def _cmd_list(args: argparse.Namespace) -> Any:
+    return _open(args.board).pin_list()
+
+
+def _cmd_versions(args: argparse.Namespace) -> Any:
+    return [
+        {"version": v.version, "created": v.created.isoformat(), "hash": v.hash}
+        for v in _open(args.board).pin_versions(args.name, as_df=False)
+    ]
+
+
+def _cmd_meta(args: argparse.Namespace) -> Any:
+    meta = _open(args.board).pin_meta(args.name, args.version)
+    return {
+        "name": meta.name,
+        "version": meta.version,
+        "type": meta.type,
+        "title": meta.title,
+        "description": meta.description,
+        "created": meta.created_at.isoformat(),
+        "pin_hash": meta.pin_hash,
+        "files": [{"name": f.name, "size": f.size, "sha256": f.sha256} for f in meta.files]
+        or [{"name": n, "size": s} for n, s in zip(meta.file, meta.file_size, strict=False)],
+        "user": dict(meta.user),
+        "lineage": dict(meta.lineage),
+    }
+
+
+def _cmd_verify(args: argparse.Namespace) -> Any:
+    board = _open(args.board)
+    names = [args.name] if args.name else board.pin_list()
+    checked = []
+    for name in names:
+        for info in board.pin_versions(name, as_df=False):
+            board.pin_download(name, info.version)
+            checked.append(f"{name}@{info.version}")
+    return {"verified": len(checked), "versions": checked}
+
+
+def _cmd_import_pins(args: argparse.Namespace) -> Any:
+    dest = pinyard.board(args.dest)
+    report = pinyard.import_pins(args.source, dest)
+    return {
+        "imported": [f"{n}@{v}" for n, v in report.imported],
+        "already_present": [f"{n}@{v}" for n, v in report.already_present],
+        "unverified": [f"{n}@{v}" for n, v in report.unverified],
+    }
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pinyard",
+        description="Immutable, hashed versions of models and data on a folder or object store.",
+    )
+    parser.add_argument("--version", action="version", version=f"pinyard {pinyard.__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, handler: Callable[[argparse.Namespace], Any], help_text: str) -> Any:
+        cmd = sub.add_parser(name, help=help_text, description=help_text)
+        cmd.set_defaults(handler=handler)
+        return cmd
+
+    add("list", _cmd_list, "List the pins of a board.").add_argument(
+        "board", help="board path or URL"
+    )
+    cmd = add("versions", _cmd_versions, "List a pin's committed versions, oldest first.")
+    cmd.add_argument("board", help="board path or URL")
+    cmd.add_argument("name", help="pin name")
+    cmd = add("meta", _cmd_meta, "Show a version's metadata (the latest by default).")
+    cmd.add_argument("board", help="board path or URL")
+    cmd.add_argument("name", help="pin name")
+    cmd.add_argument("--version", dest="version", default=None, help="version id")
+    cmd = add("verify", _cmd_verify, "Re-hash every stored file and check its digest.")
+    cmd.add_argument("board", help="board path or URL")
+    cmd.add_argument("name", nargs="?", default=None, help="only this pin")
+    cmd = add(
+        "import-pins",
+        _cmd_import_pins,
+        "Copy a plain pins board into a pinyard board, verifying every file.",
+    )
+    cmd.add_argument("source", help="path or URL of the pins board to copy from")
+    cmd.add_argument("dest", help="path or URL of the pinyard board (created if absent)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the process exit code (printed results go to stdout as JSON)."""
+    args = _parser().parse_args(argv)
+    try:
+        result = args.handler(args)
+    except errors.PinyardError as exc:
+        print(f"pinyard: error: {exc}", file=sys.stderr)
+        return exit_code_for(exc)
+    print(json.dumps(result, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""Every error pinyard raises, in one tree.
+
+::
+
+    PinyardError
+    ├── InvalidNameError          (also ValueError)   a pin/version name is unsafe or malformed
+    ├── InvalidArgumentError      (also ValueError)   an argument has a value that cannot work
+    ├── NotFoundError             (also KeyError)
+    │   ├── BoardNotFoundError                        no board at that location
+    │   ├── PinNotFoundError                          no pin of that name
+    │   └── VersionNotFoundError                      the pin has no such committed version
+    ├── NotAPinyardBoardError                         a plain pins board opened as a pinyard board
+    ├── BoardFormatError                              pinyard.json is missing fields or too new
+    ├── MetadataError                                 a data.txt is truncated, malformed or too new
+    ├── IntegrityError                                bytes do not match their recorded digest
+    │   └── UnverifiedError                           no digest to check, and the read needs one
+    ├── UnsupportedTypeError      (also ValueError)   no serializer of that type
+    ├── SerializationError                            the type cannot hold this object
+    ├── ProtectedVersionError                         a deletion refused by a protection hook
+    ├── ConflictError                                 another writer created the same version first
+    └── StorageError              (also OSError)      the storage backend failed
+
+Every error carries a message that names the thing that was wrong and what
+would be right. Errors from the libraries below pinyard are translated at the
+board boundary; none leaks through untranslated.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BoardFormatError",
+    "BoardNotFoundError",
+    "ConflictError",
+    "IntegrityError",
+    "InvalidArgumentError",
+    "InvalidNameError",
+    "MetadataError",
+    "NotAPinyardBoardError",
+    "NotFoundError",
+    "PinNotFoundError",
+    "PinyardError",
+    "ProtectedVersionError",
+    "SerializationError",
+    "StorageError",
+    "UnsupportedTypeError",
+    "UnverifiedError",
+    "UnverifiedVersionWarning",
+    "VersionNotFoundError",
+]
+
+
+class PinyardError(Exception):
+    """Base class of every error pinyard raises on purpose."""
+
+
+class InvalidNameError(PinyardError, ValueError):
+    """A pin or version name that is empty, too long, or could escape its folder."""
+
+
+class InvalidArgumentError(PinyardError, ValueError):
+    """An argument whose value cannot work (for example ``n=0`` for a prune)."""
+
+
+class NotFoundError(PinyardError, KeyError):
+    """Something asked for by name does not exist."""
+
+    def __str__(self) -> str:
+        # KeyError quotes its message; keep ours readable.
+        return str(self.args[0]) if self.args else ""
+
+
+class BoardNotFoundError(NotFoundError):
+    """No board exists at the given location."""
+
+
+class PinNotFoundError(NotFoundError):
+    """The board has no pin of that name."""
+
+
+class VersionNotFoundError(NotFoundError):
+    """The pin exists but has no committed version of that id."""
+
+
+class NotAPinyardBoardError(PinyardError):
+    """A folder holds a plain pins board (or something else) but no ``pinyard.json``."""
+
+
+class BoardFormatError(PinyardError):
+    """``pinyard.json`` cannot be read, or was written by a newer pinyard."""
+
+
+class MetadataError(PinyardError):
+    """A version's ``data.txt`` is truncated, malformed, or of an unsupported api_version."""
+
+
+class IntegrityError(PinyardError):
+    """Bytes read from the board do not match the digest recorded when they were written."""
+
+
+class UnverifiedError(IntegrityError):
+    """The version records no digest pinyard can check, and the read needs one (pickles)."""
+
+
+class UnsupportedTypeError(PinyardError, ValueError):
+    """No serializer is registered under that type name."""
+
+
+class SerializationError(PinyardError):
+    """The chosen type cannot hold this object (for example a set as JSON)."""
+
+
+class ProtectedVersionError(PinyardError):
+    """A protection hook (an alias, stage or deployment) refused a deletion."""
+
+
+class ConflictError(PinyardError):
+    """Another writer committed a different version under the same id first."""
+
+
+class StorageError(PinyardError, OSError):
+    """The storage backend failed; the message names the path and the cause."""
+
+
+class UnverifiedVersionWarning(UserWarning):
+    """A version was read without a digest check (pins' multi-file hashes, for example)."""
