@@ -20,6 +20,8 @@
     ├── ConflictError                                 another writer created the same version first
     └── StorageError              (also OSError)      the storage backend failed
 
+    UnverifiedVersionWarning      (a UserWarning)     a version read without a digest check
+
 Every error carries a message that names the thing that was wrong and what
 would be right. Errors from the libraries below pinyard are translated at the
 board boundary; none leaks through untranslated.

@@ -1,0 +1,194 @@
+"""Folder boards: the on-disk layout, crash safety, stray entries and many processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+import pinyard
+from pinyard import errors
+from pinyard.boards import _local
+
+
+def test_layout_matches_the_design(tmp_path: Path) -> None:
+    board = pinyard.board_folder(tmp_path / "b")
+    meta = board.pin_write({"k": 1}, "obj")
+    root = tmp_path / "b"
+    assert json.loads((root / "pinyard.json").read_text())["format"] == 1
+    version_dir = root / "pins" / "obj" / meta.version
+    assert sorted(p.name for p in version_dir.iterdir()) == ["data.txt", "obj.json"]
+    assert list((root / "staging").iterdir()) == []  # nothing left behind
+
+
+def test_reopening_sees_the_same_board(tmp_path: Path) -> None:
+    pinyard.board_folder(tmp_path / "b").pin_write([1, 2], "obj")
+    assert pinyard.board(str(tmp_path / "b")).pin_read("obj") == [1, 2]
+    assert pinyard.board(f"file://{tmp_path / 'b'}").pin_list() == ["obj"]
+
+
+def test_board_temp_is_usable() -> None:
+    board = pinyard.board_temp()
+    board.pin_write({"k": 1}, "obj")
+    assert board.pin_read("obj") == {"k": 1}
+
+
+def test_plain_pins_folder_is_explained(tmp_path: Path) -> None:
+    version = tmp_path / "pinsboard" / "obj" / "20240101T000000Z-abcde"
+    version.mkdir(parents=True)
+    (version / "data.txt").write_text("file: obj.json\ntype: json\napi_version: 1\n")
+    with pytest.raises(errors.NotAPinyardBoardError) as info:
+        pinyard.board_folder(tmp_path / "pinsboard")
+    assert "board_pins(" in str(info.value)
+    assert "import-pins" in str(info.value)
+
+
+def test_other_non_empty_folder_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(errors.NotAPinyardBoardError, match=r"notes\.txt"):
+        pinyard.board_folder(tmp_path)
+    assert not (tmp_path / "pinyard.json").exists()
+
+
+def test_missing_board_without_create(tmp_path: Path) -> None:
+    with pytest.raises(errors.BoardNotFoundError, match="create=True"):
+        pinyard.board_folder(tmp_path / "absent", create=False)
+
+
+@pytest.mark.parametrize(
+    ("marker", "match"), [('{"format": 99}', "format 99"), ("not json", "unreadable")]
+)
+def test_board_format_is_checked(tmp_path: Path, marker: str, match: str) -> None:
+    (tmp_path / "pinyard.json").write_text(marker)
+    with pytest.raises(errors.BoardFormatError, match=match):
+        pinyard.board_folder(tmp_path)
+
+
+def test_stray_entries_are_ignored(tmp_path: Path) -> None:
+    board = pinyard.board_folder(tmp_path)
+    meta = board.pin_write({"k": 1}, "obj")
+    pins = tmp_path / "pins"
+    (pins / "stray.txt").write_text("x")
+    (pins / ".DS_Store").mkdir()
+    (pins / "empty-folder").mkdir()
+    (pins / "obj" / "notes").mkdir()
+    (pins / "obj" / "README").write_text("x")
+    # A version folder whose write died before data.txt: not a version.
+    half = pins / "obj" / "29990101T000000Z-fffff"
+    half.mkdir()
+    (half / "obj.json").write_text('{"k": 2}')
+    assert board.pin_list() == ["obj"]
+    assert [v.version for v in board.pin_versions("obj", as_df=False)] == [meta.version]
+    assert board.pin_read("obj") == {"k": 1}
+    with pytest.raises(errors.VersionNotFoundError):
+        board.pin_read("obj", version="29990101T000000Z-fffff")
+
+
+def test_publish_without_renameat2_is_still_exclusive(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_local, "_renameat2", None)
+    board = pinyard.board_folder(tmp_path)
+    first = board.pin_write({"k": 1}, "obj")
+    again = board.pin_write({"k": 1}, "obj", force_identical_write=True)
+    assert again.version != first.version
+    assert board.pin_read("obj", version=first.version) == {"k": 1}
+    staging = board.store.new_staging("pins/obj")
+    with staging.open_sink("obj.json") as sink:
+        sink(b'{"k": "intruder"}')
+    with pytest.raises(FileExistsError):
+        staging.publish(f"pins/obj/{first.version}", "data.txt", b"file: obj.json\n")
+    staging.discard()
+    assert board.pin_read("obj", version=first.version) == {"k": 1}
+
+
+def test_rename_no_replace_refuses_existing_target(tmp_path: Path) -> None:
+    if _local._renameat2 is None:
+        pytest.skip("renameat2 exists only on Linux")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "f").write_text("keep")
+    with pytest.raises(FileExistsError):
+        _local.rename_no_replace(str(tmp_path / "a"), str(tmp_path / "b"))
+    assert (tmp_path / "b" / "f").read_text() == "keep"
+
+
+SLOW_WRITER = textwrap.dedent(
+    """
+    import sys, time
+    import pinyard
+    from pinyard.boards import Serializer, register_type
+
+    class Slow(Serializer):
+        type = "slow"
+        extension = "bin"
+        def accepts(self, obj): return True
+        def write(self, obj, stream):
+            for _ in range(400):
+                stream.write(b"x" * 65536)
+                time.sleep(0.01)
+        def read(self, stream, kind): return stream.read()
+
+    register_type(Slow())
+    board = pinyard.board_folder(sys.argv[1])
+    print("writing", flush=True)
+    board.pin_write(b"", "obj", type="slow")
+    """
+)
+
+
+def test_writer_killed_mid_write_leaves_no_version(tmp_path: Path) -> None:
+    board = pinyard.board_folder(tmp_path)
+    committed = board.pin_write({"k": 1}, "obj")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SLOW_WRITER, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "writing"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        staged = [p for p in (tmp_path / "staging").rglob("*") if p.is_file()]
+        if staged and staged[0].stat().st_size > 0:
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    proc.stdout.close()
+    assert any((tmp_path / "staging").rglob("obj.bin"))  # killed mid-write, really
+    assert [v.version for v in board.pin_versions("obj", as_df=False)] == [committed.version]
+    assert board.pin_read("obj") == {"k": 1}
+    assert board.pin_write({"k": 2}, "obj").written
+
+
+MANY_WRITES = textwrap.dedent(
+    """
+    import sys
+    import pinyard
+    board = pinyard.board_folder(sys.argv[1])
+    for i in range(int(sys.argv[3])):
+        board.pin_write({"writer": int(sys.argv[2]), "i": i}, "shared")
+    """
+)
+
+
+def test_processes_writing_one_pin_lose_nothing(tmp_path: Path) -> None:
+    pinyard.board_folder(tmp_path)
+    writers, writes = 4, 15
+    procs = [
+        subprocess.Popen([sys.executable, "-c", MANY_WRITES, str(tmp_path), str(w), str(writes)])
+        for w in range(writers)
+    ]
+    assert [p.wait(timeout=120) for p in procs] == [0] * writers
+    board = pinyard.board_folder(tmp_path)
+    versions = board.pin_versions("shared", as_df=False)
+    assert len(versions) == writers * writes
+    seen = {tuple(board.pin_read("shared", v.version).values()) for v in versions}
+    assert seen == {(w, i) for w in range(writers) for i in range(writes)}
+    assert os.listdir(tmp_path / "staging") == []

@@ -1,0 +1,106 @@
+"""Names, version ids and the streaming hasher, checked in isolation."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+
+import pytest
+import xxhash
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pinyard import errors
+from pinyard.boards._hashing import HashingWriter, combined_pin_hash, digest_bytes
+from pinyard.boards._names import validate_pin_name, validate_version_id
+from pinyard.boards._versions import next_version_id
+
+
+@pytest.mark.parametrize("name", ["sales", "sales-model_v2", "my.model", "données", "a" * 255])
+def test_good_names_pass(name: str) -> None:
+    assert validate_pin_name(name) == name
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("", "empty"),
+        ("a/b", "separator"),
+        ("a\\b", "separator"),
+        ("..", "relative"),
+        (".git", "starts with '.'"),
+        ("a\nb", "control"),
+        ("a\u200bb", "invisible"),
+        (" padded", "whitespace"),
+        ("c:x", "':'"),
+        ("é" * 128, "256 bytes"),
+        ("data.txt", "reserved"),
+    ],
+)
+def test_bad_names_say_why(name: str, reason: str) -> None:
+    with pytest.raises(errors.InvalidNameError, match=reason) as info:
+        validate_pin_name(name)
+    assert "Use one path component" in str(info.value)
+
+
+def test_version_ids_are_validated() -> None:
+    assert validate_version_id("20261127T110608Z-4f2a9")
+    for bad in ["latest", "20261127T110608Z-4F2A9", "20261127-4f2a9", "../x", None]:
+        with pytest.raises(errors.InvalidNameError):
+            validate_version_id(bad)
+
+
+def test_version_ids_move_forward_within_a_second() -> None:
+    now = datetime(2026, 11, 27, 11, 0, 0, 500, tzinfo=UTC)
+    first = next_version_id(now, "fffff00000000000", None)
+    assert first == "20261127T110000Z-fffff"
+    second = next_version_id(now, "00000fffffffffff", first)
+    assert second == "20261127T110001Z-00000"
+    third = next_version_id(now, "aaaaa00000000000", second)
+    assert first < second < third
+    assert next_version_id(now, "ffffff", "20261127T105959Z-00000") == first
+
+
+@given(st.lists(st.binary(max_size=600_000), max_size=6))
+def test_hashing_writer_matches_one_shot_digests(chunks: list[bytes]) -> None:
+    received = bytearray()
+    writer = HashingWriter(received.extend)
+    with writer:
+        for chunk in chunks:
+            assert writer.write(bytearray(chunk)) == len(chunk)
+    whole = b"".join(chunks)
+    assert bytes(received) == whole
+    assert writer.digest.sha256 == hashlib.sha256(whole).hexdigest()
+    assert writer.digest.xxh64 == xxhash.xxh64(whole).hexdigest()
+    assert writer.digest == digest_bytes(whole)
+
+
+def test_hashing_writer_owns_reused_buffers() -> None:
+    received: list[bytes] = []
+    writer = HashingWriter(lambda b: received.append(bytes(b)))
+    buffer = bytearray(b"a" * 1_000_000)
+    with writer:
+        writer.write(buffer)
+        buffer[:] = b"b" * 1_000_000  # the caller reuses its buffer at once
+        writer.write(buffer)
+    assert b"".join(received) == b"a" * 1_000_000 + b"b" * 1_000_000
+
+
+def test_hashing_writer_reports_sink_failure() -> None:
+    def failing_sink(_: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    def write_through(writer: HashingWriter) -> None:
+        with writer:
+            for _ in range(4):
+                writer.write(b"x" * 2_000_000)
+
+    with pytest.raises(OSError, match="No space"):
+        write_through(HashingWriter(failing_sink))
+
+
+def test_combined_hash_follows_pins_python() -> None:
+    parts = ["0123456789abcdef", "fedcba9876543210"]
+    expected = xxhash.xxh64("".join(parts).encode()).hexdigest()
+    assert combined_pin_hash(parts) == expected
+    assert combined_pin_hash(parts[:1]) == parts[0]
