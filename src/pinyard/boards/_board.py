@@ -114,22 +114,25 @@ class Board:
                 pin_dir = self._pin_dir(entry.name)
             except InvalidNameError:
                 continue
-            if self.store.committed_versions(pin_dir, META_FILENAME):
+            if self.store.latest_committed(pin_dir, META_FILENAME) is not None:
                 names.append(entry.name)
         return names
 
     def pin_exists(self, name: str) -> bool:
         """True when the pin has at least one committed version."""
-        return bool(self.store.committed_versions(self._pin_dir(name), META_FILENAME))
+        return self.store.latest_committed(self._pin_dir(name), META_FILENAME) is not None
 
     def _versions(self, name: str) -> list[str]:
         versions = self.store.committed_versions(self._pin_dir(name), META_FILENAME)
         if not versions:
-            raise PinNotFoundError(
-                f"pin {name!r} does not exist on {self.store.url} "
-                f"(pins there: {', '.join(self.pin_list()[:20]) or 'none'})"
-            )
+            raise self._pin_not_found(name)
         return versions
+
+    def _pin_not_found(self, name: str) -> PinNotFoundError:
+        return PinNotFoundError(
+            f"pin {name!r} does not exist on {self.store.url} "
+            f"(pins there: {', '.join(self.pin_list()[:20]) or 'none'})"
+        )
 
     def pin_versions(self, name: str, as_df: bool = True) -> Any:
         """The pin's committed versions, oldest first (the last one is latest).
@@ -155,9 +158,15 @@ class Board:
             }
         )
 
+    def _latest(self, name: str) -> str:
+        latest = self.store.latest_committed(self._pin_dir(name), META_FILENAME)
+        if latest is None:
+            raise self._pin_not_found(name)
+        return latest
+
     def _resolve(self, name: str, version: str | None) -> str:
         if version is None:
-            return self._versions(name)[-1]
+            return self._latest(name)
         validate_version_id(version)
         if not self.store.exists(f"{self._version_dir(name, version)}/{META_FILENAME}"):
             versions = self._versions(name)
@@ -408,8 +417,7 @@ class Board:
         try:
             files = stage(staging)
             now = created.astimezone(UTC) if created else datetime.now(UTC)
-            versions = self.store.committed_versions(pin_dir, META_FILENAME)
-            latest = versions[-1] if versions else None
+            latest = self.store.latest_committed(pin_dir, META_FILENAME)
             meta = build_meta(draft, files, latest, now)
             if latest is not None and not force_identical_write:
                 previous = self._read_meta(draft.name, latest)
@@ -426,7 +434,8 @@ class Board:
                     if same_content(meta, existing) and not force_identical_write:
                         # Another writer stored the same bytes under the same id.
                         return WriteResult(**_fields(existing), written=False)
-                    meta = bump(meta, self.store.committed_versions(pin_dir, META_FILENAME)[-1])
+                    newest = self.store.latest_committed(pin_dir, META_FILENAME)
+                    meta = bump(meta, max(newest or meta.version, meta.version))
                     continue
                 log.info("pin %r: wrote version %s", draft.name, meta.version)
                 return WriteResult(**_fields(meta), written=True)

@@ -108,6 +108,17 @@ class Store(ABC):
             and self.exists(f"{pin_dir}/{e.name}/{meta_name}")
         ]
 
+    def latest_committed(self, pin_dir: str, meta_name: str) -> str | None:
+        """The last committed version under ``pin_dir`` (one listing, then checks from
+        the newest down, so the cost does not grow with the number of versions)."""
+        from pinyard.boards._names import is_version_id
+
+        names = [e.name for e in self.list_dir(pin_dir) if e.is_dir and is_version_id(e.name)]
+        for name in reversed(names):
+            if self.exists(f"{pin_dir}/{name}/{meta_name}"):
+                return name
+        return None
+
     def walk_files(self, path: str) -> Iterator[str]:
         """Every object path under ``path``, depth first."""
         for entry in self.list_dir(path):

@@ -1,0 +1,41 @@
+"""The main job on a local board: share data and a model as immutable, verified versions.
+
+Run:  python examples/quickstart.py [BOARD_FOLDER]     (default: ./pinyard-board)
+"""
+
+from __future__ import annotations
+
+import sys
+
+import pandas as pd
+
+import pinyard
+
+
+def main(folder: str) -> None:
+    board = pinyard.board_folder(folder)  # creates pinyard.json + pins/ if new
+
+    # Data: a DataFrame becomes a parquet version; readers get it back verified.
+    sales = pd.DataFrame({"region": ["north", "south"], "revenue": [120.5, 98.0]})
+    meta = board.pin_write(sales, "sales", description="Quarterly revenue by region")
+    print(f"wrote sales version {meta.version} ({meta.type}, sha256 {meta.files[0].sha256[:12]}…)")
+
+    # Writing the same content again stores nothing new, and says so.
+    again = board.pin_write(sales, "sales")
+    print(f"identical write stored a new version: {again.written}")
+
+    # A model (any Python object) is a joblib version with its own metadata.
+    model = {"coef": [0.4, 1.7], "intercept": 3.2}
+    board.pin_write(model, "revenue-model", type="joblib", metadata={"metric_rmse": 1.9})
+    board.pin_write({**model, "intercept": 3.0}, "revenue-model", type="joblib")
+
+    print("pins:", board.pin_list())
+    print(board.pin_versions("revenue-model"))
+    first = board.pin_versions("revenue-model", as_df=False)[0].version
+    print("first model version:", board.pin_read("revenue-model", version=first))
+    print("latest model:", board.pin_read("revenue-model"))
+    print(f"R pins and pins-python can open {board.store.url}/pins as a board_folder")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "pinyard-board")

@@ -1,0 +1,71 @@
+"""The pinyard command: JSON on stdout, one error line on stderr, typed exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import pinyard
+from pinyard.cli import main
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def board_dir(tmp_path: Path) -> Path:
+    board = pinyard.board_folder(tmp_path / "b")
+    board.pin_write({"k": 1}, "obj", description="an object")
+    board.pin_write({"k": 2}, "obj")
+    return tmp_path / "b"
+
+
+def test_list_versions_meta(capsys: pytest.CaptureFixture[str], board_dir: Path) -> None:
+    code, out, _ = run(capsys, "list", str(board_dir))
+    assert (code, json.loads(out)) == (0, ["obj"])
+    code, out, _ = run(capsys, "versions", str(board_dir), "obj")
+    versions = [v["version"] for v in json.loads(out)]
+    assert len(versions) == 2
+    code, out, _ = run(capsys, "meta", str(board_dir), "obj", "--version", versions[0])
+    meta = json.loads(out)
+    assert (meta["version"], meta["description"], meta["type"]) == (versions[0], "an object", "json")
+    assert len(meta["files"][0]["sha256"]) == 64
+
+
+def test_verify_reports_every_version(capsys: pytest.CaptureFixture[str], board_dir: Path) -> None:
+    code, out, _ = run(capsys, "verify", str(board_dir))
+    assert (code, json.loads(out)["verified"]) == (0, 2)
+    victim = next((board_dir / "pins" / "obj").glob("*/obj.json"))
+    victim.write_bytes(b'{"k": 9}')
+    code, _, err = run(capsys, "verify", str(board_dir))
+    assert code == 4
+    assert "corrupt" in err
+    assert "Traceback" not in err
+
+
+def test_errors_map_to_exit_codes(capsys: pytest.CaptureFixture[str], board_dir: Path) -> None:
+    code, _, err = run(capsys, "meta", str(board_dir), "missing")
+    assert code == 3
+    assert err.startswith("pinyard: error: pin 'missing' does not exist")
+    code, _, err = run(capsys, "meta", str(board_dir), "../x")
+    assert code == 2
+    assert "invalid pin name" in err
+    code, _, err = run(capsys, "list", str(board_dir / "nowhere"))
+    assert code == 3
+    assert "no pinyard board" in err
+
+
+def test_console_script_is_installed(board_dir: Path) -> None:
+    exe = Path(sys.executable).parent / "pinyard"
+    done = subprocess.run(
+        [str(exe), "list", str(board_dir)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == ["obj"]
