@@ -35,7 +35,11 @@ def test_list_versions_meta(capsys: pytest.CaptureFixture[str], board_dir: Path)
     assert len(versions) == 2
     code, out, _ = run(capsys, "meta", str(board_dir), "obj", "--version", versions[0])
     meta = json.loads(out)
-    assert (meta["version"], meta["description"], meta["type"]) == (versions[0], "an object", "json")
+    assert (meta["version"], meta["description"], meta["type"]) == (
+        versions[0],
+        "an object",
+        "json",
+    )
     assert len(meta["files"][0]["sha256"]) == 64
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime
+import warnings
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import pandas.testing as pdt
 import pins
 import pytest
@@ -285,3 +285,60 @@ def test_pins_reads_what_board_pins_wrote(tmp_path: Path) -> None:
     assert board.pin_list() == ["df"]
     check_pins_meta(board.pin_meta("df"), result, plain, title=result.title or "", user={"k": 1})
     pdt.assert_frame_equal(board.pin_read("df"), df)
+
+
+@pytest.mark.parametrize(
+    ("obj", "pin_type"),
+    [
+        (shared_table(), "parquet"),
+        ({"a": 1}, "json"),
+        ([1, 2], "json"),
+        ((1, 2), "joblib"),
+    ],
+)
+def test_default_titles_match_pins(
+    obj: Any, pin_type: str, yard: pinyard.Board, tmp_path: Path
+) -> None:
+    """A pins user switching to pinyard gets the same default titles."""
+    theirs = pins.board_folder(str(tmp_path / "pins_side"), allow_pickle_read=True)
+    with warnings.catch_warnings():  # pins-python 0.9.2 leaves data.txt open
+        warnings.simplefilter("ignore", ResourceWarning)
+        theirs.pin_write(obj, "p", type=pin_type)
+    assert yard.pin_write(obj, "p", type=pin_type).title == theirs.pin_meta("p").title
+
+
+def test_unicode_tags_and_urls_reach_pins(yard: pinyard.Board, root: Path) -> None:
+    result = yard.pin_write(
+        {"a": "café ✓"},
+        "uni",
+        title="Café ✓ données",
+        description="dé: scription",
+        metadata={"clé": "välue ✓"},
+        tags=["t1", "t2"],
+        urls=["https://example.com/x"],
+    )
+    meta = pins_board(root).pin_meta("uni")
+    assert meta.version.version == result.version
+    assert meta.title == "Café ✓ données"
+    assert meta.description == "dé: scription"
+    assert dict(meta.user) == {"clé": "välue ✓"}
+    assert meta.tags == ["t1", "t2"]
+    assert meta.urls == ["https://example.com/x"]
+    assert pins_board(root).pin_read("uni") == {"a": "café ✓"}
+
+
+def test_pinyard_write_is_latest_after_future_stamped_pins_version(tmp_path: Path) -> None:
+    """pins-python stamps local time with a literal Z, so its latest can look hours ahead.
+
+    A version pinyard writes afterwards must still be what pins reads as latest.
+    """
+    plain = tmp_path / "plain"
+    theirs = pins.board_folder(str(plain))
+    ahead = datetime.now() + timedelta(hours=14)  # the furthest any time zone is ahead of UTC
+    with warnings.catch_warnings():  # pins-python 0.9.2 leaves data.txt open
+        warnings.simplefilter("ignore", ResourceWarning)
+        theirs.pin_write({"v": "pins"}, "cfg", type="json", created=ahead)
+    result = pinyard.board_pins(plain).pin_write({"v": "pinyard"}, "cfg", type="json")
+    assert list(theirs.pin_versions("cfg")["version"])[-1] == result.version
+    assert theirs.pin_read("cfg") == {"v": "pinyard"}
+    assert pinyard.board_pins(plain).pin_read("cfg") == {"v": "pinyard"}

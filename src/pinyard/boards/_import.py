@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from pinyard.boards._board import Board
 from pinyard.boards._hashing import FileDigest, HashingWriter
 from pinyard.boards._meta import META_FILENAME, FileRecord, PinMeta
-from pinyard.boards._reading import check_pins_hash
+from pinyard.boards._reading import check_file, check_pins_hash
 from pinyard.boards._writing import READ_CHUNK, same_content
 from pinyard.errors import ConflictError, InvalidArgumentError, UnverifiedVersionWarning
 
@@ -77,16 +77,9 @@ def _import_version(src: Board, dst: Board, meta: PinMeta, report: ImportReport)
                         writer.write(chunk)
             digests.append(writer.digest)
         if meta.written_by_pinyard:
-            verified = all(
-                d.sha256 == r.sha256 and d.size == r.size
-                for d, r in zip(digests, meta.files, strict=True)
-            )
-            if not verified:
-                from pinyard.errors import IntegrityError
-
-                raise IntegrityError(
-                    f"pin {meta.name!r} version {meta.version}: a file does not match its sha256"
-                )
+            for index, digest in enumerate(digests):
+                check_file(meta, index, digest)
+            verified = True
         else:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UnverifiedVersionWarning)
