@@ -11,13 +11,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from pinyard.boards._meta import META_FILENAME, PinMeta, parse_data_txt
+from pinyard.boards._cache import Cache
+from pinyard.boards._meta import META_FILENAME, PinMeta
 from pinyard.boards._names import validate_pin_name, validate_version_id
+from pinyard.boards._progress import progress_enabled
 from pinyard.boards._reading import (
     check_pins_hash,
     copy_verified,
-    verified_stream_digest,
+    fetch_to_cache,
+    open_verified,
+    read_meta,
     verify_version,
+    verify_version_files,
 )
 from pinyard.boards._store import Store
 from pinyard.boards._types import get_serializer, infer_type
@@ -25,17 +30,15 @@ from pinyard.boards._versions import version_created
 from pinyard.boards._writing import (
     Draft,
     WriteResult,
-    build_meta,
-    bump,
-    check_yaml_safe,
-    same_content,
+    check_requested_hash,
+    check_versioned,
+    commit,
+    make_draft,
     stage_file,
     stage_object,
     upload_names,
 )
 from pinyard.errors import (
-    ConflictError,
-    IntegrityError,
     InvalidArgumentError,
     InvalidNameError,
     PinNotFoundError,
@@ -78,8 +81,12 @@ class Board:
         pins_prefix: str,
         kind: Literal["pinyard", "pins"],
         allow_pickle_read: bool = True,
+        cache: Cache | None = None,
+        progress: bool | None = None,
     ) -> None:
         self.store = store
+        self.progress = progress
+        self.cache = cache if cache is not None or not store.needs_cache else Cache()
         self.kind = kind
         self.allow_pickle_read = allow_pickle_read
         self._pins = pins_prefix.strip("/")
@@ -107,15 +114,12 @@ class Board:
         (such as one whose only write was interrupted) are not pins.
         """
         names = []
-        for entry in self.store.list_dir(self._pins):
-            if not entry.is_dir or entry.name.startswith("."):
-                continue
+        for name in self.store.pin_names(self._pins, META_FILENAME):
             try:
-                pin_dir = self._pin_dir(entry.name)
+                validate_pin_name(name)
             except InvalidNameError:
                 continue
-            if self.store.latest_committed(pin_dir, META_FILENAME) is not None:
-                names.append(entry.name)
+            names.append(name)
         return names
 
     def pin_exists(self, name: str) -> bool:
@@ -143,8 +147,7 @@ class Board:
         """
         infos = []
         for version in self._versions(name):
-            created = version_created(version)
-            assert created is not None  # committed_versions keeps only well-formed ids
+            created = version_created(version) or datetime(1970, 1, 1, tzinfo=UTC)
             infos.append(VersionInfo(version, created, version.rsplit("-", 1)[1]))
         if not as_df:
             return infos
@@ -164,30 +167,26 @@ class Board:
             raise self._pin_not_found(name)
         return latest
 
-    def _resolve(self, name: str, version: str | None) -> str:
+    def pin_meta(self, name: str, version: str | None = None) -> PinMeta:
+        """Metadata of a version (the latest by default)."""
         if version is None:
-            return self._latest(name)
+            return self._read_meta(name, self._latest(name))
         validate_version_id(version)
-        if not self.store.exists(f"{self._version_dir(name, version)}/{META_FILENAME}"):
+        try:
+            return self._read_meta(name, version)
+        except VersionNotFoundError:
             versions = self._versions(name)
             raise VersionNotFoundError(
                 f"pin {name!r} has no version {version!r}; it has {len(versions)} version(s), "
                 f"the latest is {versions[-1]!r} (see pin_versions({name!r}))"
-            )
-        return version
-
-    def pin_meta(self, name: str, version: str | None = None) -> PinMeta:
-        """Metadata of a version (the latest by default)."""
-        version = self._resolve(name, version)
-        return self._read_meta(name, version)
+            ) from None
 
     def _read_meta(self, name: str, version: str) -> PinMeta:
         path = f"{self._version_dir(name, version)}/{META_FILENAME}"
         try:
-            raw = self.store.read_bytes(path)
+            return read_meta(self.store, self.cache, name, version, path)
         except FileNotFoundError:
             raise VersionNotFoundError(f"pin {name!r} has no version {version!r}") from None
-        return parse_data_txt(raw, name, version, f"{self.store.url}/{path}")
 
     def pin_search(self, search: str | None = None, as_df: bool = True) -> Any:
         """Pins whose name or title matches the regular expression ``search``.
@@ -223,7 +222,7 @@ class Board:
         """
         meta = self.pin_meta(name, version)
         if hash is not None:
-            _check_requested_hash(meta, hash)
+            check_requested_hash(meta, hash)
         if meta.type == "file":
             raise UnsupportedTypeError(
                 f"pin {name!r} is of type 'file': use pin_download({name!r}) to get its files"
@@ -239,9 +238,8 @@ class Board:
                 f"pin {name!r} is of type {meta.type!r}, which is unpickled on read, and this "
                 "board was opened with allow_pickle_read=False"
             )
-        path = f"{self._version_dir(name, meta.version)}/{meta.file[0]}"
-        with self.store.open_read(path) as stream:
-            verified = verified_stream_digest(meta, 0, stream)
+        version_dir = self._version_dir(name, meta.version)
+        with open_verified(self.store, self.cache, meta, version_dir, 0) as (stream, verified):
             if serializer.pickles and not verified:
                 raise UnverifiedError(
                     f"pin {name!r} version {meta.version} is of type {meta.type!r} and its "
@@ -261,12 +259,20 @@ class Board:
         """
         meta = self.pin_meta(name, version)
         if hash is not None:
-            _check_requested_hash(meta, hash)
+            check_requested_hash(meta, hash)
         version_dir = self._version_dir(name, meta.version)
         local = [self.store.local_path(f"{version_dir}/{f}") for f in meta.file]
         if all(p is not None for p in local):
             verify_version(self.store, version_dir, meta)
             return [p for p in local if p is not None]
+        if self.cache is not None and self.store.needs_cache:
+            paths = [
+                str(fetch_to_cache(self.store, self.cache, meta, version_dir, i))
+                for i in range(len(meta.file))
+            ]
+            if not meta.written_by_pinyard:
+                verify_version_files(meta, paths)
+            return paths
         target = os.path.join(self._downloads(), name, meta.version)
         digests = [
             copy_verified(self.store, f"{version_dir}/{f}", os.path.join(target, f), meta, i)
@@ -312,7 +318,7 @@ class Board:
         if name is None:
             raise InvalidArgumentError("pin_write needs a pin name: pin_write(x, 'my-pin')")
         validate_pin_name(name)
-        _check_versioned(versioned)
+        check_versioned(versioned)
         type_name = type or infer_type(x)
         if type_name == "file":
             raise UnsupportedTypeError("type 'file' is written with pin_upload(paths, name)")
@@ -324,7 +330,7 @@ class Board:
                 f"type {type_name!r} cannot hold a {builtins_type(x).__qualname__}; "
                 f"use type={infer_type(x)!r} (what pinyard picks for this object) or convert it"
             )
-        draft = self._draft(
+        draft = make_draft(
             name,
             type_name,
             title or f"{name}: a pinned {serializer.describe(x)}",
@@ -338,7 +344,14 @@ class Board:
         file_name = f"{name}.{serializer.extension}"
 
         def stage(staging: Any) -> list[tuple[str, Any]]:
-            return [(file_name, stage_object(staging, serializer, x, file_name))]
+            return [
+                (
+                    file_name,
+                    stage_object(
+                        staging, serializer, x, file_name, progress_enabled(self.progress)
+                    ),
+                )
+            ]
 
         return self._commit(draft, stage, force_identical_write, created)
 
@@ -362,48 +375,18 @@ class Board:
         path_list = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
         pairs = upload_names(path_list)
         label = pairs[0][1] if len(pairs) == 1 else f"{len(pairs)} files"
-        draft = self._draft(
+        draft = make_draft(
             name, "file", title or f"{name}: a pinned {label}", description, metadata,
             tags, urls, lineage, None,
         )  # fmt: skip
 
         def stage(staging: Any) -> list[tuple[str, Any]]:
-            return [(base, stage_file(staging, src, base)) for src, base in pairs]
+            return [
+                (base, stage_file(staging, src, base, progress_enabled(self.progress)))
+                for src, base in pairs
+            ]
 
         return self._commit(draft, stage, force_identical_write, None)
-
-    def _draft(
-        self,
-        name: str,
-        type_name: str,
-        title: str,
-        description: str | None,
-        metadata: Mapping[str, Any] | None,
-        tags: Sequence[str] | None,
-        urls: Sequence[str] | None,
-        lineage: Mapping[str, Any] | None,
-        object_kind: str | None,
-    ) -> Draft:
-        if metadata is not None and not isinstance(metadata, Mapping):
-            raise InvalidArgumentError(
-                f"metadata must be a dict, got {builtins_type(metadata).__name__}"
-            )
-        for value, what in ((metadata, "metadata"), (lineage, "lineage"), (tags, "tags")):
-            if value is not None:
-                check_yaml_safe(value if not isinstance(value, Mapping) else dict(value), what)
-        if isinstance(tags, str) or isinstance(urls, str):
-            raise InvalidArgumentError("tags and urls are lists of strings, not one string")
-        return Draft(
-            name=name,
-            type=type_name,
-            title=str(title),
-            description=description,
-            user=dict(metadata or {}),
-            tags=None if tags is None else tuple(str(t) for t in tags),
-            urls=None if urls is None else tuple(str(u) for u in urls),
-            lineage=dict(lineage or {}),
-            object_kind=object_kind,
-        )
 
     def _commit(
         self,
@@ -412,39 +395,15 @@ class Board:
         force_identical_write: bool,
         created: datetime | None,
     ) -> WriteResult:
-        pin_dir = self._pin_dir(draft.name)
-        staging = self.store.new_staging(pin_dir)
-        try:
-            files = stage(staging)
-            now = created.astimezone(UTC) if created else datetime.now(UTC)
-            latest = self.store.latest_committed(pin_dir, META_FILENAME)
-            meta = build_meta(draft, files, latest, now)
-            if latest is not None and not force_identical_write:
-                previous = self._read_meta(draft.name, latest)
-                if same_content(meta, previous):
-                    log.info(
-                        "pin %r: content equals version %s; nothing written", draft.name, latest
-                    )
-                    return WriteResult(**_fields(previous), written=False)
-            for _ in range(_PUBLISH_ATTEMPTS):
-                try:
-                    staging.publish(f"{pin_dir}/{meta.version}", META_FILENAME, meta.to_data_txt())
-                except FileExistsError:
-                    existing = self._read_meta(draft.name, meta.version)
-                    if same_content(meta, existing) and not force_identical_write:
-                        # Another writer stored the same bytes under the same id.
-                        return WriteResult(**_fields(existing), written=False)
-                    newest = self.store.latest_committed(pin_dir, META_FILENAME)
-                    meta = bump(meta, max(newest or meta.version, meta.version))
-                    continue
-                log.info("pin %r: wrote version %s", draft.name, meta.version)
-                return WriteResult(**_fields(meta), written=True)
-            raise ConflictError(
-                f"pin {draft.name!r}: {_PUBLISH_ATTEMPTS} attempts to publish a new version "
-                "collided with other writers; try again"
-            )
-        finally:
-            staging.discard()
+        return commit(
+            self.store,
+            self._pin_dir(draft.name),
+            draft,
+            stage,
+            lambda version: self._read_meta(draft.name, version),
+            force_identical_write=force_identical_write,
+            created=created,
+        )
 
     # -- deleting ------------------------------------------------------------
 
@@ -465,7 +424,7 @@ class Board:
 
     def pin_version_delete(self, name: str, version: str) -> None:
         """Delete one version. The latest version and protected versions are refused."""
-        version = self._resolve(name, version)
+        version = self.pin_meta(name, version).version
         versions = self._versions(name)
         if version == versions[-1]:
             raise ProtectedVersionError(
@@ -525,26 +484,3 @@ class Board:
 
 
 builtins_type = type
-
-
-def _fields(meta: PinMeta) -> dict[str, Any]:
-    return {f: getattr(meta, f) for f in PinMeta.__dataclass_fields__}
-
-
-def _check_versioned(versioned: bool | None) -> None:
-    if versioned is False:
-        raise InvalidArgumentError(
-            "versioned=False would replace the pin's version, and pinyard versions are "
-            "immutable. Write a new version, then pin_versions_prune(name, n=1) to keep one."
-        )
-
-
-def _check_requested_hash(meta: PinMeta, wanted: str) -> None:
-    wanted = wanted.lower()
-    sha = [f.sha256 for f in meta.files]
-    matches = (len(wanted) >= 5 and meta.pin_hash.startswith(wanted)) or wanted in sha
-    if not matches:
-        raise IntegrityError(
-            f"pin {meta.name!r} version {meta.version} has pin_hash {meta.pin_hash}"
-            f"{' and sha256 ' + ', '.join(sha) if sha else ''}, not the requested {wanted!r}"
-        )

@@ -10,10 +10,10 @@ import tempfile
 from typing import Any
 
 from pinyard.boards._board import Board
-from pinyard.boards._fsspec import FsspecStore
 from pinyard.boards._local import LocalStore
 from pinyard.boards._memory import MemoryStore
 from pinyard.boards._names import is_version_id
+from pinyard.boards._remote import RemoteStore
 from pinyard.boards._store import Store
 from pinyard.errors import (
     BoardFormatError,
@@ -131,7 +131,7 @@ def _store_for_url(url: str, staging: str | None, options: dict[str, Any]) -> St
         raise InvalidArgumentError(f"{protocol}:// boards need an extra package: {hint}") from exc
     except ValueError as exc:
         raise InvalidArgumentError(f"unknown storage protocol {protocol!r} in {url!r}") from exc
-    return FsspecStore(fs, rest)
+    return RemoteStore(fs, rest, staging_prefix=staging)
 
 
 _MEMORY_STORES: dict[str, MemoryStore] = {}

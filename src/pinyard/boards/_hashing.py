@@ -145,10 +145,14 @@ class HashingWriter(io.RawIOBase):
         return self._digest
 
 
-def digest_stream(stream: BinaryIO) -> FileDigest:
-    """Hash a readable stream to its end in fixed-size chunks (bounded memory)."""
+def digest_stream(stream: BinaryIO, *, with_xxh64: bool = True) -> FileDigest:
+    """Hash a readable stream to its end in fixed-size chunks (bounded memory).
+
+    ``with_xxh64=False`` skips xxh64 (its digest is then ``""``): checking a
+    pinyard-written file needs only its sha256.
+    """
     sha = hashlib.sha256()
-    xxh = xxhash.xxh64(seed=0)
+    xxh = xxhash.xxh64(seed=0) if with_xxh64 else None
     size = 0
     buf = bytearray(CHUNK_SIZE)
     view = memoryview(buf)
@@ -166,9 +170,10 @@ def digest_stream(stream: BinaryIO) -> FileDigest:
             part = memoryview(data)
             n = len(data)
         sha.update(part)
-        xxh.update(part)
+        if xxh is not None:
+            xxh.update(part)
         size += n
-    return FileDigest(size, sha.hexdigest(), xxh.hexdigest())
+    return FileDigest(size, sha.hexdigest(), xxh.hexdigest() if xxh is not None else "")
 
 
 def digest_bytes(data: BytesLike) -> FileDigest:

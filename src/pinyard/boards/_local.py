@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
+from pinyard.boards._names import is_version_id
 from pinyard.boards._store import BytesLike, Entry, Staging, Store
 
 _AT_FDCWD = -100
@@ -46,6 +47,28 @@ def _load_renameat2() -> Callable[..., int] | None:
 
 
 _renameat2 = _load_renameat2()
+
+
+def _load_sync_file_range() -> Callable[[int, int, int], None] | None:
+    """``sync_file_range(fd, offset, n, SYNC_FILE_RANGE_WRITE)``: start writing dirty
+    pages back now, without waiting, so the final fsync waits only for the tail."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).sync_file_range
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    fn.restype = ctypes.c_int
+
+    def start_writeback(fd: int, offset: int, nbytes: int) -> None:
+        fn(fd, offset, nbytes, 2)  # SYNC_FILE_RANGE_WRITE; a failure only loses the overlap
+
+    return start_writeback
+
+
+_start_writeback = _load_sync_file_range()
+_WRITEBACK_EVERY = 8 * 1024 * 1024
 
 
 def rename_no_replace(src: str, dst: str) -> None:
@@ -97,6 +120,29 @@ class LocalStore(Store):
 
     def local_path(self, path: str) -> str | None:
         return self._abs(path)
+
+    def committed_versions(self, pin_dir: str, meta_name: str) -> list[str]:
+        base = self._abs(pin_dir)
+        try:
+            names = os.listdir(base)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        return sorted(
+            n
+            for n in names
+            if is_version_id(n) and os.path.exists(os.path.join(base, n, meta_name))
+        )
+
+    def latest_committed(self, pin_dir: str, meta_name: str) -> str | None:
+        base = self._abs(pin_dir)
+        try:
+            names = sorted((n for n in os.listdir(base) if is_version_id(n)), reverse=True)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        for name in names:
+            if os.path.exists(os.path.join(base, name, meta_name)):
+                return name
+        return None
 
     def list_dir(self, path: str) -> list[Entry]:
         try:
@@ -170,13 +216,18 @@ class _LocalStaging(Staging):
     def open_sink(self, file_name: str) -> Iterator[Callable[[BytesLike], object]]:
         path = os.path.join(self._folder, file_name)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        written = [0, 0]  # bytes written, bytes already handed to writeback
+
+        def sink(data: BytesLike) -> None:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            written[0] += memoryview(data).nbytes
+            if _start_writeback is not None and written[0] - written[1] >= _WRITEBACK_EVERY:
+                _start_writeback(fd, written[1], written[0] - written[1])
+                written[1] = written[0]
+
         try:
-
-            def sink(data: BytesLike) -> None:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
-
             yield sink
             os.fsync(fd)
         finally:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import uuid
 import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import BinaryIO
 
+from pinyard.boards._cache import Cache
 from pinyard.boards._hashing import FileDigest, combined_pin_hash, digest_stream
-from pinyard.boards._meta import PinMeta
+from pinyard.boards._meta import PinMeta, parse_data_txt
 from pinyard.boards._store import Store
 from pinyard.errors import IntegrityError, UnverifiedVersionWarning
 
@@ -64,7 +69,7 @@ def verify_version(store: Store, version_dir: str, meta: PinMeta) -> bool:
     digests = []
     for index, file_name in enumerate(meta.file):
         with store.open_read(f"{version_dir}/{file_name}") as stream:
-            digest = digest_stream(stream)
+            digest = digest_stream(stream, with_xxh64=not meta.written_by_pinyard)
         if meta.written_by_pinyard:
             check_file(meta, index, digest)
         digests.append(digest)
@@ -73,7 +78,7 @@ def verify_version(store: Store, version_dir: str, meta: PinMeta) -> bool:
 
 def verified_stream_digest(meta: PinMeta, index: int, stream: BinaryIO) -> bool:
     """Hash an open file of a version, check it, and rewind it for reading."""
-    digest = digest_stream(stream)
+    digest = digest_stream(stream, with_xxh64=not meta.written_by_pinyard)
     stream.seek(0)
     if meta.written_by_pinyard:
         check_file(meta, index, digest)
@@ -101,3 +106,110 @@ def copy_verified(store: Store, src: str, dest: str, meta: PinMeta, index: int) 
         if os.path.exists(tmp):
             os.unlink(tmp)
     return digest
+
+
+def _pins_check(meta: PinMeta) -> Callable[[FileDigest], None]:
+    """The per-file check for a version written by pins (single files only)."""
+
+    def check(digest: FileDigest) -> None:
+        if len(meta.file) == 1:
+            check_pins_hash(meta, [digest])
+
+    return check
+
+
+@contextmanager
+def open_verified(
+    store: Store, cache: Cache | None, meta: PinMeta, version_dir: str, index: int
+) -> Iterator[tuple[BinaryIO, bool]]:
+    """An open, verified, seekable stream over file ``index`` of a version, and
+    whether it verified (False only for pins hashes pinyard cannot recompute)."""
+    path = f"{version_dir}/{meta.file[index]}"
+    if cache is None or not store.needs_cache:
+        with store.open_read(path) as stream:
+            verified = verified_stream_digest(meta, index, stream)
+            yield stream, verified
+        return
+    target = fetch_to_cache(store, cache, meta, version_dir, index, verify_hit=False)
+    opened = _open_checked(meta, index, target)
+    if opened is None:  # the cached copy went bad since it was stored: fetch it again
+        target = fetch_to_cache(store, cache, meta, version_dir, index, verify_hit=False)
+        opened = _open_checked(meta, index, target)
+    if opened is None:
+        raise IntegrityError(
+            f"pin {meta.name!r} version {meta.version}: the cached copy {target} fails its "
+            "check again right after being fetched; another process may be writing the cache"
+        )
+    stream, verified = opened
+    with stream:
+        yield stream, verified
+
+
+def _open_checked(meta: PinMeta, index: int, target: Path) -> tuple[BinaryIO, bool] | None:
+    """Open a cache entry and verify it through the same handle (one hash per read);
+    None, after removing it, if it no longer verifies."""
+    try:
+        stream = open(target, "rb")  # noqa: SIM115 - handed to the caller
+    except FileNotFoundError:  # evicted by another process meanwhile
+        return None
+    try:
+        return stream, verified_stream_digest(meta, index, stream)
+    except IntegrityError:
+        stream.close()
+        target.unlink(missing_ok=True)
+        return None
+    except BaseException:
+        stream.close()
+        raise
+
+
+def fetch_to_cache(
+    store: Store,
+    cache: Cache,
+    meta: PinMeta,
+    version_dir: str,
+    index: int,
+    *,
+    verify_hit: bool = True,
+) -> Path:
+    """The cached local copy of one file of a version, fetched and verified if absent."""
+    path = f"{version_dir}/{meta.file[index]}"
+    check: Callable[[FileDigest], None]
+    if meta.written_by_pinyard:
+        target = cache.blob_path(meta.files[index].sha256)
+        check = functools.partial(check_file, meta, index)
+    else:
+        target = cache.location_path(f"{store.url}/{path}")
+        check = _pins_check(meta)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnverifiedVersionWarning)  # warned once, by the caller
+        if not verify_hit and target.exists():
+            return target
+        hit = cache.lookup(target, check)
+        if hit is not None:
+            return hit
+        with store.open_read(path) as source:
+            cache.store(target, source, check)
+    return target
+
+
+def read_meta(store: Store, cache: Cache | None, name: str, version: str, path: str) -> PinMeta:
+    """Parse a version's data.txt, from the cache when the store is remote (immutable)."""
+    use_cache = cache is not None and store.needs_cache
+    raw = cache.get_meta(store.url, name, version) if cache is not None and use_cache else None
+    if raw is not None:
+        return parse_data_txt(raw, name, version, f"{store.url}/{path}")
+    raw = store.read_bytes(path)
+    meta = parse_data_txt(raw, name, version, f"{store.url}/{path}")
+    if cache is not None and use_cache:
+        cache.put_meta(store.url, name, version, raw)
+    return meta
+
+
+def verify_version_files(meta: PinMeta, paths: list[str]) -> bool:
+    """Check local copies of a pins-written version's files against its ``pin_hash``."""
+    digests = []
+    for path in paths:
+        with open(path, "rb") as f:
+            digests.append(digest_stream(f))
+    return check_pins_hash(meta, digests)

@@ -54,6 +54,8 @@ class Store(ABC):
     exclusive_create: bool = False
     #: A whole version folder appears at once, so no reader ever sees part of one.
     atomic_publish: bool = False
+    #: Reads are slow or cost requests, so boards keep a local, verified cache.
+    needs_cache: bool = False
 
     @property
     @abstractmethod
@@ -118,6 +120,16 @@ class Store(ABC):
             if self.exists(f"{pin_dir}/{name}/{meta_name}"):
                 return name
         return None
+
+    def pin_names(self, pins_dir: str, meta_name: str) -> list[str]:
+        """Folders under ``pins_dir`` that hold a committed version."""
+        return [
+            e.name
+            for e in self.list_dir(pins_dir)
+            if e.is_dir
+            and not e.name.startswith(".")
+            and self.latest_committed(f"{pins_dir}/{e.name}" if pins_dir else e.name, meta_name)
+        ]
 
     def walk_files(self, path: str) -> Iterator[str]:
         """Every object path under ``path``, depth first."""

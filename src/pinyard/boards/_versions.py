@@ -42,5 +42,12 @@ def next_version_id(now: datetime, pin_hash: str, latest: str | None) -> str:
 
 def version_created(version: str) -> datetime | None:
     """The UTC time stamped in a version id, or None if it has no time part."""
-    match = VERSION_PATTERN.match(version)
-    return parse_created(match.group(1)) if match else None
+    if VERSION_PATTERN.match(version) is None:
+        return None
+    try:  # slicing is ~10x faster than strptime, which matters when listing many versions
+        return datetime(
+            int(version[0:4]), int(version[4:6]), int(version[6:8]),
+            int(version[9:11]), int(version[11:13]), int(version[13:15]), tzinfo=UTC,
+        )  # fmt: skip
+    except ValueError:
+        return None

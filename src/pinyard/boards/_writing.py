@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -11,14 +12,22 @@ from typing import Any
 import yaml
 
 from pinyard.boards._hashing import FileDigest, HashingWriter, combined_pin_hash
-from pinyard.boards._meta import FileRecord, PinMeta
+from pinyard.boards._meta import META_FILENAME, FileRecord, PinMeta
 from pinyard.boards._names import file_name_problem
-from pinyard.boards._store import Staging
+from pinyard.boards._progress import Progress
+from pinyard.boards._store import Staging, Store
 from pinyard.boards._types import Serializer
 from pinyard.boards._versions import next_version_id
-from pinyard.errors import InvalidArgumentError, SerializationError
+from pinyard.errors import (
+    ConflictError,
+    IntegrityError,
+    InvalidArgumentError,
+    SerializationError,
+)
 
 READ_CHUNK = 8 * 1024 * 1024
+PUBLISH_ATTEMPTS = 5
+log = logging.getLogger("pinyard")
 
 
 @dataclass(frozen=True)
@@ -59,11 +68,12 @@ def check_yaml_safe(value: object, what: str) -> None:
 
 
 def stage_object(
-    staging: Staging, serializer: Serializer, obj: object, file_name: str
+    staging: Staging, serializer: Serializer, obj: object, file_name: str, progress: bool = False
 ) -> FileDigest:
     """Serialise ``obj`` into the staging area, hashing it on the way."""
+    meter = Progress(f"writing {file_name}", progress)
     with staging.open_sink(file_name) as sink:
-        writer = HashingWriter(sink)
+        writer = HashingWriter(meter.wrap(sink))
         try:
             serializer.write(obj, writer)  # type: ignore[arg-type]
         except (SerializationError, InvalidArgumentError):
@@ -74,16 +84,21 @@ def stage_object(
             ) from exc
         finally:
             writer.close()
+            meter.close()
     return writer.digest
 
 
-def stage_file(staging: Staging, source: str, file_name: str) -> FileDigest:
-    """Copy a local file into the staging area, hashing it on the way."""
+def stage_file(
+    staging: Staging, source: str, file_name: str, progress: bool = False
+) -> FileDigest:
+    """Copy a local file into the staging area, hashing it on the way (read once)."""
+    meter = Progress(f"uploading {file_name}", progress)
     with open(source, "rb") as src, staging.open_sink(file_name) as sink:
-        writer = HashingWriter(sink)
+        writer = HashingWriter(meter.wrap(sink))
         with writer:
             while chunk := src.read(READ_CHUNK):
                 writer.write(chunk)
+    meter.close()
     return writer.digest
 
 
@@ -151,3 +166,109 @@ def bump(meta: PinMeta, after: str) -> PinMeta:
     """The same version moved to an id that sorts after ``after``."""
     version = next_version_id(meta.created_at, meta.pin_hash, after)
     return replace(meta, version=version, created=version.split("-", 1)[0])
+
+
+def make_draft(
+    name: str,
+    type_name: str,
+    title: str,
+    description: str | None,
+    metadata: Mapping[str, Any] | None,
+    tags: Sequence[str] | None,
+    urls: Sequence[str] | None,
+    lineage: Mapping[str, Any] | None,
+    object_kind: str | None,
+) -> Draft:
+    """Check the caller's metadata arguments (before any byte is written) into a `Draft`."""
+    if metadata is not None and not isinstance(metadata, Mapping):
+        raise InvalidArgumentError(f"metadata must be a dict, got {type(metadata).__name__}")
+    if isinstance(tags, str) or isinstance(urls, str):
+        raise InvalidArgumentError("tags and urls are lists of strings, not one string")
+    for value, what in ((metadata, "metadata"), (lineage, "lineage"), (tags, "tags")):
+        if value is not None:
+            check_yaml_safe(dict(value) if isinstance(value, Mapping) else value, what)
+    return Draft(
+        name=name,
+        type=type_name,
+        title=str(title),
+        description=description,
+        user=dict(metadata or {}),
+        tags=None if tags is None else tuple(str(t) for t in tags),
+        urls=None if urls is None else tuple(str(u) for u in urls),
+        lineage=dict(lineage or {}),
+        object_kind=object_kind,
+    )
+
+
+def commit(
+    store: Store,
+    pin_dir: str,
+    draft: Draft,
+    stage: Callable[[Staging], list[tuple[str, FileDigest]]],
+    read_meta: Callable[[str], PinMeta],
+    *,
+    force_identical_write: bool,
+    created: datetime | None,
+) -> WriteResult:
+    """Stage a version's files, then publish it unless it repeats the latest version.
+
+    Identical content is looked for only when the latest id carries the same
+    hash prefix, so a typical write reads no metadata. A collision with
+    another writer's id is retried under a later id; identical bytes
+    published by someone else at the same id count as this write.
+    """
+    staging = store.new_staging(pin_dir)
+    try:
+        files = stage(staging)
+        now = created.astimezone(UTC) if created else datetime.now(UTC)
+        latest = store.latest_committed(pin_dir, META_FILENAME)
+        meta = build_meta(draft, files, latest, now)
+        same_prefix = latest is not None and latest.rsplit("-", 1)[1] == meta.pin_hash[:5]
+        if latest is not None and same_prefix and not force_identical_write:
+            previous = read_meta(latest)
+            if same_content(meta, previous):
+                log.info("pin %r: content equals version %s; nothing written", draft.name, latest)
+                return WriteResult(**_fields(previous), written=False)
+        for _ in range(PUBLISH_ATTEMPTS):
+            try:
+                staging.publish(f"{pin_dir}/{meta.version}", META_FILENAME, meta.to_data_txt())
+            except FileExistsError:
+                existing = read_meta(meta.version)
+                if same_content(meta, existing) and not force_identical_write:
+                    return WriteResult(**_fields(existing), written=False)
+                newest = store.latest_committed(pin_dir, META_FILENAME)
+                meta = bump(meta, max(newest or meta.version, meta.version))
+                continue
+            log.info("pin %r: wrote version %s", draft.name, meta.version)
+            return WriteResult(**_fields(meta), written=True)
+        raise ConflictError(
+            f"pin {draft.name!r}: {PUBLISH_ATTEMPTS} attempts to publish a new version "
+            "collided with other writers; try again"
+        )
+    finally:
+        staging.discard()
+
+
+def _fields(meta: PinMeta) -> dict[str, Any]:
+    return {f: getattr(meta, f) for f in PinMeta.__dataclass_fields__}
+
+
+def check_versioned(versioned: bool | None) -> None:
+    """Refuse ``versioned=False``: pins would replace the version; ours are immutable."""
+    if versioned is False:
+        raise InvalidArgumentError(
+            "versioned=False would replace the pin's version, and pinyard versions are "
+            "immutable. Write a new version, then pin_versions_prune(name, n=1) to keep one."
+        )
+
+
+def check_requested_hash(meta: PinMeta, wanted: str) -> None:
+    """``pin_read(hash=)``: the version's pin_hash (or a 5+ hex prefix) or a file's sha256."""
+    wanted = wanted.lower()
+    sha = [f.sha256 for f in meta.files]
+    matches = (len(wanted) >= 5 and meta.pin_hash.startswith(wanted)) or wanted in sha
+    if not matches:
+        raise IntegrityError(
+            f"pin {meta.name!r} version {meta.version} has pin_hash {meta.pin_hash}"
+            f"{' and sha256 ' + ', '.join(sha) if sha else ''}, not the requested {wanted!r}"
+        )

@@ -1,0 +1,305 @@
+"""A store on an object store (S3, Azure Blob, GCS, ...) through fsspec.
+
+Few requests, bounded memory, no silent overwrite:
+
+* Listing a pin's versions is one recursive LIST chain (``find``); finding
+  the newest version id is one delimited LIST.
+* A small file (up to `SMALL_FILE_BYTES`) is held in memory and PUT once,
+  straight into its version folder, with an exclusive create. A larger file
+  streams, while it is hashed, into ``staging/`` as a multipart/block upload
+  (memory bounded by the block size), and is copied server-side into place
+  at publish. Plain pins boards have no staging area pins would ignore, so
+  there a large file is spooled to a local temporary file instead.
+* ``data.txt`` is created last with the backend's conditional create
+  (S3 ``If-None-Match: *``, Azure ``overwrite=False``, GCS
+  ``ifGenerationMatch=0``). If the response is lost and the client's retry
+  finds the object, its bytes are compared with ours: our own earlier
+  attempt counts as success, anyone else's as ``FileExistsError``.
+* Transient failures (5xx, timeouts, resets) are retried with backoff;
+  anything else is translated into a `StorageError` naming the URL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import random
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, BinaryIO, TypeVar
+
+from pinyard.boards._names import is_version_id
+from pinyard.boards._store import BytesLike, Entry, Staging, Store
+from pinyard.errors import StorageError
+
+SMALL_FILE_BYTES = 8 * 1024 * 1024
+UPLOAD_BLOCK_BYTES = 16 * 1024 * 1024
+RETRY_ATTEMPTS = 4
+RETRY_BASE_DELAY = 0.2
+
+#: Protocols whose ``pipe_file(mode="create")`` is a real conditional create.
+EXCLUSIVE_PROTOCOLS = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss"})
+
+_T = TypeVar("_T")
+_NOT_TRANSIENT = (FileNotFoundError, FileExistsError, PermissionError, IsADirectoryError)
+
+
+def _is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, _NOT_TRANSIENT):
+        return False
+    if isinstance(exc, TimeoutError | ConnectionError):
+        return True
+    text = f"{type(exc).__name__} {exc}"
+    markers = ("500", "502", "503", "504", "Timeout", "timed out", "Connection", "reset",
+               "ServerDisconnected", "ClientPayloadError", "ServiceUnavailable", "InternalError",
+               "SlowDown", "Throttl")  # fmt: skip
+    return any(m in text for m in markers)
+
+
+def retrying(what: str, fn: Callable[[], _T], url: str) -> _T:
+    """Run ``fn``, retrying transient failures with exponential backoff and jitter."""
+    for attempt in range(RETRY_ATTEMPTS):
+        try:
+            return fn()
+        except _NOT_TRANSIENT:
+            raise
+        except Exception as exc:
+            if not _is_transient(exc) or attempt == RETRY_ATTEMPTS - 1:
+                raise translate(exc, what, url) from exc
+            time.sleep(RETRY_BASE_DELAY * 2**attempt * (0.5 + random.random()))  # noqa: S311
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def translate(exc: BaseException, what: str, url: str) -> StorageError:
+    """One clear error for a backend failure: what was done, where, and what to check."""
+    text = str(exc) or type(exc).__name__
+    hint = "check the URL, your network and the service's status"
+    lowered = text.lower()
+    if isinstance(exc, PermissionError) or any(
+        m in lowered for m in ("accessdenied", "forbidden", "403", "authorization", "signature")
+    ):
+        hint = "check your credentials and that they allow this operation on this path"
+    elif any(m in lowered for m in ("nosuchbucket", "containernotfound", "bucket", "404")):
+        hint = "check that the bucket or container exists and is spelled right"
+    return StorageError(f"{what} failed at {url}: {text} ({hint})")
+
+
+class RemoteStore(Store):
+    """Objects under ``root`` (no protocol prefix) on an fsspec object-store file system."""
+
+    atomic_publish = False
+    needs_cache = True
+
+    def __init__(self, fs: Any, root: str, *, staging_prefix: str | None) -> None:
+        self.fs = fs
+        self.root = root.strip("/")
+        self.staging_prefix = staging_prefix
+        protocols = fs.protocol if isinstance(fs.protocol, tuple | list) else (fs.protocol,)
+        self.protocol = str(protocols[0])
+        self.exclusive_create = bool(EXCLUSIVE_PROTOCOLS.intersection(protocols))
+
+    @property
+    def url(self) -> str:
+        return f"{self.protocol}://{self.root}"
+
+    def abs(self, path: str) -> str:
+        return f"{self.root}/{path}" if path else self.root
+
+    def _call(self, what: str, path: str, fn: Callable[[], _T]) -> _T:
+        return retrying(what, fn, f"{self.protocol}://{self.abs(path)}")
+
+    def list_dir(self, path: str) -> list[Entry]:
+        target = self.abs(path)
+
+        def ls() -> list[dict[str, Any]]:
+            self.fs.invalidate_cache(target)
+            try:
+                return list(self.fs.ls(target, detail=True))
+            except FileNotFoundError:
+                return []
+
+        entries = []
+        for info in self._call("listing", path, ls):
+            name = str(info["name"]).rstrip("/").rsplit("/", 1)[-1]
+            if name and str(info["name"]).rstrip("/") != target:
+                entries.append(Entry(name, info.get("type") == "directory"))
+        return sorted(set(entries), key=lambda e: e.name)
+
+    def _find(self, path: str) -> list[str]:
+        target = self.abs(path)
+
+        def find() -> list[str]:
+            self.fs.invalidate_cache(target)
+            try:
+                return [str(p) for p in self.fs.find(target)]
+            except FileNotFoundError:
+                return []
+
+        prefix = f"{target}/"
+        return [
+            p[len(prefix) :] for p in self._call("listing", path, find) if p.startswith(prefix)
+        ]
+
+    def committed_versions(self, pin_dir: str, meta_name: str) -> list[str]:
+        """One recursive LIST chain: every version folder that holds ``meta_name``."""
+        versions = {
+            rel.split("/", 1)[0]
+            for rel in self._find(pin_dir)
+            if rel.count("/") == 1 and rel.endswith(f"/{meta_name}")
+        }
+        return sorted(v for v in versions if is_version_id(v))
+
+    def latest_committed(self, pin_dir: str, meta_name: str) -> str | None:
+        versions = self.committed_versions(pin_dir, meta_name)
+        return versions[-1] if versions else None
+
+    def pin_names(self, pins_dir: str, meta_name: str) -> list[str]:
+        """One delimited LIST: every pin folder (not checked for committed versions,
+        which would cost a request per pin)."""
+        return [e.name for e in self.list_dir(pins_dir) if e.is_dir and not e.name.startswith(".")]
+
+    def exists(self, path: str) -> bool:
+        target = self.abs(path)
+
+        def exists() -> bool:
+            self.fs.invalidate_cache(target)
+            return bool(self.fs.exists(target))
+
+        return self._call("checking", path, exists)
+
+    def read_bytes(self, path: str) -> bytes:
+        return self._call("reading", path, lambda: bytes(self.fs.cat_file(self.abs(path))))
+
+    @contextmanager
+    def open_read(self, path: str) -> Iterator[BinaryIO]:
+        f = self._call("opening", path, lambda: self.fs.open(self.abs(path), "rb"))
+        try:
+            yield f
+        finally:
+            f.close()
+
+    def write_exclusive(self, path: str, data: bytes) -> None:
+        target = self.abs(path)
+        if not self.exclusive_create:
+            raise StorageError(
+                f"{self.protocol}:// cannot create objects exclusively, so concurrent writers "
+                "could overwrite each other; pinyard writes only where it can do so safely"
+            )
+        try:
+            self._call("writing", path, lambda: self.fs.pipe_file(target, data, mode="create"))
+        except FileExistsError:
+            # A lost response makes the client's retry find our own object.
+            try:
+                existing = self.read_bytes(path)
+            except FileNotFoundError:
+                existing = None
+            if existing != data:
+                raise
+        finally:
+            self.fs.invalidate_cache(target)
+
+    def put_small(self, path: str, data: bytes) -> None:
+        """Upload a small object that must not replace a different existing one."""
+        self.write_exclusive(path, data)
+
+    def new_staging(self, pin_dir: str) -> Staging:
+        return _RemoteStaging(self)
+
+    def delete_tree(self, path: str) -> None:
+        target = self.abs(path)
+        # data.txt first: the version stops existing in one step, before its files go.
+        for rel in sorted(self._find(path), key=lambda r: not r.endswith("/data.txt")):
+            with contextlib.suppress(FileNotFoundError):
+                self._rm(f"{path}/{rel}", f"{target}/{rel}")
+        self.fs.invalidate_cache(target)
+
+    def _rm(self, path: str, full: str) -> None:
+        self._call("deleting", path, lambda: self.fs.rm_file(full))
+
+
+class _RemoteStaging(Staging):
+    def __init__(self, store: RemoteStore) -> None:
+        self._store = store
+        self._small: dict[str, bytes] = {}
+        self._staged: dict[str, str] = {}  # file name -> staged object path (relative)
+        self._spooled: dict[str, str] = {}  # file name -> local temporary file
+        self._id = uuid.uuid4().hex
+
+    @contextmanager
+    def open_sink(self, file_name: str) -> Iterator[Callable[[BytesLike], object]]:
+        buffer = io.BytesIO()
+        target: list[Any] = []  # the large-file destination, once opened
+
+        def sink(data: BytesLike) -> None:
+            if target:
+                target[0].write(data)
+                return
+            buffer.write(data)
+            if buffer.tell() > SMALL_FILE_BYTES:
+                target.append(self._open_large(file_name))
+                target[0].write(buffer.getbuffer())
+                buffer.seek(0)
+                buffer.truncate()
+
+        try:
+            yield sink
+        except BaseException:
+            if target:
+                _abandon(target[0])
+            raise
+        if target:
+            self._store._call("uploading", file_name, target[0].close)
+        else:
+            self._small[file_name] = buffer.getvalue()
+
+    def _open_large(self, file_name: str) -> Any:
+        store = self._store
+        if store.staging_prefix is None:
+            fd, local = tempfile.mkstemp(prefix="pinyard-spool-")
+            self._spooled[file_name] = local
+            return os.fdopen(fd, "wb")
+        rel = f"{store.staging_prefix}/{self._id}/{file_name}"
+        self._staged[file_name] = rel
+        return store._call(
+            "uploading",
+            rel,
+            lambda: store.fs.open(store.abs(rel), "wb", block_size=UPLOAD_BLOCK_BYTES),
+        )
+
+    def publish(self, final_dir: str, meta_name: str, meta: bytes) -> None:
+        store = self._store
+        if (self._staged or self._spooled) and store.exists(f"{final_dir}/{meta_name}"):
+            raise FileExistsError(store.abs(final_dir))
+        for name, data in self._small.items():
+            store.put_small(f"{final_dir}/{name}", data)
+        for name, rel in self._staged.items():
+            src, dst = store.abs(rel), store.abs(f"{final_dir}/{name}")
+            store._call("copying", rel, lambda s=src, d=dst: store.fs.copy(s, d))  # type: ignore[misc]
+        for name, local in self._spooled.items():
+            dst = store.abs(f"{final_dir}/{name}")
+            store._call("uploading", name, lambda src=local, d=dst: store.fs.put_file(src, d))  # type: ignore[misc]
+        store.write_exclusive(f"{final_dir}/{meta_name}", meta)
+
+    def discard(self) -> None:
+        store = self._store
+        for rel in self._staged.values():
+            with contextlib.suppress(Exception):
+                store.fs.rm_file(store.abs(rel))
+        for local in self._spooled.values():
+            with contextlib.suppress(OSError):
+                os.unlink(local)
+        self._small, self._staged, self._spooled = {}, {}, {}
+
+
+def _abandon(handle: Any) -> None:
+    """Drop a half-written upload without completing it (aborts an S3 multipart upload)."""
+    discard = getattr(handle, "discard", None)
+    with contextlib.suppress(Exception):
+        if callable(discard):
+            discard()
+        else:
+            handle.close()
