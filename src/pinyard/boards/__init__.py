@@ -1,7 +1,17 @@
 """Boards: immutable, hashed, pins-compatible versions of any object."""
 
 from pinyard.boards._board import Board, ProtectionHook, VersionInfo
-from pinyard.boards._constructors import board, board_folder, board_memory, board_pins, board_temp
+from pinyard.boards._cache import Cache, CacheInfo
+from pinyard.boards._constructors import (
+    board,
+    board_azure,
+    board_folder,
+    board_gcs,
+    board_memory,
+    board_pins,
+    board_s3,
+    board_temp,
+)
 from pinyard.boards._hashing import FileDigest
 from pinyard.boards._import import ImportReport, import_pins
 from pinyard.boards._meta import FileRecord, PinMeta
@@ -16,6 +26,8 @@ from pinyard.boards._writing import WriteResult
 
 __all__ = [
     "Board",
+    "Cache",
+    "CacheInfo",
     "FileDigest",
     "FileRecord",
     "ImportReport",
@@ -25,9 +37,12 @@ __all__ = [
     "VersionInfo",
     "WriteResult",
     "board",
+    "board_azure",
     "board_folder",
+    "board_gcs",
     "board_memory",
     "board_pins",
+    "board_s3",
     "board_temp",
     "get_serializer",
     "import_pins",

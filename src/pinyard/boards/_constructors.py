@@ -10,6 +10,7 @@ import tempfile
 from typing import Any
 
 from pinyard.boards._board import Board
+from pinyard.boards._cache import Cache
 from pinyard.boards._local import LocalStore
 from pinyard.boards._memory import MemoryStore
 from pinyard.boards._names import is_version_id
@@ -30,7 +31,11 @@ _LOCAL_PROTOCOLS = {"file", "local"}
 
 
 def board_folder(
-    path: str | os.PathLike[str], *, create: bool = True, allow_pickle_read: bool = True
+    path: str | os.PathLike[str],
+    *,
+    create: bool = True,
+    allow_pickle_read: bool = True,
+    progress: bool | None = None,
 ) -> Board:
     """A pinyard board in a local folder (created, with its marker, if absent or empty).
 
@@ -39,8 +44,7 @@ def board_folder(
     """
     root = os.path.abspath(os.fspath(path))
     store = LocalStore(root, os.path.join(root, STAGING_DIR))
-    _open_or_init(store, root, create)
-    return Board(store, pins_prefix=PINS_DIR, kind="pinyard", allow_pickle_read=allow_pickle_read)
+    return _open_pinyard(store, create, allow_pickle_read=allow_pickle_read, progress=progress)
 
 
 def board_temp(*, allow_pickle_read: bool = True) -> Board:
@@ -52,9 +56,7 @@ def board_temp(*, allow_pickle_read: bool = True) -> Board:
 
 def board_memory(*, allow_pickle_read: bool = True) -> Board:
     """A pinyard board held in this process's memory (tests, examples)."""
-    store = MemoryStore()
-    _init_marker(store)
-    return Board(store, pins_prefix=PINS_DIR, kind="pinyard", allow_pickle_read=allow_pickle_read)
+    return _open_pinyard(MemoryStore(), True, allow_pickle_read=allow_pickle_read)
 
 
 def board(
@@ -62,22 +64,77 @@ def board(
     *,
     create: bool = True,
     allow_pickle_read: bool = True,
+    cache: Cache | None = None,
+    progress: bool | None = None,
     **storage_options: Any,
 ) -> Board:
-    """A pinyard board at any fsspec URL: a path, ``file://``, ``memory://``, ``s3://``, ...
+    """A pinyard board at a path or URL: ``file://``, ``memory://``, ``s3://``,
+    ``az://``/``abfs://``, ``gs://`` or any other fsspec protocol.
 
-    ``storage_options`` go to the fsspec file system (credentials,
-    ``endpoint_url``, ...).
+    ``storage_options`` go to the fsspec file system: credentials,
+    ``endpoint_url`` for S3-compatible stores, ``connection_string`` for
+    Azure, ``token``/``project`` for GCS. Without them each library looks in
+    its usual places (environment, profiles, instance metadata). Remote
+    boards keep a local cache (``cache=``, default `Cache()`).
     """
     store = _store_for_url(os.fspath(url), STAGING_DIR, storage_options)
-    if isinstance(store, LocalStore):
-        return board_folder(store.root, create=create, allow_pickle_read=allow_pickle_read)
+    return _open_pinyard(
+        store, create, allow_pickle_read=allow_pickle_read, cache=cache, progress=progress
+    )
+
+
+def board_s3(path: str, **options: Any) -> Board:
+    """A pinyard board at ``s3://<path>`` (``bucket/prefix``); options as for `board`."""
+    return board(f"s3://{_strip_scheme(path, 's3')}", **options)
+
+
+def board_azure(path: str, **options: Any) -> Board:
+    """A pinyard board in Azure Blob storage at ``<container>/<prefix>``; options as `board`."""
+    return board(f"az://{_strip_scheme(path, 'az', 'abfs', 'abfss')}", **options)
+
+
+def board_gcs(path: str, **options: Any) -> Board:
+    """A pinyard board at ``gs://<path>`` (``bucket/prefix``); options as for `board`."""
+    return board(f"gs://{_strip_scheme(path, 'gs', 'gcs')}", **options)
+
+
+def _strip_scheme(path: str, *schemes: str) -> str:
+    for scheme in schemes:
+        if path.startswith(f"{scheme}://"):
+            return path[len(scheme) + 3 :]
+    if "://" in path:
+        raise InvalidArgumentError(
+            f"expected a {schemes[0]}:// path or bucket/prefix, got {path!r}"
+        )
+    return path
+
+
+def _open_pinyard(
+    store: Store,
+    create: bool,
+    *,
+    allow_pickle_read: bool,
+    cache: Cache | None = None,
+    progress: bool | None = None,
+) -> Board:
     _open_or_init(store, store.url, create)
-    return Board(store, pins_prefix=PINS_DIR, kind="pinyard", allow_pickle_read=allow_pickle_read)
+    return Board(
+        store,
+        pins_prefix=PINS_DIR,
+        kind="pinyard",
+        allow_pickle_read=allow_pickle_read,
+        cache=cache,
+        progress=progress,
+    )
 
 
 def board_pins(
-    url: str | os.PathLike[str], *, allow_pickle_read: bool = True, **storage_options: Any
+    url: str | os.PathLike[str],
+    *,
+    allow_pickle_read: bool = True,
+    cache: Cache | None = None,
+    progress: bool | None = None,
+    **storage_options: Any,
 ) -> Board:
     """A plain pins board (pin folders directly under its root), as R pins and pins-python
     write it: the same reads, writes and verification, without registry or tracking.
@@ -95,7 +152,14 @@ def board_pins(
                 f"(its pins part alone is {os.path.join(store.root, PINS_DIR)})"
             )
         store = LocalStore(store.root, _pins_staging(store.root))
-    return Board(store, pins_prefix="", kind="pins", allow_pickle_read=allow_pickle_read)
+    return Board(
+        store,
+        pins_prefix="",
+        kind="pins",
+        allow_pickle_read=allow_pickle_read,
+        cache=cache,
+        progress=progress,
+    )
 
 
 def _pins_staging(root: str) -> str:
@@ -121,17 +185,25 @@ def _store_for_url(url: str, staging: str | None, options: dict[str, Any]) -> St
         return LocalStore(root, os.path.join(root, staging or STAGING_DIR))
     if protocol == "memory":
         return _memory_store(rest)
-    try:
-        import fsspec
+    if not rest.strip("/"):
+        raise InvalidArgumentError(f"{url!r} names no bucket or container")
+    import fsspec
 
+    try:
         fs = fsspec.filesystem(protocol, **options)
     except ImportError as exc:
-        extra = {"s3": "s3", "gs": "gcs", "gcs": "gcs", "az": "azure", "abfs": "azure"}
-        hint = f"pip install 'pinyard[{extra[protocol]}]'" if protocol in extra else str(exc)
+        extra = _EXTRAS.get(protocol)
+        hint = f"pip install 'pinyard[{extra}]'" if extra else str(exc)
         raise InvalidArgumentError(f"{protocol}:// boards need an extra package: {hint}") from exc
     except ValueError as exc:
         raise InvalidArgumentError(f"unknown storage protocol {protocol!r} in {url!r}") from exc
+    except TypeError as exc:
+        raise InvalidArgumentError(f"bad storage option for {protocol}://: {exc}") from exc
     return RemoteStore(fs, rest, staging_prefix=staging)
+
+
+_EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs", "az": "azure", "abfs": "azure",
+           "abfss": "azure"}  # fmt: skip
 
 
 _MEMORY_STORES: dict[str, MemoryStore] = {}
@@ -147,6 +219,11 @@ def _init_marker(store: Store) -> None:
         store.write_exclusive(MARKER, json.dumps(doc, indent=2).encode() + b"\n")
     except FileExistsError:
         pass  # another process initialised it first; it is read below
+    except FileNotFoundError:
+        raise BoardNotFoundError(
+            f"cannot create a board at {store.url}: the bucket or container does not exist "
+            "(or these credentials cannot see it). Create it first, or check the name."
+        ) from None
 
 
 def _open_or_init(store: Store, where: str, create: bool) -> None:

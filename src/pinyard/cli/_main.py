@@ -84,6 +84,19 @@ def _cmd_import_pins(args: argparse.Namespace) -> Any:
     }
 
 
+def _cmd_cache_info(args: argparse.Namespace) -> Any:
+    info = pinyard.Cache(args.cache_dir).info()
+    return {"path": info.path, "entries": info.entries, "bytes": info.bytes,
+            "max_bytes": info.max_bytes}  # fmt: skip
+
+
+def _cmd_cache_prune(args: argparse.Namespace) -> Any:
+    cache = pinyard.Cache(args.cache_dir)
+    freed = cache.prune(args.max_bytes)
+    info = cache.info()
+    return {"freed_bytes": freed, "entries": info.entries, "bytes": info.bytes}
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pinyard",
@@ -117,6 +130,23 @@ def _parser() -> argparse.ArgumentParser:
     )
     cmd.add_argument("source", help="path or URL of the pins board to copy from")
     cmd.add_argument("dest", help="path or URL of the pinyard board (created if absent)")
+    cache = sub.add_parser("cache", help="Inspect or shrink the local cache of remote boards.")
+    cache_sub = cache.add_subparsers(dest="cache_command", required=True, metavar="ACTION")
+    info = cache_sub.add_parser("info", help="Where the cache is and what it holds.")
+    info.set_defaults(handler=_cmd_cache_info)
+    prune = cache_sub.add_parser(
+        "prune", help="Evict least-recently-used files until the cache fits --max-bytes."
+    )
+    prune.set_defaults(handler=_cmd_cache_prune)
+    prune.add_argument(
+        "--max-bytes", type=int, default=None, help="bound to prune to (0 empties the cache; "
+        "default: PINYARD_CACHE_MAX_BYTES or 10 GiB)"
+    )  # fmt: skip
+    for command in (info, prune):
+        command.add_argument(
+            "--cache-dir", default=None, help="cache folder (default: PINYARD_CACHE_DIR or "
+            "~/.cache/pinyard)"
+        )  # fmt: skip
     return parser
 
 
