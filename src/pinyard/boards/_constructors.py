@@ -227,14 +227,19 @@ def _init_marker(store: Store) -> None:
 
 
 def _open_or_init(store: Store, where: str, create: bool) -> None:
-    if not store.exists(MARKER):
+    try:
+        marker = store.read_bytes(MARKER)  # one request for an existing board
+    except FileNotFoundError:
         entries = [e for e in store.list_dir("") if not e.name.startswith(".")]
         if entries:
             _explain_not_pinyard(store, where, entries)
         if not create:
-            raise BoardNotFoundError(f"no pinyard board at {where} (pass create=True to make one)")
+            raise BoardNotFoundError(
+                f"no pinyard board at {where} (pass create=True to make one)"
+            ) from None
         _init_marker(store)
-    _check_marker(store, where)
+        marker = store.read_bytes(MARKER)
+    _check_marker(marker, where)
 
 
 def _explain_not_pinyard(store: Store, where: str, entries: list[Any]) -> None:
@@ -254,9 +259,9 @@ def _explain_not_pinyard(store: Store, where: str, entries: list[Any]) -> None:
     )
 
 
-def _check_marker(store: Store, where: str) -> None:
+def _check_marker(marker: bytes, where: str) -> None:
     try:
-        doc = json.loads(store.read_bytes(MARKER))
+        doc = json.loads(marker)
         version = doc["format"]
     except (ValueError, KeyError, TypeError) as exc:
         raise BoardFormatError(

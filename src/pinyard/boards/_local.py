@@ -161,7 +161,7 @@ class LocalStore(Store):
         return Path(self._abs(path)).read_bytes()
 
     @contextmanager
-    def open_read(self, path: str) -> Iterator[BinaryIO]:
+    def open_read(self, path: str, size: int | None = None) -> Iterator[BinaryIO]:
         with open(self._abs(path), "rb") as f:
             yield f
 

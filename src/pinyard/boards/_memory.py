@@ -49,7 +49,7 @@ class MemoryStore(Store):
                 raise FileNotFoundError(f"{self.url}/{path}") from None
 
     @contextmanager
-    def open_read(self, path: str) -> Iterator[BinaryIO]:
+    def open_read(self, path: str, size: int | None = None) -> Iterator[BinaryIO]:
         yield io.BytesIO(self.read_bytes(path))
 
     def write_exclusive(self, path: str, data: bytes) -> None:

@@ -188,7 +188,8 @@ def fetch_to_cache(
         hit = cache.lookup(target, check)
         if hit is not None:
             return hit
-        with store.open_read(path) as source:
+        size = meta.file_size[index] if index < len(meta.file_size) else None
+        with store.open_read(path, size) as source:
             cache.store(target, source, check)
     return target
 

@@ -45,7 +45,9 @@ RETRY_BASE_DELAY = 0.2
 EXCLUSIVE_PROTOCOLS = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss"})
 
 _T = TypeVar("_T")
-_NOT_TRANSIENT = (FileNotFoundError, FileExistsError, PermissionError, IsADirectoryError)
+#: Signals the board itself handles (absent object, lost race); never retried.
+_SIGNALS = (FileNotFoundError, FileExistsError)
+_NOT_TRANSIENT = (*_SIGNALS, PermissionError, IsADirectoryError, NotADirectoryError)
 
 
 def _is_transient(exc: BaseException) -> bool:
@@ -65,7 +67,7 @@ def retrying(what: str, fn: Callable[[], _T], url: str) -> _T:
     for attempt in range(RETRY_ATTEMPTS):
         try:
             return fn()
-        except _NOT_TRANSIENT:
+        except _SIGNALS:
             raise
         except Exception as exc:
             if not _is_transient(exc) or attempt == RETRY_ATTEMPTS - 1:
@@ -172,11 +174,17 @@ class RemoteStore(Store):
         return self._call("checking", path, exists)
 
     def read_bytes(self, path: str) -> bytes:
-        return self._call("reading", path, lambda: bytes(self.fs.cat_file(self.abs(path))))
+        # s3fs asks for the size first (a HEAD) unless told to read in one request.
+        extra = {"max_concurrency": 1} if self.protocol in ("s3", "s3a") else {}
+        return self._call(
+            "reading", path, lambda: bytes(self.fs.cat_file(self.abs(path), **extra))
+        )
 
     @contextmanager
-    def open_read(self, path: str) -> Iterator[BinaryIO]:
-        f = self._call("opening", path, lambda: self.fs.open(self.abs(path), "rb"))
+    def open_read(self, path: str, size: int | None = None) -> Iterator[BinaryIO]:
+        # A known size spares the HEAD request s3fs would make to learn it.
+        extra = {"size": size} if size is not None and self.protocol in ("s3", "s3a") else {}
+        f = self._call("opening", path, lambda: self.fs.open(self.abs(path), "rb", **extra))
         try:
             yield f
         finally:
@@ -202,9 +210,28 @@ class RemoteStore(Store):
         finally:
             self.fs.invalidate_cache(target)
 
-    def put_small(self, path: str, data: bytes) -> None:
-        """Upload a small object that must not replace a different existing one."""
-        self.write_exclusive(path, data)
+    def put_small(self, path: str, data: bytes) -> bool:
+        """Upload a small object that must not replace a different one; True if this
+        call created it (False: identical bytes were already there)."""
+        target = self.abs(path)
+        try:
+            self._call("writing", path, lambda: self.fs.pipe_file(target, data, mode="create"))
+        except FileExistsError:
+            if self.read_bytes(path) != data:
+                raise
+            return False
+        return True
+
+    def copy(self, src: str, dst: str) -> None:
+        """Server-side copy; on Azure, wait until the copy has completed."""
+        source, target = self.abs(src), self.abs(dst)
+        self._call("copying", src, lambda: self.fs.copy(source, target))
+        if self.protocol in ("az", "abfs", "abfss"):
+            _wait_for_azure_copy(self.fs, target, f"{self.protocol}://{target}")
+
+    def upload(self, local: str, dst: str) -> None:
+        target = self.abs(dst)
+        self._call("uploading", dst, lambda: self.fs.put_file(local, target))
 
     def new_staging(self, pin_dir: str) -> Staging:
         return _RemoteStaging(self)
@@ -274,15 +301,33 @@ class _RemoteStaging(Staging):
         store = self._store
         if (self._staged or self._spooled) and store.exists(f"{final_dir}/{meta_name}"):
             raise FileExistsError(store.abs(final_dir))
-        for name, data in self._small.items():
-            store.put_small(f"{final_dir}/{name}", data)
-        for name, rel in self._staged.items():
-            src, dst = store.abs(rel), store.abs(f"{final_dir}/{name}")
-            store._call("copying", rel, lambda s=src, d=dst: store.fs.copy(s, d))  # type: ignore[misc]
-        for name, local in self._spooled.items():
-            dst = store.abs(f"{final_dir}/{name}")
-            store._call("uploading", name, lambda src=local, d=dst: store.fs.put_file(src, d))  # type: ignore[misc]
-        store.write_exclusive(f"{final_dir}/{meta_name}", meta)
+        created: list[str] = []  # objects this call created, removed again if it fails
+        try:
+            for name, data in self._small.items():
+                if store.put_small(f"{final_dir}/{name}", data):
+                    created.append(f"{final_dir}/{name}")
+            for name, rel in self._staged.items():
+                store.copy(rel, f"{final_dir}/{name}")
+                created.append(f"{final_dir}/{name}")
+            for name, local in self._spooled.items():
+                store.upload(local, f"{final_dir}/{name}")
+                created.append(f"{final_dir}/{name}")
+            store.write_exclusive(f"{final_dir}/{meta_name}", meta)
+        except BaseException:
+            self._remove_orphans(final_dir, meta_name, created)
+            raise
+
+    def _remove_orphans(self, final_dir: str, meta_name: str, created: list[str]) -> None:
+        """Best effort: take back files of a version that was not committed, so pins
+        readers do not meet a folder without data.txt. A version committed meanwhile
+        by another writer (same id, same bytes) keeps them."""
+        store = self._store
+        with contextlib.suppress(Exception):
+            if store.exists(f"{final_dir}/{meta_name}"):
+                return
+            for rel in created:
+                with contextlib.suppress(Exception):
+                    store.fs.rm_file(store.abs(rel))
 
     def discard(self) -> None:
         store = self._store
@@ -293,6 +338,31 @@ class _RemoteStaging(Staging):
             with contextlib.suppress(OSError):
                 os.unlink(local)
         self._small, self._staged, self._spooled = {}, {}, {}
+
+
+def _wait_for_azure_copy(fs: Any, target: str, url: str, timeout_s: float = 600.0) -> None:
+    """adlfs starts a copy and returns; block until Azure reports it finished."""
+    from fsspec.asyn import sync
+
+    container, blob, _ = fs.split_path(target)
+
+    async def wait() -> str:
+        import asyncio
+
+        client = fs.service_client.get_container_client(container).get_blob_client(blob)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            props = await client.get_blob_properties()
+            status = getattr(props.copy, "status", None)
+            if status in (None, "success") or time.monotonic() > deadline:
+                return str(status)
+            if status in ("failed", "aborted"):
+                return str(status)
+            await asyncio.sleep(0.2)
+
+    status = sync(fs.loop, wait)
+    if status not in ("None", "success"):
+        raise StorageError(f"server-side copy to {url} ended as {status!r}; nothing was published")
 
 
 def _abandon(handle: Any) -> None:

@@ -75,8 +75,9 @@ class Store(ABC):
         """The whole object (small objects only); FileNotFoundError if absent."""
 
     @abstractmethod
-    def open_read(self, path: str) -> AbstractContextManager[BinaryIO]:
-        """A seekable binary stream over the object; FileNotFoundError if absent."""
+    def open_read(self, path: str, size: int | None = None) -> AbstractContextManager[BinaryIO]:
+        """A seekable binary stream over the object (``size`` if known spares a request);
+        FileNotFoundError if absent."""
 
     def local_path(self, path: str) -> str | None:
         """A path on the local disk for the object, when the store has one."""
