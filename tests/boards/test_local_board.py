@@ -192,3 +192,31 @@ def test_processes_writing_one_pin_lose_nothing(tmp_path: Path) -> None:
     seen = {tuple(board.pin_read("shared", v.version).values()) for v in versions}
     assert seen == {(w, i) for w in range(writers) for i in range(writes)}
     assert os.listdir(tmp_path / "staging") == []
+
+
+def test_gc_removes_only_stale_leftovers(tmp_path: Path) -> None:
+    board = pinyard.board_folder(tmp_path)
+    meta = board.pin_write({"k": 1}, "obj")
+    old = time.time() - 3 * 86400
+    stale_staging = tmp_path / "staging" / "dead-writer"
+    stale_staging.mkdir()
+    (stale_staging / "obj.json").write_text("{}")
+    fresh_staging = tmp_path / "staging" / "live-writer"
+    fresh_staging.mkdir()
+    orphan = tmp_path / "pins" / "obj" / "20200101T000000Z-abcde"
+    orphan.mkdir()
+    (orphan / "obj.json").write_text("{}")
+    for path in (stale_staging, stale_staging / "obj.json", orphan, orphan / "obj.json"):
+        os.utime(path, (old, old))
+    dry = board.gc(dry_run=True)
+    assert (dry.staging, dry.orphan_versions) == (
+        ["staging/dead-writer"],
+        ["pins/obj/20200101T000000Z-abcde"],
+    )
+    assert stale_staging.exists()
+    board.gc()
+    assert not stale_staging.exists()
+    assert not orphan.exists()
+    assert fresh_staging.exists()
+    assert [v.version for v in board.pin_versions("obj", as_df=False)] == [meta.version]
+    assert board.pin_read("obj") == {"k": 1}

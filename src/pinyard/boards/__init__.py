@@ -12,6 +12,7 @@ from pinyard.boards._constructors import (
     board_s3,
     board_temp,
 )
+from pinyard.boards._gc import GcReport
 from pinyard.boards._hashing import FileDigest
 from pinyard.boards._import import ImportReport, import_pins
 from pinyard.boards._meta import FileRecord, PinMeta
@@ -30,6 +31,7 @@ __all__ = [
     "CacheInfo",
     "FileDigest",
     "FileRecord",
+    "GcReport",
     "ImportReport",
     "PinMeta",
     "ProtectionHook",

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from pinyard.boards._cache import Cache
+from pinyard.boards._gc import GcReport, collect_garbage
 from pinyard.boards._meta import META_FILENAME, PinMeta
 from pinyard.boards._names import validate_pin_name, validate_version_id
 from pinyard.boards._progress import progress_enabled
@@ -468,6 +469,12 @@ class Board:
             self.store.delete_tree(self._version_dir(name, version))
             deleted.append(version)
         return deleted
+
+    def gc(self, older_than: timedelta = timedelta(days=1), dry_run: bool = False) -> GcReport:
+        """Remove leftovers of interrupted writes untouched for ``older_than``: staging
+        entries, and version folders without ``data.txt`` (which confuse pins readers)."""
+        staging = "staging" if self.kind == "pinyard" else None
+        return collect_garbage(self.store, self._pins, staging, older_than, dry_run)
 
     def pin_delete(self, names: str | Sequence[str]) -> None:
         """Delete whole pins. Refused, before anything is deleted, if any version is protected."""

@@ -181,6 +181,15 @@ class LocalStore(Store):
         os.makedirs(folder)
         return _LocalStaging(self, folder)
 
+    def newest_change(self, path: str) -> float | None:
+        newest: float | None = None
+        for dirpath, _, files in os.walk(self._abs(path)):
+            for name in [".", *files]:
+                with contextlib.suppress(OSError):
+                    mtime = os.stat(os.path.join(dirpath, name)).st_mtime
+                    newest = mtime if newest is None else max(newest, mtime)
+        return newest
+
     def delete_tree(self, path: str) -> None:
         target = self._abs(path)
         if not os.path.lexists(target):

@@ -164,6 +164,20 @@ class RemoteStore(Store):
         which would cost a request per pin)."""
         return [e.name for e in self.list_dir(pins_dir) if e.is_dir and not e.name.startswith(".")]
 
+    def newest_change(self, path: str) -> float | None:
+        target = self.abs(path)
+
+        def find() -> dict[str, Any]:
+            self.fs.invalidate_cache(target)
+            try:
+                return dict(self.fs.find(target, detail=True))
+            except FileNotFoundError:
+                return {}
+
+        stamps = [_modified(info) for info in self._call("listing", path, find).values()]
+        known = [t for t in stamps if t is not None]
+        return max(known) if known else None
+
     def exists(self, path: str) -> bool:
         target = self.abs(path)
 
@@ -363,6 +377,22 @@ def _wait_for_azure_copy(fs: Any, target: str, url: str, timeout_s: float = 600.
     status = sync(fs.loop, wait)
     if status not in ("None", "success"):
         raise StorageError(f"server-side copy to {url} ended as {status!r}; nothing was published")
+
+
+def _modified(info: dict[str, Any]) -> float | None:
+    """An object's modification time from s3fs, adlfs or gcsfs listing details."""
+    from datetime import datetime
+
+    for key in ("LastModified", "last_modified", "updated", "mtime"):
+        value = info.get(key)
+        if isinstance(value, datetime):
+            return value.timestamp()
+        if isinstance(value, int | float):
+            return float(value)
+        if isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    return None
 
 
 def _abandon(handle: Any) -> None:

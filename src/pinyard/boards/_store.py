@@ -132,6 +132,11 @@ class Store(ABC):
             and self.latest_committed(f"{pins_dir}/{e.name}" if pins_dir else e.name, meta_name)
         ]
 
+    def newest_change(self, path: str) -> float | None:
+        """Epoch seconds of the newest change to any object under ``path`` (None if
+        nothing is there or the store does not know)."""
+        return None
+
     def walk_files(self, path: str) -> Iterator[str]:
         """Every object path under ``path``, depth first."""
         for entry in self.list_dir(path):

@@ -84,6 +84,14 @@ def _cmd_import_pins(args: argparse.Namespace) -> Any:
     }
 
 
+def _cmd_gc(args: argparse.Namespace) -> Any:
+    from datetime import timedelta
+
+    report = _open(args.board).gc(timedelta(hours=args.older_than_hours), dry_run=args.dry_run)
+    return {"dry_run": args.dry_run, "staging": report.staging,
+            "orphan_versions": report.orphan_versions}  # fmt: skip
+
+
 def _cmd_cache_info(args: argparse.Namespace) -> Any:
     info = pinyard.Cache(args.cache_dir).info()
     return {"path": info.path, "entries": info.entries, "bytes": info.bytes,
@@ -130,6 +138,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     cmd.add_argument("source", help="path or URL of the pins board to copy from")
     cmd.add_argument("dest", help="path or URL of the pinyard board (created if absent)")
+    cmd = add(
+        "gc",
+        _cmd_gc,
+        "Remove leftovers of interrupted writes (stale staging, version folders without "
+        "data.txt).",
+    )
+    cmd.add_argument("board", help="board path or URL")
+    cmd.add_argument(
+        "--older-than-hours", type=float, default=24.0, help="only entries untouched this long"
+    )
+    cmd.add_argument("--dry-run", action="store_true", help="list what would be removed")
     cache = sub.add_parser("cache", help="Inspect or shrink the local cache of remote boards.")
     cache_sub = cache.add_subparsers(dest="cache_command", required=True, metavar="ACTION")
     info = cache_sub.add_parser("info", help="Where the cache is and what it holds.")

@@ -1,0 +1,73 @@
+"""Removing what interrupted writes leave behind: stale staging and orphan version folders.
+
+Neither is ever read as a version by pinyard. Orphans (a version folder with
+data but no ``data.txt``) do confuse pins readers, which take any folder for
+a version. Only entries untouched for ``older_than`` are removed, so a write
+still in progress elsewhere is left alone.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from pinyard.boards._meta import META_FILENAME
+from pinyard.boards._names import is_version_id
+from pinyard.boards._store import Store
+from pinyard.errors import InvalidArgumentError
+
+
+@dataclass
+class GcReport:
+    """What `collect_garbage` removed (or would remove, with ``dry_run``)."""
+
+    staging: list[str] = field(default_factory=list)
+    orphan_versions: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return (
+            f"{len(self.staging)} stale staging entr{'y' if len(self.staging) == 1 else 'ies'}, "
+            f"{len(self.orphan_versions)} orphan version folder(s)"
+        )
+
+
+def collect_garbage(
+    store: Store,
+    pins_dir: str,
+    staging_dir: str | None,
+    older_than: timedelta,
+    dry_run: bool = False,
+) -> GcReport:
+    """Remove staging entries and uncommitted version folders older than ``older_than``."""
+    if older_than < timedelta(0):
+        raise InvalidArgumentError(f"older_than must not be negative, got {older_than}")
+    cutoff = time.time() - older_than.total_seconds()
+    report = GcReport()
+
+    def stale(path: str) -> bool:
+        changed = store.newest_change(path)
+        return changed is not None and changed <= cutoff
+
+    if staging_dir is not None:
+        for entry in store.list_dir(staging_dir):
+            path = f"{staging_dir}/{entry.name}"
+            if stale(path):
+                report.staging.append(path)
+    for pin in store.list_dir(pins_dir):
+        if not pin.is_dir:
+            continue
+        pin_dir = f"{pins_dir}/{pin.name}" if pins_dir else pin.name
+        for entry in store.list_dir(pin_dir):
+            path = f"{pin_dir}/{entry.name}"
+            if (
+                entry.is_dir
+                and is_version_id(entry.name)
+                and not store.exists(f"{path}/{META_FILENAME}")
+                and stale(path)
+            ):
+                report.orphan_versions.append(path)
+    if not dry_run:
+        for path in [*report.staging, *report.orphan_versions]:
+            store.delete_tree(path)
+    return report
