@@ -12,6 +12,19 @@ fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check uv
 .venv/bin/uv pip install --quiet --python .venv/bin/python -e ".[test]"
 
+# Azurite (npm, pinned in package.json / package-lock.json) for the Azure tests, into
+# ./node_modules; skipped when the pinned version is already there.
+want_azurite="$(node -p "require('./package.json').devDependencies.azurite")"
+have_azurite="$(node -p "require('./node_modules/azurite/package.json').version" 2>/dev/null || true)"
+if [ ! -x node_modules/.bin/azurite-blob ] || [ "$have_azurite" != "$want_azurite" ]; then
+    echo "== npm: azurite $want_azurite"
+    if [ -f package-lock.json ]; then
+        npm ci --no-audit --no-fund --loglevel=error
+    else
+        npm install --no-audit --no-fund --loglevel=error
+    fi
+fi
+
 echo "== ruff"
 .venv/bin/ruff check src tests examples bench
 .venv/bin/ruff format --check src tests examples bench

@@ -18,6 +18,7 @@ to moto needs ``AWS_DEFAULT_REGION=us-east-1`` (a ``region_name`` client kwarg m
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
@@ -29,6 +30,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+import weakref
 from pathlib import Path
 from typing import Any, Self
 
@@ -66,6 +68,16 @@ def unique_name(hint: str = "t", prefix: str = "py") -> str:
     slug = "-".join(part for part in slug.split("-") if part)[:30].strip("-")
     name = f"{prefix}-{slug}-{uuid.uuid4().hex[:10]}" if slug else f"{prefix}-{uuid.uuid4().hex}"
     return name[:63]
+
+
+_RUNNING: weakref.WeakSet[_SubprocessServer] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_leftovers() -> None:
+    """Servers still running when the interpreter exits (a test run cut short)."""
+    for server in list(_RUNNING):
+        server.stop()
 
 
 def _port_taken(text: str) -> bool:
@@ -146,8 +158,8 @@ class _SubprocessServer:
                 stderr=subprocess.STDOUT,
                 env=self._env(),
                 cwd=self._workdir,
-                start_new_session=True,  # a Ctrl-C in the terminal reaches pytest only
             )
+        _RUNNING.add(self)
         deadline = time.monotonic() + self.startup_timeout
         last_error = "no answer yet"
         while True:
@@ -177,6 +189,7 @@ class _SubprocessServer:
         return text if len(text) <= limit else "...\n" + text[-limit:]
 
     def _terminate(self) -> None:
+        _RUNNING.discard(self)
         proc, self._proc = self._proc, None
         if proc is None or proc.poll() is not None:
             return
@@ -213,10 +226,13 @@ class _SubprocessServer:
 class MotoServer(_SubprocessServer):
     """moto's S3 server, ``moto_server -H 127.0.0.1 -p PORT`` as a subprocess.
 
-    The subprocess was chosen over the in-process ``ThreadedMotoServer``: with the server
-    in the test process, its request handling holds the GIL the client needs (measured on
-    2 cores: 200 small PUTs 0.97 s subprocess vs 1.35 s in process; a 64 MiB write
-    1.1 s vs 1.7 s).
+    A subprocess rather than the in-process ``ThreadedMotoServer``: in process, moto's
+    request handling holds the GIL the client needs. Measured on 2 cores with s3fs: one
+    sequential client is a tie (200 small PUTs 2.5-2.6 s either way, 64 MiB write
+    1.2-1.5 s), but 8 client threads that also hash (400 x sha256 of 5 MiB + 256 KiB PUT)
+    take 3.5-5.1 s against a subprocess and 6.1-6.5 s in process. The subprocess costs
+    about 2 s of start-up (moto's import), once per session, and keeps moto's request
+    log out of the test process (see ``output()``).
     """
 
     name = "moto_server"
@@ -309,7 +325,9 @@ def use_retry_policy(fs: Any, policy: Any = None) -> Any:
     from azure.storage.blob.aio import BlobServiceClient
 
     if fs.connection_string is None:
-        raise ValueError("use_retry_policy needs an adlfs filesystem made from a connection string")
+        raise ValueError(
+            "use_retry_policy needs an adlfs filesystem made from a connection string"
+        )
     fs.service_client = BlobServiceClient.from_connection_string(
         fs.connection_string, retry_policy=policy or fast_azure_retry_policy()
     )

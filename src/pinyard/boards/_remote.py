@@ -34,7 +34,7 @@ from typing import Any, BinaryIO, TypeVar
 
 from pinyard.boards._names import is_version_id
 from pinyard.boards._store import BytesLike, Entry, Staging, Store
-from pinyard.errors import StorageError
+from pinyard.errors import BoardNotFoundError, StorageError
 
 SMALL_FILE_BYTES = 8 * 1024 * 1024
 UPLOAD_BLOCK_BYTES = 16 * 1024 * 1024
@@ -76,9 +76,14 @@ def retrying(what: str, fn: Callable[[], _T], url: str) -> _T:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def translate(exc: BaseException, what: str, url: str) -> StorageError:
+def translate(exc: BaseException, what: str, url: str) -> StorageError | BoardNotFoundError:
     """One clear error for a backend failure: what was done, where, and what to check."""
     text = str(exc) or type(exc).__name__
+    if any(m in text for m in ("NoSuchBucket", "ContainerNotFound", "BucketNotFound")):
+        return BoardNotFoundError(
+            f"{what} failed at {url}: the bucket or container does not exist (or these "
+            "credentials cannot see it). Create it first, or check the name."
+        )
     hint = "check the URL, your network and the service's status"
     lowered = text.lower()
     if isinstance(exc, PermissionError) or any(
@@ -196,9 +201,11 @@ class RemoteStore(Store):
 
     @contextmanager
     def open_read(self, path: str, size: int | None = None) -> Iterator[BinaryIO]:
-        # A known size spares the HEAD request s3fs would make to learn it.
-        extra = {"size": size} if size is not None and self.protocol in ("s3", "s3a") else {}
-        f = self._call("opening", path, lambda: self.fs.open(self.abs(path), "rb", **extra))
+        if size is not None and size <= SMALL_FILE_BYTES:
+            # One GET; a file handle would first ask for the object's size and ETag.
+            yield io.BytesIO(self.read_bytes(path))
+            return
+        f = self._call("opening", path, lambda: self.fs.open(self.abs(path), "rb"))
         try:
             yield f
         finally:

@@ -131,10 +131,15 @@ def build_meta(
     files: list[tuple[str, FileDigest]],
     latest: str | None,
     now: datetime,
+    stamp: datetime | None = None,
 ) -> PinMeta:
-    """The metadata of a new version whose files have the given digests."""
+    """The metadata of a new version whose files have the given digests.
+
+    ``now`` is the true write time (``written_at``); ``stamp``, when given,
+    is the time the version id carries (pins' ``created`` argument).
+    """
     pin_hash = combined_pin_hash([d.xxh64 for _, d in files])
-    version = next_version_id(now, pin_hash, latest)
+    version = next_version_id(stamp or now, pin_hash, latest)
     return PinMeta(
         name=draft.name,
         version=version,
@@ -220,9 +225,10 @@ def commit(
     staging = store.new_staging(pin_dir)
     try:
         files = stage(staging)
-        now = created.astimezone(UTC) if created else datetime.now(UTC)
+        now = datetime.now(UTC)  # the true write time, unique to this attempt
+        stamp = created.astimezone(UTC) if created else None  # the caller's `created`
         latest = store.latest_committed(pin_dir, META_FILENAME)
-        meta = build_meta(draft, files, latest, now)
+        meta = build_meta(draft, files, latest, now, stamp)
         same_prefix = latest is not None and latest.rsplit("-", 1)[1] == meta.pin_hash[:5]
         if latest is not None and same_prefix and not force_identical_write:
             previous = read_meta(latest)

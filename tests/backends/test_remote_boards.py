@@ -1,0 +1,331 @@
+"""Remote boards beyond the contract: requests per operation, large files, faults,
+lost responses, concurrent processes, killed writers and clear errors."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import pinyard
+from pinyard import errors
+from tests.backends._servers import AZURITE_ACCOUNT, AZURITE_KEY
+from tests.backends.conftest import Bucket
+
+BACKENDS = ["s3_bucket", "azure_container", "gcs_bucket"]
+PROXIED = ["s3_bucket_via_proxy", "azure_container_via_proxy", "gcs_bucket_via_proxy"]
+
+
+def open_board(bucket: Bucket, tmp_path: Path, **kwargs: Any) -> pinyard.Board:
+    return pinyard.board(
+        f"{bucket.url}/team",
+        cache=pinyard.Cache(tmp_path / f"cache-{time.monotonic_ns()}"),
+        **bucket.storage_options,
+        **kwargs,
+    )
+
+
+# -- requests per operation (S3, counted at the proxy) ------------------------------------
+
+
+def test_s3_request_counts_meet_the_goals(s3_bucket_via_proxy: Bucket, tmp_path: Path) -> None:
+    bucket = s3_bucket_via_proxy
+    assert bucket.proxy is not None
+    board = open_board(bucket, tmp_path)
+    board.pin_write({"warm": "up"}, "obj")  # the pin's first write may probe its folder
+    with bucket.proxy.measure() as write:
+        meta = board.pin_write({"k": 1}, "obj")
+    assert write.total <= 4, write.by_method
+    reader = open_board(bucket, tmp_path)  # a colleague with a cold cache
+    with bucket.proxy.measure() as cold:
+        assert reader.pin_read("obj", version=meta.version) == {"k": 1}
+    assert cold.total <= 2, cold.by_method
+    with bucket.proxy.measure() as warm:
+        assert reader.pin_read("obj", version=meta.version) == {"k": 1}
+    assert warm.total == 0, warm.by_method
+    fresh = open_board(bucket, tmp_path)
+    with bucket.proxy.measure() as latest:
+        assert fresh.pin_read("obj") == {"k": 1}
+    assert latest.by_method["GET"] <= 3  # one LIST (a GET) + data.txt + data
+    assert latest.total <= 3, latest.by_method
+
+
+def test_listing_many_versions_reads_no_metadata(
+    s3_bucket_via_proxy: Bucket, tmp_path: Path
+) -> None:
+    bucket = s3_bucket_via_proxy
+    assert bucket.proxy is not None
+    board = open_board(bucket, tmp_path)
+    meta = board.pin_write({"k": 0}, "obj")
+    raw = board.store.read_bytes(f"pins/obj/{meta.version}/data.txt")
+    fs, base = bucket.fs, f"{bucket.name}/team/pins/obj"
+    for i in range(150):  # committed versions made directly: only listing is measured
+        fs.pipe_file(f"{base}/20300101T{i // 60:02d}{i % 60:02d}00Z-abcde/data.txt", raw)
+    with bucket.proxy.measure() as listing:
+        versions = board.pin_versions("obj", as_df=False)
+    assert len(versions) == 151
+    assert listing.total == 1, listing.by_method
+
+
+# -- large files ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_large_files_stream_through_staging(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    bucket: Bucket = request.getfixturevalue(backend)
+    board = open_board(bucket, tmp_path)
+    payload = bytes(range(256)) * (80 * 1024)  # 20 MiB: more than one upload block
+    source = tmp_path / "model.bin"
+    source.write_bytes(payload)
+    meta = board.pin_upload(source, "big")
+    assert meta.file_size == (len(payload),)
+    (path,) = open_board(bucket, tmp_path).pin_download("big")
+    assert Path(path).read_bytes() == payload
+    assert bucket.fs.find(f"{bucket.name}/team/staging") == []
+
+
+# -- faults, lost responses, races ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", PROXIED)
+def test_faults_never_leave_partial_or_corrupt_versions(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    bucket: Bucket = request.getfixturevalue(backend)
+    assert bucket.proxy is not None
+    board = open_board(bucket, tmp_path)
+    board.pin_write({"i": -1}, "obj")
+    bucket.proxy.set_faults(
+        error_rate=0.08, drop_before=0.04, drop_after=0.04, truncate_rate=0.04, seed=7
+    )
+    written: dict[str, int] = {}
+    failures = 0
+    for i in range(20):
+        try:
+            written[board.pin_write({"i": i}, "obj").version] = i
+        except errors.StorageError:
+            failures += 1
+    bucket.proxy.clear_faults()
+    assert sum(bucket.proxy.faults().values()) > 0
+    reader = open_board(bucket, tmp_path)
+    for info in reader.pin_versions("obj", as_df=False):
+        value = reader.pin_read("obj", version=info.version)  # verified, or it raises
+        if info.version in written:
+            assert value == {"i": written[info.version]}
+    assert set(written) <= {v.version for v in reader.pin_versions("obj", as_df=False)}
+
+
+@pytest.mark.parametrize("backend", PROXIED)
+def test_lost_responses_to_exclusive_creates_count_as_success(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    bucket: Bucket = request.getfixturevalue(backend)
+    assert bucket.proxy is not None
+    board = open_board(bucket, tmp_path)
+    board.pin_write({"k": 0}, "obj")
+    # Both creates of the write (data file, then data.txt) happen, and their answers
+    # are lost; each retry finds the object and must recognise it as its own.
+    if bucket.protocol == "gs":  # uploads name the object in the body, not the URL
+        methods, path = "POST", r"/upload/"
+    else:
+        methods, path = "PUT", r"/pins/obj/"
+    bucket.proxy.fail_next("drop_after", count=2, methods=methods, path_regex=path)
+    meta = board.pin_write({"k": 1}, "obj")
+    assert meta.written
+    assert bucket.proxy.faults()["drop_after"] == 2
+    versions = [v.version for v in board.pin_versions("obj", as_df=False)]
+    assert versions[-1] == meta.version
+    assert open_board(bucket, tmp_path).pin_read("obj") == {"k": 1}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_identical_concurrent_writes_give_one_version(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    bucket: Bucket = request.getfixturevalue(backend)
+    boards = [open_board(bucket, tmp_path) for _ in range(2)]
+    boards[0].pin_write({"seed": 0}, "obj")
+    start = threading.Barrier(2)
+    results: list[pinyard.WriteResult] = []
+    moment = datetime(2031, 1, 1, tzinfo=UTC)  # same second, so the same version id
+
+    def write(board: pinyard.Board) -> None:
+        start.wait()
+        results.append(board.pin_write({"same": "bytes"}, "obj", created=moment))
+
+    threads = [threading.Thread(target=write, args=(b,)) for b in boards]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 2
+    assert results[0].version == results[1].version
+    assert sorted(r.written for r in results) == [False, True]
+    assert len(boards[0].pin_versions("obj", as_df=False)) == 2
+
+
+def test_empty_exclusive_create_does_not_overwrite(s3_bucket: Bucket, tmp_path: Path) -> None:
+    board = open_board(s3_bucket, tmp_path)
+    board.store.write_exclusive("probe", b"first")
+    with pytest.raises(FileExistsError):
+        board.store.write_exclusive("probe", b"")
+    assert board.store.read_bytes("probe") == b"first"
+
+
+# -- many processes ------------------------------------------------------------------------
+
+WRITER = textwrap.dedent(
+    """
+    import json, os, sys
+    os.environ["GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT"] = "false"
+    os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
+    import pinyard
+    url, options, writer, writes, cache = sys.argv[1:6]
+    board = pinyard.board(url, cache=pinyard.Cache(cache), **json.loads(options))
+    for i in range(int(writes)):
+        board.pin_write({"writer": int(writer), "i": i}, "shared")
+    """
+)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_eight_processes_lose_nothing(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    bucket: Bucket = request.getfixturevalue(backend)
+    board = open_board(bucket, tmp_path)  # creates the board once
+    options = json.dumps(bucket.storage_options)
+    writers, writes = 8, 25
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                WRITER,
+                f"{bucket.url}/team",
+                options,
+                str(w),
+                str(writes),
+                str(tmp_path / f"cache{w}"),
+            ],
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        for w in range(writers)
+    ]
+    outcomes = [(p.wait(timeout=300), p.stderr.read() if p.stderr else "") for p in procs]
+    for p in procs:
+        if p.stderr:
+            p.stderr.close()
+    assert [code for code, _ in outcomes] == [0] * writers, outcomes
+    versions = board.pin_versions("shared", as_df=False)
+    assert len(versions) == writers * writes
+    seen = {tuple(board.pin_read("shared", v.version).values()) for v in versions}
+    assert seen == {(w, i) for w in range(writers) for i in range(writes)}
+
+
+# -- a killed writer ----------------------------------------------------------------------
+
+BIG_WRITER = textwrap.dedent(
+    """
+    import json, os, sys
+    os.environ["GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT"] = "false"
+    os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
+    import numpy as np
+    import pinyard
+    url, options, cache = sys.argv[1:4]
+    board = pinyard.board(url, cache=pinyard.Cache(cache), **json.loads(options))
+    print("ready", flush=True)
+    board.pin_write(np.ones(200 * 1024 * 1024 // 8), "big", type="joblib")
+    print("done", flush=True)
+    """
+)
+
+
+@pytest.mark.parametrize("kill_after", [0.3, 1.5, 4.0])
+def test_writer_killed_during_200_mib_write_leaves_no_version(
+    s3_bucket: Bucket, tmp_path: Path, kill_after: float
+) -> None:
+    board = open_board(s3_bucket, tmp_path)
+    committed = board.pin_write({"k": 1}, "big", type="joblib")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", BIG_WRITER, f"{s3_bucket.url}/team",
+         json.dumps(s3_bucket.storage_options), str(tmp_path / "writer-cache")],
+        stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "ready"
+    time.sleep(kill_after)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    finished = "done" in proc.stdout.read()
+    proc.stdout.close()
+    reader = open_board(s3_bucket, tmp_path)
+    versions = [v.version for v in reader.pin_versions("big", as_df=False)]
+    if finished:  # the write beat the kill: then it is whole and verified
+        assert len(versions) == 2
+        assert reader.pin_read("big").shape == (200 * 1024 * 1024 // 8,)
+    else:
+        assert versions == [committed.version]
+    assert reader.pin_read("big", version=committed.version) == {"k": 1}
+
+
+# -- clear errors -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_missing_bucket_is_named(backend: str, request: pytest.FixtureRequest) -> None:
+    bucket: Bucket = request.getfixturevalue(backend)
+    url = f"{bucket.protocol}://no-such-bucket-{time.monotonic_ns()}/team"
+    with pytest.raises(errors.BoardNotFoundError, match="does not exist") as info:
+        pinyard.board(url, **bucket.storage_options)
+    assert "no-such-bucket" in str(info.value)
+
+
+def test_wrong_azure_key_says_check_credentials(azure_container: Bucket) -> None:
+    options = dict(azure_container.storage_options)
+    options["connection_string"] = options["connection_string"].replace(
+        "AccountKey=Eby8", "AccountKey=AAAA"
+    )
+    with pytest.raises(errors.StorageError, match="credentials") as info:
+        pinyard.board(f"{azure_container.url}/team", **options)
+    assert azure_container.name in str(info.value)
+
+
+def test_read_only_sas_cannot_write_and_says_why(azure_container: Bucket, tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from azure.storage.blob import ContainerSasPermissions, generate_container_sas
+
+    writer = open_board(azure_container, tmp_path)
+    writer.pin_write({"k": 1}, "obj")
+    sas = generate_container_sas(
+        account_name=AZURITE_ACCOUNT,
+        container_name=azure_container.name,
+        account_key=AZURITE_KEY,
+        permission=ContainerSasPermissions(read=True, list=True),
+        expiry=datetime.now(UTC) + timedelta(hours=1),
+    )
+    endpoint = azure_container.server.blob_endpoint
+    reader = pinyard.board(
+        f"{azure_container.url}/team",
+        cache=pinyard.Cache(tmp_path / "ro-cache"),
+        connection_string=f"BlobEndpoint={endpoint};SharedAccessSignature={sas}",
+        create=False,
+    )
+    assert reader.pin_read("obj") == {"k": 1}
+    with pytest.raises(errors.StorageError, match="credentials"):
+        reader.pin_write({"k": 2}, "obj")
+    assert len(writer.pin_versions("obj", as_df=False)) == 1
