@@ -221,7 +221,7 @@ def test_eight_processes_lose_nothing(
             ],
             stderr=subprocess.PIPE,
             text=True,
-        )  # fmt: skip
+        )
         for w in range(writers)
     ]
     outcomes = [(p.wait(timeout=300), p.stderr.read() if p.stderr else "") for p in procs]
@@ -260,11 +260,17 @@ def test_writer_killed_during_200_mib_write_leaves_no_version(
     board = open_board(s3_bucket, tmp_path)
     committed = board.pin_write({"k": 1}, "big", type="joblib")
     proc = subprocess.Popen(
-        [sys.executable, "-c", BIG_WRITER, f"{s3_bucket.url}/team",
-         json.dumps(s3_bucket.storage_options), str(tmp_path / "writer-cache")],
+        [
+            sys.executable,
+            "-c",
+            BIG_WRITER,
+            f"{s3_bucket.url}/team",
+            json.dumps(s3_bucket.storage_options),
+            str(tmp_path / "writer-cache"),
+        ],
         stdout=subprocess.PIPE,
         text=True,
-    )  # fmt: skip
+    )
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "ready"
     time.sleep(kill_after)
