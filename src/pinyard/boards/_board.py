@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -286,6 +288,7 @@ class Board:
     def _downloads(self) -> str:
         if self._download_dir is None:
             self._download_dir = tempfile.mkdtemp(prefix="pinyard-download-")
+            atexit.register(shutil.rmtree, self._download_dir, ignore_errors=True)
         return self._download_dir
 
     # -- writing -------------------------------------------------------------
