@@ -111,7 +111,7 @@ def test_faults_never_leave_partial_or_corrupt_versions(
     )
     written: dict[str, int] = {}
     failures = 0
-    for i in range(20):
+    for i in range(12):
         try:
             written[board.pin_write({"i": i}, "obj").version] = i
         except errors.StorageError:
@@ -335,3 +335,83 @@ def test_read_only_sas_cannot_write_and_says_why(azure_container: Bucket, tmp_pa
     with pytest.raises(errors.StorageError, match="credentials"):
         reader.pin_write({"k": 2}, "obj")
     assert len(writer.pin_versions("obj", as_df=False)) == 1
+
+
+def test_write_that_fails_for_good_leaves_nothing_and_says_what(
+    s3_bucket_via_proxy: Bucket, tmp_path: Path
+) -> None:
+    bucket = s3_bucket_via_proxy
+    assert bucket.proxy is not None
+    board = open_board(bucket, tmp_path)
+    board.pin_write({"k": 0}, "obj")
+    bucket.proxy.set_faults(error_rate=1.0, methods="PUT", path_regex=r"data\.txt")
+    with pytest.raises(errors.StorageError, match=r"writing failed at s3://.*data\.txt") as info:
+        board.pin_write({"k": 1}, "obj")
+    assert "injected by the test proxy" in str(info.value)  # the server's own words
+    bucket.proxy.clear_faults()
+    assert len(board.pin_versions("obj", as_df=False)) == 1
+    folders = bucket.fs.ls(f"{bucket.name}/team/pins/obj")
+    assert len(folders) == 1  # the failed write took its data file back
+
+
+READER = textwrap.dedent(
+    """
+    import json, os, sys
+    os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
+    import pinyard
+    url, options, cache = sys.argv[1:4]
+    board = pinyard.board(url, cache=pinyard.Cache(cache), **json.loads(options))
+    print("ready", flush=True)
+    print(board.pin_read("big").shape[0], flush=True)
+    """
+)
+
+
+def test_processes_sharing_one_cache_and_a_killed_reader(
+    s3_bucket: Bucket, tmp_path: Path
+) -> None:
+    np = pytest.importorskip("numpy")
+    board = open_board(s3_bucket, tmp_path)
+    n = 40 * 1024 * 1024 // 8
+    board.pin_write(np.arange(n, dtype="float64"), "big", type="joblib")
+    cache_dir = tmp_path / "shared-cache"
+    args = [f"{s3_bucket.url}/team", json.dumps(s3_bucket.storage_options), str(cache_dir)]
+    victim = subprocess.Popen(
+        [sys.executable, "-c", READER, *args], stdout=subprocess.PIPE, text=True
+    )
+    assert victim.stdout is not None
+    assert victim.stdout.readline().strip() == "ready"
+    time.sleep(0.4)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    victim.stdout.close()
+    procs = [
+        subprocess.Popen([sys.executable, "-c", READER, *args], stdout=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]
+    outputs = [p.communicate(timeout=120)[0].split() for p in procs]
+    assert all(out == ["ready", str(n)] for out in outputs), outputs
+    blobs = [p for p in (cache_dir / "blobs").rglob("*") if p.is_file() and p.name[0] != "."]
+    assert [p.name for p in blobs] == [board.pin_meta("big").files[0].sha256]
+    pinyard.Cache(cache_dir).prune(10**12, stale_temp_after_s=0)
+    assert [p.name for p in (cache_dir / "blobs").rglob("*") if p.is_file()] == [blobs[0].name]
+
+
+def test_fsspec_local_mv_replaces_which_is_why_pinyard_renames_with_noreplace(
+    tmp_path: Path,
+) -> None:
+    import fsspec
+
+    from pinyard.boards._local import rename_no_replace
+
+    fs = fsspec.filesystem("file")
+    (tmp_path / "a").write_text("new")
+    (tmp_path / "b").write_text("committed")
+    fs.mv(str(tmp_path / "a"), str(tmp_path / "b"))
+    assert (tmp_path / "b").read_text() == "new"  # the trap: silently replaced
+    (tmp_path / "c").mkdir()
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "data.txt").write_text("committed")
+    with pytest.raises(FileExistsError):
+        rename_no_replace(str(tmp_path / "c"), str(tmp_path / "d"))
+    assert (tmp_path / "d" / "data.txt").read_text() == "committed"

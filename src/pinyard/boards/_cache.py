@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -163,18 +164,26 @@ class Cache:
             str(self.root), len(entries), sum(s for _, s, _ in entries), self.max_bytes
         )
 
-    def prune(self, max_bytes: int | None = None) -> int:
+    def prune(self, max_bytes: int | None = None, stale_temp_after_s: float = 3600.0) -> int:
         """Evict least-recently-used files until at most ``max_bytes`` remain; returns bytes freed.
 
-        ``max_bytes=0`` empties the cache. Safe while other processes read:
-        an open file stays readable after it is unlinked.
+        ``max_bytes=0`` empties the cache. Temporary files of downloads that
+        died (older than ``stale_temp_after_s``) are removed first. Safe while
+        other processes read: an open file stays readable after it is unlinked.
         """
         bound = self.max_bytes if max_bytes is None else max_bytes
         if bound < 0:
             raise InvalidArgumentError(f"max_bytes must be 0 or more, got {bound}")
         entries = sorted(self._entries())
-        total = sum(size for _, size, _ in entries)
+        now = time.time()
         freed = 0
+        for mtime, size, path in list(entries):
+            if path.name.endswith(".tmp") and now - mtime >= stale_temp_after_s:
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                    freed += size
+                entries.remove((mtime, size, path))
+        total = sum(size for _, size, _ in entries)
         for _, size, path in entries:
             if total <= bound:
                 break
