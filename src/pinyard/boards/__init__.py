@@ -1,6 +1,7 @@
 """Boards: immutable, hashed, pins-compatible versions of any object."""
 
-from pinyard.boards._board import Board, ProtectionHook, VersionInfo
+from pinyard.boards._board import Board
+from pinyard.boards._board_base import ProtectionHook, VersionInfo
 from pinyard.boards._cache import Cache, CacheInfo
 from pinyard.boards._constructors import (
     board,

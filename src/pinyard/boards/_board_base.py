@@ -1,0 +1,186 @@
+"""`BoardBase`: where pins live on a `Store`, how versions are listed and their
+metadata read, and the protection hooks deletions consult."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pinyard.boards._cache import Cache
+from pinyard.boards._meta import META_FILENAME, PinMeta
+from pinyard.boards._names import validate_pin_name, validate_version_id
+from pinyard.boards._reading import read_meta
+from pinyard.boards._store import Store
+from pinyard.boards._versions import version_created
+from pinyard.errors import InvalidNameError, PinNotFoundError, VersionNotFoundError
+
+#: A protection hook gets (pin name, version id) and returns why the version
+#: must be kept (an alias, a stage, a deployment) or None to allow deletion.
+ProtectionHook = Callable[[str, str], str | None]
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """One committed version as listed by ``pin_versions(as_df=False)``."""
+
+    version: str
+    created: datetime
+    hash: str
+
+
+class BoardBase:
+    """The read-only half of a `Board`: paths, listings, metadata and protection hooks."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        pins_prefix: str,
+        kind: Literal["pinyard", "pins"],
+        allow_pickle_read: bool = True,
+        cache: Cache | None = None,
+        progress: bool | None = None,
+    ) -> None:
+        self.store = store
+        self.progress = progress
+        self.cache = cache if cache is not None or not store.needs_cache else Cache()
+        self.kind = kind
+        self.allow_pickle_read = allow_pickle_read
+        self._pins = pins_prefix.strip("/")
+        self._hooks: list[ProtectionHook] = []
+        self._download_dir: str | None = None
+
+    def __repr__(self) -> str:
+        return f"<pinyard {self.kind} board at {self.store.url}>"
+
+    # -- paths ---------------------------------------------------------------
+
+    def _pin_dir(self, name: str) -> str:
+        validate_pin_name(name)
+        return f"{self._pins}/{name}" if self._pins else name
+
+    def _version_dir(self, name: str, version: str) -> str:
+        return f"{self._pin_dir(name)}/{version}"
+
+    # -- listing -------------------------------------------------------------
+
+    def pin_list(self) -> list[str]:
+        """Names of the pins that have at least one committed version, sorted.
+
+        Stray files, dot-entries and folders holding no committed version
+        (such as one whose only write was interrupted) are not pins.
+        """
+        names = []
+        for name in self.store.pin_names(self._pins, META_FILENAME):
+            try:
+                validate_pin_name(name)
+            except InvalidNameError:
+                continue
+            names.append(name)
+        return names
+
+    def pin_exists(self, name: str) -> bool:
+        """True when the pin has at least one committed version."""
+        return self.store.latest_committed(self._pin_dir(name), META_FILENAME) is not None
+
+    def _versions(self, name: str) -> list[str]:
+        versions = self.store.committed_versions(self._pin_dir(name), META_FILENAME)
+        if not versions:
+            raise self._pin_not_found(name)
+        return versions
+
+    def _pin_not_found(self, name: str) -> PinNotFoundError:
+        return PinNotFoundError(
+            f"pin {name!r} does not exist on {self.store.url} "
+            f"(pins there: {', '.join(self.pin_list()[:20]) or 'none'})"
+        )
+
+    def pin_versions(self, name: str, as_df: bool = True) -> Any:
+        """The pin's committed versions, oldest first (the last one is latest).
+
+        Returns a pandas DataFrame with columns ``created``, ``hash`` and
+        ``version`` (as pins does), or a list of `VersionInfo` with
+        ``as_df=False``. Listing reads no metadata: one folder listing only.
+        """
+        infos = []
+        for version in self._versions(name):
+            created = version_created(version) or datetime(1970, 1, 1, tzinfo=UTC)
+            infos.append(VersionInfo(version, created, version.rsplit("-", 1)[1]))
+        if not as_df:
+            return infos
+        import pandas as pd
+
+        return pd.DataFrame(
+            {
+                "created": [i.created.replace(tzinfo=None) for i in infos],
+                "hash": [i.hash for i in infos],
+                "version": [i.version for i in infos],
+            }
+        )
+
+    def _latest(self, name: str) -> str:
+        latest = self.store.latest_committed(self._pin_dir(name), META_FILENAME)
+        if latest is None:
+            raise self._pin_not_found(name)
+        return latest
+
+    def pin_meta(self, name: str, version: str | None = None) -> PinMeta:
+        """Metadata of a version (the latest by default)."""
+        if version is None:
+            return self._read_meta(name, self._latest(name))
+        validate_version_id(version)
+        try:
+            return self._read_meta(name, version)
+        except VersionNotFoundError:
+            versions = self._versions(name)
+            raise VersionNotFoundError(
+                f"pin {name!r} has no version {version!r}; it has {len(versions)} version(s), "
+                f"the latest is {versions[-1]!r} (see pin_versions({name!r}))"
+            ) from None
+
+    def _read_meta(self, name: str, version: str) -> PinMeta:
+        path = f"{self._version_dir(name, version)}/{META_FILENAME}"
+        try:
+            return read_meta(self.store, self.cache, name, version, path)
+        except FileNotFoundError:
+            raise VersionNotFoundError(f"pin {name!r} has no version {version!r}") from None
+
+    def pin_search(self, search: str | None = None, as_df: bool = True) -> Any:
+        """Pins whose name or title matches the regular expression ``search``.
+
+        Returns a DataFrame (name, version, type, title, created, file_size,
+        meta) or, with ``as_df=False``, the list of latest `PinMeta`.
+        """
+        pattern = re.compile(search) if search else None
+        metas = []
+        for name in self.pin_list():
+            meta = self.pin_meta(name)
+            if pattern is None or pattern.search(name) or pattern.search(meta.title or ""):
+                metas.append(meta)
+        if not as_df:
+            return metas
+        import pandas as pd
+
+        columns = ["name", "version", "type", "title", "created", "file_size", "meta"]
+        rows = [
+            [m.name, m.version, m.type, m.title, m.created_at, sum(m.file_size), m] for m in metas
+        ]
+        return pd.DataFrame(rows, columns=columns)
+
+    def add_protection_hook(self, hook: ProtectionHook) -> None:
+        """Consult ``hook(name, version)`` before any version is deleted.
+
+        A hook returns a reason to keep the version (for example "alias
+        @champion points here") or None. The registry installs one.
+        """
+        self._hooks.append(hook)
+
+    def _protection(self, name: str, version: str) -> str | None:
+        for hook in self._hooks:
+            reason = hook(name, version)
+            if reason:
+                return reason
+        return None
