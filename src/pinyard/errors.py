@@ -5,10 +5,12 @@
     PinyardError
     ├── InvalidNameError          (also ValueError)   a pin/version name is unsafe or malformed
     ├── InvalidArgumentError      (also ValueError)   an argument has a value that cannot work
+    │   └── QueryError                                a run filter that does not parse or names no column
     ├── NotFoundError             (also KeyError)
     │   ├── BoardNotFoundError                        no board at that location
     │   ├── PinNotFoundError                          no pin of that name
-    │   └── VersionNotFoundError                      the pin has no such committed version
+    │   ├── VersionNotFoundError                      the pin has no such committed version
+    │   └── RunNotFoundError                          the experiment has no run of that id
     ├── NotAPinyardBoardError                         a plain pins board opened as a pinyard board
     ├── BoardFormatError                              pinyard.json is missing fields or too new
     ├── MetadataError                                 a data.txt is truncated, malformed or too new
@@ -18,6 +20,7 @@
     ├── SerializationError                            the type cannot hold this object
     ├── ProtectedVersionError                         a deletion refused by a protection hook
     ├── ConflictError                                 another writer created the same version first
+    ├── RunStateError                                 logging to a run that has ended
     └── StorageError              (also OSError)      the storage backend failed
 
     UnverifiedVersionWarning      (a UserWarning)     a version read without a digest check
@@ -42,6 +45,9 @@ __all__ = [
     "PinNotFoundError",
     "PinyardError",
     "ProtectedVersionError",
+    "QueryError",
+    "RunNotFoundError",
+    "RunStateError",
     "SerializationError",
     "StorageError",
     "UnsupportedTypeError",
@@ -63,6 +69,10 @@ class InvalidArgumentError(PinyardError, ValueError):
     """An argument whose value cannot work (for example ``n=0`` for a prune)."""
 
 
+class QueryError(InvalidArgumentError):
+    """A run filter with a syntax error, an unknown column or an impossible comparison."""
+
+
 class NotFoundError(PinyardError, KeyError):
     """Something asked for by name does not exist."""
 
@@ -81,6 +91,10 @@ class PinNotFoundError(NotFoundError):
 
 class VersionNotFoundError(NotFoundError):
     """The pin exists but has no committed version of that id."""
+
+
+class RunNotFoundError(NotFoundError):
+    """The experiment has no run of that id."""
 
 
 class NotAPinyardBoardError(PinyardError):
@@ -117,6 +131,10 @@ class ProtectedVersionError(PinyardError):
 
 class ConflictError(PinyardError):
     """Another writer committed a different version under the same id first."""
+
+
+class RunStateError(PinyardError):
+    """Logging to a run that has already ended (finished runs never change)."""
 
 
 class StorageError(PinyardError, OSError):
