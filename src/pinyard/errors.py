@@ -5,7 +5,7 @@
     PinyardError
     ├── InvalidNameError          (also ValueError)   a pin/version name is unsafe or malformed
     ├── InvalidArgumentError      (also ValueError)   an argument has a value that cannot work
-    │   └── QueryError                                a run filter that does not parse or names no column
+    │   └── QueryError                                a run filter that does not parse
     ├── NotFoundError             (also KeyError)
     │   ├── BoardNotFoundError                        no board at that location
     │   ├── PinNotFoundError                          no pin of that name

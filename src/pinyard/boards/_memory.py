@@ -52,7 +52,7 @@ class MemoryStore(Store):
     def open_read(self, path: str, size: int | None = None) -> Iterator[BinaryIO]:
         yield io.BytesIO(self.read_bytes(path))
 
-    def write_exclusive(self, path: str, data: bytes) -> None:
+    def write_exclusive(self, path: str, data: bytes, *, sync: bool = True) -> None:
         with self._lock:
             if path in self._objects:
                 raise FileExistsError(f"{self.url}/{path}")

@@ -160,7 +160,7 @@ class RemoteStore(Store):
         finally:
             f.close()
 
-    def write_exclusive(self, path: str, data: bytes) -> None:
+    def write_exclusive(self, path: str, data: bytes, *, sync: bool = True) -> None:
         target = self.abs(path)
         if not self.exclusive_create:
             raise StorageError(

@@ -84,8 +84,9 @@ class Store(ABC):
         return None
 
     @abstractmethod
-    def write_exclusive(self, path: str, data: bytes) -> None:
-        """Create a small object; FileExistsError if it already exists."""
+    def write_exclusive(self, path: str, data: bytes, *, sync: bool = True) -> None:
+        """Create a small object; FileExistsError if it already exists. ``sync=False``
+        may skip making it durable against power loss (local disks only)."""
 
     @abstractmethod
     def new_staging(self, pin_dir: str) -> Staging:

@@ -1,0 +1,182 @@
+"""Run records: the immutable JSON documents a run leaves on the board, and their checks.
+
+Layout under ``ROOT/runs/<experiment>/``::
+
+    started/<hour>/<run_id>.json      written when a run starts (status "running")
+    records/<hour>/<run_id>.json      written once when it ends (finished, failed, killed)
+    series/<run_id>/<chunk>.json      metric values logged with a step, in chunks
+    notes/<run_id>/<time>-<rand>.json notes added later (annotate / note)
+    artifacts/<sha256>                artifact bytes, named by their digest
+    segments/<first>_<last>-<digest>.parquet   compacted rows of whole hours
+
+``<hour>`` is ``YYYYmmddTHH`` (UTC) of the start (started/) or end
+(records/) time. Every object is created exclusively and never rewritten.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pinyard.errors import InvalidArgumentError, MetadataError
+
+RECORD_FORMAT = 1
+MAX_KEY_CHARS = 250
+FINAL_STATUSES = ("finished", "failed", "killed")
+_EXPERIMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
+
+
+def new_run_id(start: datetime) -> str:
+    """``YYYYmmddTHHMMSSZ-<8 hex>``: sorts by start time, unique across machines."""
+    return f"{start.strftime('%Y%m%dT%H%M%SZ')}-{os.urandom(4).hex()}"
+
+
+def hour_of(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y%m%dT%H")
+
+
+def validate_experiment(name: object) -> str:
+    if not isinstance(name, str) or not _EXPERIMENT.match(name):
+        raise InvalidArgumentError(
+            f"invalid experiment name {name!r}: use letters, digits, '.', '_' and '-' "
+            "(1-200 characters, starting with a letter or digit), e.g. 'ridge-sweep'"
+        )
+    return name
+
+
+def validate_key(key: object, kind: str) -> str:
+    """A param/metric/tag key: non-empty, printable, no path separators."""
+    if not isinstance(key, str) or not key:
+        raise InvalidArgumentError(f"{kind} key must be a non-empty string, got {key!r}")
+    if len(key) > MAX_KEY_CHARS:
+        raise InvalidArgumentError(f"{kind} key {key[:40]!r}... is over {MAX_KEY_CHARS} chars")
+    if "/" in key or "\\" in key:
+        raise InvalidArgumentError(f"{kind} key {key!r} contains a path separator")
+    if any(unicodedata.category(ch) == "Cc" for ch in key) or key != key.strip():
+        raise InvalidArgumentError(
+            f"{kind} key {key!r} has control characters or surrounding spaces"
+        )
+    return key
+
+
+def param_value(key: str, value: Any) -> Any:
+    """A param as stored: scalars keep their type (1, 1.0 and "1" stay distinct); lists
+    and dicts of JSON values are kept as JSON; anything else is refused."""
+    value = _plain(value)
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value
+    if isinstance(value, list | tuple | dict):
+        try:
+            return json.loads(json.dumps(value, allow_nan=True))
+        except (TypeError, ValueError):
+            pass
+    raise InvalidArgumentError(
+        f"param {key!r} = {value!r} ({type(value).__name__}) cannot be recorded: params are "
+        "numbers, strings, booleans, None, or lists/dicts of them. Log a description "
+        "(e.g. str(value)) or store the object with run.log_artifact."
+    )
+
+
+def metric_value(key: str, value: Any) -> float:
+    """A metric as stored: a float; NaN and infinities are kept, never dropped."""
+    value = _plain(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidArgumentError(
+            f"metric {key!r} must be a real number, got {value!r} ({type(value).__name__})"
+        )
+    return float(value)
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars -> Python scalars."""
+    item = getattr(value, "item", None)
+    if callable(item) and type(value).__module__ == "numpy" and getattr(value, "ndim", 1) == 0:
+        return item()
+    return value
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One run as recorded: what it used, what it measured, where and when it ran."""
+
+    run_id: str
+    experiment: str
+    status: str
+    start_time: datetime
+    end_time: datetime | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    context: dict[str, Any] = field(default_factory=dict)
+    seed: int | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    artifacts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    models: list[dict[str, str]] = field(default_factory=list)
+    series: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.end_time is None:
+            return None
+        return (self.end_time - self.start_time).total_seconds()
+
+    def to_json(self) -> bytes:
+        doc = {
+            "format": RECORD_FORMAT,
+            "run_id": self.run_id,
+            "experiment": self.experiment,
+            "status": self.status,
+            "start_time": self.start_time.isoformat(),
+            "end_time": self.end_time.isoformat() if self.end_time else None,
+            "params": self.params,
+            "metrics": self.metrics,
+            "tags": self.tags,
+            "context": self.context,
+            "seed": self.seed,
+            "data": self.data,
+            "artifacts": self.artifacts,
+            "models": self.models,
+            "series": self.series,
+            "error": self.error,
+        }
+        return json.dumps(doc, allow_nan=True, separators=(",", ":")).encode("utf-8")
+
+    @classmethod
+    def from_json(cls, raw: bytes, where: str) -> RunRecord:
+        try:
+            doc = json.loads(raw)
+            return cls(
+                run_id=str(doc["run_id"]),
+                experiment=str(doc["experiment"]),
+                status=str(doc["status"]),
+                start_time=datetime.fromisoformat(doc["start_time"]),
+                end_time=datetime.fromisoformat(doc["end_time"]) if doc.get("end_time") else None,
+                params=dict(doc.get("params") or {}),
+                metrics={k: float(v) for k, v in (doc.get("metrics") or {}).items()},
+                tags={k: str(v) for k, v in (doc.get("tags") or {}).items()},
+                context=dict(doc.get("context") or {}),
+                seed=doc.get("seed"),
+                data=dict(doc.get("data") or {}),
+                artifacts=dict(doc.get("artifacts") or {}),
+                models=list(doc.get("models") or []),
+                series=list(doc.get("series") or []),
+                error=doc.get("error"),
+            )
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise MetadataError(
+                f"run record {where} is truncated or malformed ({exc}); it is skipped by "
+                "queries until removed"
+            ) from exc
+
+
+def is_nan(value: float) -> bool:
+    return isinstance(value, float) and math.isnan(value)

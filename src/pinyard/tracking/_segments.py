@@ -1,0 +1,142 @@
+"""Compaction: whole hours of run records merged into immutable Parquet segments.
+
+A segment is one Parquet file, ``segments/<first hour>_<last hour>-<digest>.parquet``,
+named by the sha256 of its bytes (so two compactors writing the same rows
+write the same object, and a different one never replaces it). Its rows are
+the runs of the hours it covers, one column per field:
+
+* ``run_id``, ``experiment``, ``status``, ``error``, ``user``, ``host``,
+  ``git_commit`` (string), ``git_dirty`` (bool), ``seed``, ``pid`` (int64),
+  ``start_time``, ``end_time`` (timestamp[us, UTC]), ``duration_s`` (double),
+  ``data_sha256`` (string);
+* ``params.<key>``: the value as JSON text (so ``1``, ``1.0`` and ``"1"`` stay
+  distinct); ``metrics.<key>``: double (NaN and inf kept); ``tags.<key>``: string.
+
+The segments folder is therefore a plain Parquet dataset: DuckDB reads it
+with ``read_parquet('.../segments/*.parquet', union_by_name=true)`` and
+pyarrow with ``pyarrow.dataset.dataset(path, format="parquet")`` after
+unifying schemas. Segments are derived data: deleting them loses nothing
+while the raw records they were built from remain.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from pinyard.tracking._records import RunRecord
+
+SEGMENT_PATTERN = re.compile(r"^(\d{8}T\d{2})_(\d{8}T\d{2})-([0-9a-f]{16})\.parquet$")
+BASE_COLUMNS = (
+    "run_id", "experiment", "status", "start_time", "end_time", "duration_s", "user",
+    "host", "pid", "git_commit", "git_dirty", "seed", "data_sha256", "error",
+)  # fmt: skip
+
+
+def record_row(record: RunRecord) -> dict[str, Any]:
+    """One flat row of the runs table (params decoded, as Python values)."""
+    ctx = record.context
+    data_sha = record.data.get("sha256") if isinstance(record.data.get("sha256"), str) else None
+    row: dict[str, Any] = {
+        "run_id": record.run_id,
+        "experiment": record.experiment,
+        "status": record.status,
+        "start_time": record.start_time,
+        "end_time": record.end_time,
+        "duration_s": record.duration_s,
+        "user": ctx.get("user"),
+        "host": ctx.get("host"),
+        "pid": ctx.get("pid"),
+        "git_commit": ctx.get("git_commit"),
+        "git_dirty": ctx.get("git_dirty"),
+        "seed": record.seed,
+        "data_sha256": data_sha,
+        "error": record.error,
+    }
+    row.update({f"params.{k}": v for k, v in record.params.items()})
+    row.update({f"metrics.{k}": v for k, v in record.metrics.items()})
+    row.update({f"tags.{k}": v for k, v in record.tags.items()})
+    return row
+
+
+def rows_frame(rows: list[dict[str, Any]]) -> Any:
+    """A DataFrame of record rows; ``params.*`` columns keep each value's own type."""
+    import pandas as pd
+
+    names = list(dict.fromkeys(k for row in rows for k in row))
+    columns = {}
+    for name in names:
+        values = [row.get(name) for row in rows]
+        if name.startswith("params."):
+            columns[name] = pd.Series(values, dtype=object)
+        elif name.startswith("metrics."):
+            columns[name] = pd.Series([math.nan if v is None else v for v in values], dtype=float)
+        else:
+            columns[name] = pd.Series(values)
+    return pd.DataFrame(columns)
+
+
+def segment_bytes(records: Iterable[RunRecord]) -> bytes:
+    """The Parquet bytes of a segment holding ``records`` (deterministic for equal input)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = sorted((record_row(r) for r in records), key=lambda r: str(r["run_id"]))
+    keys = sorted({k for row in rows for k in row if k not in BASE_COLUMNS})
+    columns: dict[str, Any] = {}
+    ts = pa.timestamp("us", tz="UTC")
+    types = {"start_time": ts, "end_time": ts, "duration_s": pa.float64(), "seed": pa.int64(),
+             "pid": pa.int64(), "git_dirty": pa.bool_()}  # fmt: skip
+    for name in BASE_COLUMNS:
+        columns[name] = pa.array(
+            [row.get(name) for row in rows], type=types.get(name, pa.string())
+        )
+    for name in keys:
+        values = [row.get(name) for row in rows]
+        if name.startswith("params."):
+            encoded = [None if name not in row else json.dumps(row[name]) for row in rows]
+            columns[name] = pa.array(encoded, type=pa.string())
+        elif name.startswith("metrics."):
+            columns[name] = pa.array(values, type=pa.float64())
+        else:
+            columns[name] = pa.array(values, type=pa.string())
+    buffer = io.BytesIO()
+    pq.write_table(pa.table(columns), buffer, compression="zstd")
+    return buffer.getvalue()
+
+
+def segment_name(first_hour: str, last_hour: str, data: bytes) -> str:
+    return f"{first_hour}_{last_hour}-{hashlib.sha256(data).hexdigest()[:16]}.parquet"
+
+
+def read_segment(data: bytes) -> Any:
+    """A segment as a pandas DataFrame with params decoded back to Python values."""
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    frame = pq.read_table(io.BytesIO(data)).to_pandas()
+    for name in frame.columns:
+        if name.startswith("params."):  # object dtype keeps 1, 1.0 and "1" apart
+            frame[name] = pd.Series([_decode_param(v) for v in frame[name]], dtype=object)
+    return frame
+
+
+def _decode_param(text: Any) -> Any:
+    if text is None or (isinstance(text, float) and math.isnan(text)):
+        return None
+    return json.loads(text)
+
+
+def covered_hours(segment_names: Iterable[str]) -> list[tuple[str, str]]:
+    """(first, last) hour ranges the named segments cover."""
+    ranges = []
+    for name in segment_names:
+        match = SEGMENT_PATTERN.match(name)
+        if match:
+            ranges.append((match.group(1), match.group(2)))
+    return ranges
