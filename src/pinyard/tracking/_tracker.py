@@ -347,7 +347,9 @@ def _mark_killed(frame: pd.DataFrame) -> None:
             frame.loc[index, "status"] = "killed"
 
 
-_DTYPES = {"seed": "Int64", "pid": "Int64", "git_dirty": "boolean", "duration_s": "float64"}
+_DTYPES: dict[str, Any] = {
+    "seed": "Int64", "pid": "Int64", "git_dirty": "boolean", "duration_s": "float64",
+}  # fmt: skip
 
 
 def _normalized(frame: pd.DataFrame) -> pd.DataFrame:

@@ -1,0 +1,232 @@
+"""The filter language of ``tracker.search(...)`` and ``tracker.best_run(..., where=...)``.
+
+A filter selects rows of the runs table (one row per run, with columns such as
+``run_id``, ``status``, ``start_time``, ``params.*``, ``metrics.*``, ``tags.*``)::
+
+    params.model = 'ridge' and (metrics.rmse < 2.0 or tags.team in ('a', 'b'))
+
+Grammar (keywords are case-insensitive; ``and`` binds tighter than ``or``)::
+
+    expr       := and_expr ("or" and_expr)*
+    and_expr   := not_expr ("and" not_expr)*
+    not_expr   := "not" not_expr | "(" expr ")" | comparison
+    comparison := column op value
+                | column ["not"] "in" "(" value ("," value)* ")"
+                | column ["not"] ("like" | "ilike") 'pattern'
+                | column "is" ["not"] "null"
+    op         := "=" | "==" | "!=" | "<>" | "<" | "<=" | ">" | ">="
+    column     := name ("." name)*     status, params.lambda, metrics.`val loss`
+    value      := number | 'string' | "string" | true | false | null
+
+A name is letters, digits and ``_`` (a leading digit only after a dot); any
+other name goes in backquotes (which it may not contain). Numbers look like
+``2``, ``-0.5`` or ``1e-3``; ``inf`` and ``nan`` are not values (find them with
+``> 1e308`` and ``is null``). In a string a backslash escapes the next character.
+A ``like`` pattern must match the whole string, ``%`` standing for any characters
+and ``_`` for one; ``ilike`` ignores case.
+
+Meaning, run by run:
+
+* Values keep their logged type: numbers compare by value (``1 = 1.0``), a
+  string never equals a number (``'1'`` is not ``1``), true/false equal only
+  booleans, and ``<``/``>`` between a number and a string are false.
+* Every comparison with a missing value (None, NaN, NaT) is false, ``!=`` and
+  ``not in`` included. ``is null`` finds missing values (NaN metrics too), as
+  do ``= null`` and a ``null`` in an ``in`` list; ``!= null`` is ``is not null``.
+  ``not`` negates plainly: ``not metrics.rmse < 2`` includes runs without an rmse.
+* ``metrics.*`` hold numbers and ``tags.*`` strings: comparing them with the
+  other kind is an error. A datetime column compares with a quoted date or
+  time (``start_time >= '2024-05-01'``, UTC unless a zone is given).
+* Naming a column the table lacks is an error that suggests close names (an
+  unknown ``params.``/``metrics.``/``tags.`` column is only allowed while the
+  table has no rows). An empty filter selects every run.
+"""
+
+from __future__ import annotations
+
+import difflib
+import operator
+import re
+from collections.abc import Callable
+from itertools import repeat
+from typing import Any, TypeAlias
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from pinyard.tracking._query_syntax import (
+    _BOOL,
+    _KIND_OF_TYPE,
+    _MISSING,
+    _NUM,
+    _STR,
+    _TIME,
+    _UNSEEN,
+    Value,
+    _Column,
+    _error,
+    _kind,
+    _literal,
+    _Logic,
+    _Node,
+    _Parser,
+    _references,
+    _render,
+)
+
+__all__ = ["Filter", "compile_filter"]
+
+_Mask: TypeAlias = npt.NDArray[np.bool_]
+_Read: TypeAlias = tuple[npt.NDArray[Any], npt.NDArray[np.int8]]  # values, kind codes
+
+_COMPARE: dict[str, Callable[[Any, Any], Any]] = {
+    "=": operator.eq, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+}  # fmt: skip
+_INFERRED = {"string": _STR, "integer": _NUM, "floating": _NUM, "mixed-integer-float": _NUM,
+             "boolean": _BOOL, "empty": _MISSING}  # fmt: skip
+
+
+def compile_filter(text: str) -> Filter:
+    """Parse ``text`` once; raise `QueryError` pointing at the first thing that is wrong."""
+    return Filter(text, _Parser(text).parse())
+
+
+class Filter:
+    """A parsed filter: `mask` selects the matching rows of a runs table."""
+
+    __slots__ = ("_refs", "_root", "_text")
+
+    def __init__(self, text: str, root: _Node | None) -> None:
+        self._text, self._root = text, root
+        self._refs = list(_references(root)) if root is not None else []
+
+    @property
+    def columns(self) -> frozenset[str]:
+        """The names of the columns the filter reads."""
+        return frozenset(ref.name for ref in self._refs)
+
+    def mask(self, df: pd.DataFrame) -> pd.Series[bool]:
+        """Which rows of ``df`` match, as a boolean Series on ``df.index``."""
+        for ref in self._refs:
+            self._check_column(ref, df)
+        if self._root is None or len(df) == 0:
+            return pd.Series(True, index=df.index, dtype=bool)
+        return pd.Series(_Table(df, self._text).evaluate(self._root), index=df.index, dtype=bool)
+
+    def _check_column(self, ref: _Column, df: pd.DataFrame) -> None:
+        if ref.name in df.columns:
+            return
+        known = sorted(str(c) for c in df.columns)
+        prefix, dot, _ = ref.name.partition(".")
+        kind = prefix if dot and prefix in ("params", "metrics", "tags") else None
+        if kind is not None and len(df) == 0:
+            return
+        message = f"unknown column {ref.name!r} at position {ref.pos}"
+        if close := difflib.get_close_matches(ref.name, known, n=3, cutoff=0.6):
+            message += f" (did you mean {' or '.join(map(repr, close))}?)"
+        if kind is not None:
+            same = [c for c in known if c.startswith(kind + ".")]
+            listed = f"the {kind} columns are {_listing(same)}"
+            message += f"; {listed}" if same else f"; there are no {kind} columns"
+        elif not close:
+            message += f"; the columns are {_listing(known)}"
+        raise _error(self._text, ref.pos, message)
+
+    def __str__(self) -> str:
+        return "" if self._root is None else _render(self._root)
+
+    def __repr__(self) -> str:
+        return f"compile_filter({str(self)!r})"
+
+
+class _Table:
+    """The columns of one frame, each read once as values and kind codes."""
+
+    def __init__(self, df: pd.DataFrame, text: str) -> None:
+        self.df, self.text, self.n = df, text, len(df)
+        self.cache: dict[str, _Read] = {}
+
+    def column(self, name: str) -> _Read:
+        if name not in self.cache:
+            self.cache[name] = self._read(self.df[name])
+        return self.cache[name]
+
+    def _read(self, s: pd.Series[Any]) -> _Read:
+        if isinstance(s.dtype, pd.DatetimeTZDtype):
+            s = s.dt.tz_convert(None)
+        if isinstance(s.dtype, np.dtype) and s.dtype.kind in "biufM":
+            values = s.to_numpy()
+            code = {"b": _BOOL, "M": _TIME}.get(s.dtype.kind, _NUM)
+            missing = pd.isna(values) if s.dtype.kind in "fM" else np.zeros(self.n, bool)
+            return values, np.where(missing, _MISSING, code).astype(np.int8)
+        values = s.to_numpy(dtype=object)
+        if (same := _INFERRED.get(pd.api.types.infer_dtype(values, skipna=True))) is not None:
+            kinds = np.full(self.n, same, dtype=np.int8)
+        else:  # mixed types: look at each value
+            kinds = np.fromiter(
+                map(_KIND_OF_TYPE.get, map(type, values), repeat(_UNSEEN)), np.int8
+            )
+            for i in np.flatnonzero(kinds == _UNSEEN):
+                kinds[i] = _kind(values[i])
+        kinds[pd.isna(values)] = _MISSING
+        return values, kinds
+
+    def literal(self, col: _Column, value: Value) -> tuple[int, Any]:
+        """The kind code and value to compare ``col`` with (a quoted date for time columns)."""
+        if not pd.api.types.is_datetime64_any_dtype(self.df[col.name].dtype):
+            return _kind(value), value
+        try:
+            stamp = pd.Timestamp(value) if isinstance(value, str) else pd.NaT
+        except ValueError:
+            stamp = pd.NaT
+        if pd.isna(stamp):
+            message = f"cannot compare {col} with {_literal(value)} at position {col.pos}"
+            raise _error(self.text, col.pos, f"{message}: it holds times, as in '2024-05-01'")
+        return _TIME, (stamp.tz_convert(None) if stamp.tzinfo else stamp).to_datetime64()
+
+    def evaluate(self, node: _Node) -> _Mask:
+        if isinstance(node, _Logic):
+            parts = [self.evaluate(item) for item in node.items]
+            if node.op == "not":
+                return ~parts[0]
+            reduce = np.logical_and.reduce if node.op == "and" else np.logical_or.reduce
+            return np.asarray(reduce(parts), dtype=bool)
+        values, kinds = self.column(node.column.name)
+        present: _Mask = kinds != _MISSING
+        if node.op == "null":
+            return present if node.negated else ~present
+        if node.op in _COMPARE:
+            kind, value = self.literal(node.column, node.values[0])
+            return _compared(values, kinds == kind, _COMPARE[node.op], value)
+        hit = np.zeros(self.n, dtype=bool)
+        if node.op in ("like", "ilike"):
+            body = "".join({"%": ".*", "_": "."}.get(c, re.escape(c)) for c in str(node.values[0]))
+            regex = re.compile(body, re.DOTALL | (re.IGNORECASE if node.op == "ilike" else 0))
+            strings = kinds == _STR
+            codes, uniques = pd.factorize(values[strings])  # match each distinct string once
+            hit[strings] = np.array([regex.fullmatch(u) is not None for u in uniques], bool)[codes]
+        else:  # in, not in, !=
+            for value in node.values:
+                if value is None:  # a null in a list matches missing values
+                    hit |= ~present
+                    continue
+                kind, lit = self.literal(node.column, value)
+                hit |= _compared(values, kinds == kind, operator.eq, lit)
+        return present & ~hit if node.negated or node.op == "!=" else hit
+
+
+def _compared(
+    values: npt.NDArray[Any], same: _Mask, compare: Callable[..., Any], lit: Any
+) -> _Mask:
+    if same.all():
+        return np.asarray(compare(values, lit), dtype=bool)
+    out = np.zeros(len(same), dtype=bool)
+    if same.any():
+        out[same] = np.asarray(compare(values[same], lit), dtype=bool)
+    return out
+
+
+def _listing(names: list[str], limit: int = 20) -> str:
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
