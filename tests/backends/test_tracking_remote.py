@@ -1,0 +1,44 @@
+"""Experiment tracking on object stores: the same records and queries as on a folder."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+import pinyard
+from pinyard.tracking import Tracker
+from tests.backends.conftest import Bucket
+
+BACKENDS = ["s3_bucket", "azure_container", "gcs_bucket"]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_runs_queries_and_compaction_on_remote_boards(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bucket: Bucket = request.getfixturevalue(backend)
+    board = pinyard.board(
+        f"{bucket.url}/team", cache=pinyard.Cache(tmp_path / "cache"), **bucket.storage_options
+    )
+    tracker = board.tracker("sweep")
+    real_now = Tracker._now
+    monkeypatch.setattr(Tracker, "_now", lambda self: real_now(self) - timedelta(hours=3))
+    for lam in (0.1, 1.0, 10.0):
+        with tracker.start_run(params={"lambda": lam}, seed=1) as run:
+            run.log_metric("val_rmse", abs(lam - 1.0) + 1.0)
+            run.log_artifact({"lambda": lam}, "config.json")
+    monkeypatch.setattr(Tracker, "_now", real_now)
+    assert len(tracker.compact()) == 1
+    with tracker.start_run(params={"lambda": 100.0}) as late:
+        late.log_metric("val_rmse", 9.0)
+    reader = pinyard.board(
+        f"{bucket.url}/team", cache=pinyard.Cache(tmp_path / "cache2"), **bucket.storage_options
+    ).tracker("sweep")
+    frame = reader.runs()
+    assert sorted(frame["params.lambda"]) == [0.1, 1.0, 10.0, 100.0]
+    best = reader.best_run("val_rmse")
+    assert best.params == {"lambda": 1.0}
+    assert reader.artifact(best.run_id, "config.json") == b'{"lambda": 1.0}'
+    assert len(reader.search("params.lambda >= 10 or metrics.val_rmse < 1.5")) == 3
