@@ -73,3 +73,22 @@ def test_console_script_is_installed(board_dir: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == ["obj"]
+
+
+def test_runs_and_compact(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    tracker = pinyard.board_folder(tmp_path / "b").tracker("sweep")
+    for lam in (0.1, 1.0):
+        with tracker.start_run(params={"lambda": lam}) as fit:
+            fit.log_metric("rmse", lam * 2)
+    code, out, _ = run_cli(
+        capsys, "runs", str(tmp_path / "b"), "sweep", "--where", "metrics.rmse > 1"
+    )
+    rows = json.loads(out)
+    assert (code, [r["params.lambda"] for r in rows]) == (0, [1.0])
+    code, _, err = run_cli(
+        capsys, "runs", str(tmp_path / "b"), "sweep", "--where", "metrics.rmse >"
+    )
+    assert code == 2
+    assert "expected" in err
+    code, out, _ = run(capsys, "compact", str(tmp_path / "b"), "sweep")
+    assert (code, json.loads(out)) == (0, {"segments": []})  # this hour is left alone

@@ -19,6 +19,7 @@ EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
     (errors.ConflictError, 6),
     (errors.InvalidNameError, 2),
     (errors.InvalidArgumentError, 2),
+    (errors.RunStateError, 2),
     (errors.PinyardError, 1),
 )
 
@@ -92,6 +93,19 @@ def _cmd_gc(args: argparse.Namespace) -> Any:
             "orphan_versions": report.orphan_versions}  # fmt: skip
 
 
+def _cmd_runs(args: argparse.Namespace) -> Any:
+    tracker = _open(args.board).tracker(args.experiment)
+    frame = tracker.search(args.where) if args.where else tracker.runs()
+    return json.loads(frame.to_json(orient="records", date_format="iso"))
+
+
+def _cmd_compact(args: argparse.Namespace) -> Any:
+    from datetime import timedelta
+
+    tracker = _open(args.board).tracker(args.experiment)
+    return {"segments": tracker.compact(timedelta(hours=args.grace_hours))}
+
+
 def _cmd_cache_info(args: argparse.Namespace) -> Any:
     info = pinyard.Cache(args.cache_dir).info()
     return {"path": info.path, "entries": info.entries, "bytes": info.bytes,
@@ -149,6 +163,24 @@ def _parser() -> argparse.ArgumentParser:
         "--older-than-hours", type=float, default=24.0, help="only entries untouched this long"
     )
     cmd.add_argument("--dry-run", action="store_true", help="list what would be removed")
+    cmd = add("runs", _cmd_runs, "List an experiment's runs (optionally filtered) as JSON.")
+    cmd.add_argument("board", help="board path or URL")
+    cmd.add_argument("experiment", help="experiment name")
+    cmd.add_argument(
+        "--where",
+        default=None,
+        help="filter, e.g. \"params.model = 'ridge' and metrics.rmse < 2\"",
+    )
+    cmd = add(
+        "compact",
+        _cmd_compact,
+        "Merge an experiment's records of past hours into a Parquet segment (faster queries).",
+    )
+    cmd.add_argument("board", help="board path or URL")
+    cmd.add_argument("experiment", help="experiment name")
+    cmd.add_argument(
+        "--grace-hours", type=float, default=1.0, help="leave records this recent alone"
+    )
     cache = sub.add_parser("cache", help="Inspect or shrink the local cache of remote boards.")
     cache_sub = cache.add_subparsers(dest="cache_command", required=True, metavar="ACTION")
     info = cache_sub.add_parser("info", help="Where the cache is and what it holds.")
