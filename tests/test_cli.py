@@ -80,14 +80,10 @@ def test_runs_and_compact(capsys: pytest.CaptureFixture[str], tmp_path: Path) ->
     for lam in (0.1, 1.0):
         with tracker.start_run(params={"lambda": lam}) as fit:
             fit.log_metric("rmse", lam * 2)
-    code, out, _ = run_cli(
-        capsys, "runs", str(tmp_path / "b"), "sweep", "--where", "metrics.rmse > 1"
-    )
+    code, out, _ = run(capsys, "runs", str(tmp_path / "b"), "sweep", "--where", "metrics.rmse > 1")
     rows = json.loads(out)
     assert (code, [r["params.lambda"] for r in rows]) == (0, [1.0])
-    code, _, err = run_cli(
-        capsys, "runs", str(tmp_path / "b"), "sweep", "--where", "metrics.rmse >"
-    )
+    code, _, err = run(capsys, "runs", str(tmp_path / "b"), "sweep", "--where", "metrics.rmse >")
     assert code == 2
     assert "expected" in err
     code, out, _ = run(capsys, "compact", str(tmp_path / "b"), "sweep")
