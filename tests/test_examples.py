@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import shutil
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -41,3 +43,78 @@ def test_import_pins_board(tmp_path: Path) -> None:
     assert "imported 9 version(s)" in out
     board = pinyard.board_folder(tmp_path / "board")
     assert board.pin_list() == sorted(p.name for p in source.iterdir() if p.is_dir())
+
+
+def test_ridge_lambda_sweep(tmp_path: Path) -> None:
+    plot = tmp_path / "plots" / "rmse.png"
+    out = run("ridge_lambda_sweep.py", str(tmp_path / "board"), str(plot))
+    board = pinyard.board_folder(tmp_path / "board")
+    runs = board.tracker("ridge-lambda-sweep").runs()
+
+    # Eight selection fits on 225 rows, then one refit on all 300 training rows.
+    assert (runs["status"] == "finished").all()
+    select = runs[runs["tags.stage"] == "select"]
+    refit = runs[runs["tags.stage"] == "refit"]
+    assert len(runs) == 9
+    assert len(refit) == 1
+    assert sorted(select["params.lambda"]) == [0.0, 0.1, 1.0, 5.0, 10.0, 25.0, 50.0, 100.0]
+    assert set(select["params.n_train"]) == {225}
+    assert select["metrics.val_rmse"].notna().all()
+    assert set(runs["seed"]) == {20240605}
+    assert runs["data_sha256"].notna().all()
+    assert select["data_sha256"].nunique() == 1
+    assert refit["data_sha256"].iloc[0] != select["data_sha256"].iloc[0]
+    # The test set is touched once: only the refit run has a test RMSE.
+    assert select["metrics.test_rmse"].isna().all()
+    refit_row = refit.iloc[0]
+    assert refit_row["params.n_train"] == 300
+    assert 1.5 < refit_row["metrics.test_rmse"] < 2.5  # noise sd is 2
+    assert math.isnan(refit_row["metrics.val_rmse"])
+
+    # The chosen lambda is the one with the lowest validation RMSE in the table.
+    winner = select.loc[select["metrics.val_rmse"].idxmin()]
+    assert refit_row["params.lambda"] == winner["params.lambda"]
+    assert refit_row["tags.selected_from"] == winner["run_id"]
+    assert f"best run (selected on val_rmse): {winner['run_id']}" in out
+    assert f"lambda={winner['params.lambda']:g}" in out
+    table = [line.split() for line in out.splitlines() if line.strip()[:1].isdigit()]
+    assert sorted(row[0] for row in table) == sorted(runs["run_id"])
+    assert sorted(row[1] for row in table) == ["refit"] + ["select"] * 8
+
+    # The plot is a real PNG of a real size.
+    data = plot.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert data[12:16] == b"IHDR"
+    width, height = struct.unpack(">II", data[16:24])
+    assert width >= 400
+    assert height >= 300
+    assert len(data) > 20_000
+
+    # The model pin names the refit run, and the run lists the version.
+    meta = board.pin_meta("ridge-model")
+    assert meta.lineage["run_id"] == refit_row["run_id"]
+    record = board.tracker("ridge-lambda-sweep").get_run(refit_row["run_id"])
+    assert record.models == [{"name": "ridge-model", "version": meta.version}]
+    assert "val_rmse_vs_lambda.png" in record.artifacts
+    model = board.pin_read("ridge-model")
+    assert model["lambda"] == winner["params.lambda"]
+    assert len(model["coef"]) == 8
+
+
+def test_ridge_lambda_sweep_again_is_a_new_sweep_with_its_own_model_version(
+    tmp_path: Path,
+) -> None:
+    for name in ("first.png", "second.png"):
+        run("ridge_lambda_sweep.py", str(tmp_path / "board"), str(tmp_path / name))
+    board = pinyard.board_folder(tmp_path / "board")
+    runs = board.tracker("ridge-lambda-sweep").runs()
+    assert len(runs) == 18
+    assert runs["tags.sweep"].nunique() == 2
+    refits = runs[runs["tags.stage"] == "refit"].sort_values("start_time")
+    # Same data and seed give the same model, yet each refit run gets its own
+    # version, whose lineage names that run.
+    versions = board.pin_versions("ridge-model", as_df=False)
+    assert len(versions) == 2
+    lineage = [board.pin_meta("ridge-model", v.version).lineage["run_id"] for v in versions]
+    assert sorted(lineage) == sorted(refits["run_id"])
+    assert board.pin_meta("ridge-model").lineage["run_id"] == refits["run_id"].iloc[-1]

@@ -144,6 +144,25 @@ class Cache:
         self._evict_if_needed()
         return digest
 
+    def store_file(
+        self, target: Path, fill: Callable[[str], None], check: Callable[[FileDigest], None]
+    ) -> FileDigest:
+        """Let ``fill`` write a temporary file, hash it, and move it to ``target`` only
+        if ``check`` passes (for downloads a library streams to a path itself)."""
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+        try:
+            fill(str(tmp))
+            with open(tmp, "rb") as f:
+                digest = digest_stream(f)
+            check(digest)
+            os.replace(tmp, target)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+        self._evict_if_needed()
+        return digest
+
     # -- size bound --------------------------------------------------------------
 
     def _entries(self) -> list[tuple[float, int, Path]]:

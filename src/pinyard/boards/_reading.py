@@ -18,6 +18,8 @@ from pinyard.boards._store import Store
 from pinyard.errors import IntegrityError, UnverifiedVersionWarning
 
 _XXH64_HEX_LEN = 16
+#: Files above this are downloaded to disk in one request, then hashed there.
+LARGE_FILE_BYTES = 8 * 1024 * 1024
 
 
 def check_file(meta: PinMeta, index: int, digest: FileDigest) -> None:
@@ -189,8 +191,11 @@ def fetch_to_cache(
         if hit is not None:
             return hit
         size = meta.file_size[index] if index < len(meta.file_size) else None
-        with store.open_read(path, size) as source:
-            cache.store(target, source, check)
+        if size is not None and size > LARGE_FILE_BYTES:
+            cache.store_file(target, lambda local: store.download(path, local), check)
+        else:
+            with store.open_read(path, size) as source:
+                cache.store(target, source, check)
     return target
 
 

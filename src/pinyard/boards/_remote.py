@@ -87,10 +87,15 @@ class RemoteStore(Store):
 
     def _find(self, path: str) -> list[str]:
         target = self.abs(path)
+        parent, _, base = target.rpartition("/")
 
         def find() -> list[str]:
             self.fs.invalidate_cache(target)
             try:
+                if self.protocol in ("s3", "s3a") and parent:
+                    # With prefix=, s3fs makes one LIST; without it an empty result
+                    # costs a HEAD and a second LIST to ask whether path is a file.
+                    return [str(p) for p in self.fs.find(parent, prefix=f"{base}/")]
                 return [str(p) for p in self.fs.find(target)]
             except FileNotFoundError:
                 return []
@@ -159,6 +164,12 @@ class RemoteStore(Store):
             yield f
         finally:
             f.close()
+
+    def download(self, path: str, local: str) -> None:
+        """Stream one object to a local file in a single GET (ranged reads through a
+        file handle cost a request each, and some servers reread the object for each)."""
+        extra = {"max_concurrency": 1} if self.protocol in ("s3", "s3a") else {}
+        self._call("downloading", path, lambda: self.fs.get_file(self.abs(path), local, **extra))
 
     def write_exclusive(self, path: str, data: bytes, *, sync: bool = True) -> None:
         target = self.abs(path)

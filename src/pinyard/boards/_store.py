@@ -79,6 +79,12 @@ class Store(ABC):
         """A seekable binary stream over the object (``size`` if known spares a request);
         FileNotFoundError if absent."""
 
+    def download(self, path: str, local: str) -> None:
+        """Copy one object to a local file (stores with a faster way override this)."""
+        with self.open_read(path) as source, open(local, "wb") as out:
+            while chunk := source.read(8 * 1024 * 1024):
+                out.write(chunk)
+
     def local_path(self, path: str) -> str | None:
         """A path on the local disk for the object, when the store has one."""
         return None

@@ -13,6 +13,7 @@
 
 from pinyard.tracking._records import RunRecord
 from pinyard.tracking._run import Run
+from pinyard.tracking._search_cv import log_search
 from pinyard.tracking._tracker import Tracker
 
-__all__ = ["Run", "RunRecord", "Tracker"]
+__all__ = ["Run", "RunRecord", "Tracker", "log_search"]

@@ -141,8 +141,9 @@ class Run:
         return {"name": name, **entry}
 
     def log_model(self, model: Any, name: str, **pin_write_args: Any) -> WriteResult:
-        """Write ``model`` as a version of pin ``name``, linked both ways: the pin's
-        lineage names this run, and this run lists the version."""
+        """Write ``model`` as a new version of pin ``name``, linked both ways: the pin's
+        lineage names this run, and this run lists the version (a new version even
+        when the bytes equal the latest, so the link is never to another run's)."""
         self._check_open()
         lineage = {
             "run_id": self.run_id,
@@ -160,6 +161,9 @@ class Run:
             result: WriteResult = writer(self._tracker.board, name, lineage=lineage)
         else:
             pin_write_args.setdefault("type", "joblib")
+            # Each run gets its own version, even for bytes equal to the latest:
+            # otherwise the run would link to a version whose lineage names another run.
+            pin_write_args.setdefault("force_identical_write", True)
             result = self._tracker.board.pin_write(model, name, lineage=lineage, **pin_write_args)
         with self._lock:
             self._models.append({"name": name, "version": result.version})

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import socket
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +40,7 @@ from pinyard.tracking._segments import (
 
 if TYPE_CHECKING:
     import pandas as pd
+    from matplotlib.figure import Figure
 
     from pinyard.boards import Board
 
@@ -245,6 +247,21 @@ class Tracker:
             raise RunNotFoundError(f"no finished run of {self.experiment!r} has {metric!r}")
         ranked = finished.sort_values(column, ascending=not maximize, kind="stable")
         return self.get_run(str(ranked["run_id"].iloc[0]))
+
+    # -- plots -----------------------------------------------------------------------
+
+    def plot(self, x: str, y: str, **kwargs: Any) -> Figure:
+        """Metric ``y`` against param ``x`` over finished runs, the best run marked
+        (a matplotlib Figure; see `pinyard.tracking._plots.plot_metric` for options)."""
+        from pinyard.tracking._plots import plot_metric
+
+        return plot_metric(self, x, y, **kwargs)
+
+    def plot_history(self, run_ids: str | Sequence[str], key: str, **kwargs: Any) -> Figure:
+        """Metric ``key`` over steps, one line per run (a matplotlib Figure)."""
+        from pinyard.tracking._plots import plot_history
+
+        return plot_history(self, run_ids, key, **kwargs)
 
     # -- compaction ---------------------------------------------------------------------
 
