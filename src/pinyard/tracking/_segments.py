@@ -140,3 +140,46 @@ def covered_hours(segment_names: Iterable[str]) -> list[tuple[str, str]]:
         if match:
             ranges.append((match.group(1), match.group(2)))
     return ranges
+
+
+_DTYPES: dict[str, Any] = {
+    "seed": "Int64", "pid": "Int64", "git_dirty": "boolean", "duration_s": "float64",
+}  # fmt: skip
+
+
+def normalized(frame: Any) -> Any:
+    """One dtype per base column, whichever source (segment or raw records) a row came from."""
+    import pandas as pd
+
+    frame = frame.copy()
+    for name in BASE_COLUMNS:
+        if name not in frame.columns:
+            frame[name] = None
+    for name, dtype in _DTYPES.items():
+        frame[name] = frame[name].astype(dtype)
+    for name in ("start_time", "end_time"):
+        frame[name] = pd.to_datetime(frame[name], utc=True).astype("datetime64[us, UTC]")
+    for name in frame.columns:
+        if name.startswith("tags.") or name in {
+            "user",
+            "host",
+            "git_commit",
+            "data_sha256",
+            "error",
+            "status",
+            "run_id",
+            "experiment",
+        }:
+            frame[name] = frame[name].astype(object).where(frame[name].notna(), None)
+    return frame
+
+
+def ordered(columns: Any) -> list[str]:
+    names = list(columns)
+    base = [c for c in BASE_COLUMNS if c in names]
+    rest = sorted(c for c in names if c not in BASE_COLUMNS)
+    groups = [
+        c for prefix in ("params.", "metrics.", "tags.") for c in rest if c.startswith(prefix)
+    ]
+    others = [c for c in rest if c not in groups]
+    return base + others + groups

@@ -31,6 +31,8 @@ from pinyard.tracking._run import Run
 from pinyard.tracking._segments import (
     BASE_COLUMNS,
     covered_hours,
+    normalized,
+    ordered,
     read_segment,
     record_row,
     rows_frame,
@@ -208,14 +210,14 @@ class Tracker:
             frames.append(rows_frame(rows))
         if not frames:
             return pd.DataFrame(columns=list(BASE_COLUMNS))
-        frames = [_normalized(f) for f in frames]
+        frames = [normalized(f) for f in frames]
         frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
         frame["_final"] = frame["status"].isin(FINAL_STATUSES)
         frame = frame.sort_values(["run_id", "_final"]).drop_duplicates("run_id", keep="last")
         frame = frame.drop(columns="_final").sort_values(["start_time", "run_id"], kind="stable")
         frame = frame.reset_index(drop=True)
         _mark_killed(frame)
-        return frame[_ordered(frame.columns)]
+        return frame[ordered(frame.columns)]
 
     def search(self, where: str) -> pd.DataFrame:
         """Runs matching a filter such as ``"params.model = 'ridge' and metrics.rmse < 2"``
@@ -362,46 +364,3 @@ def _mark_killed(frame: pd.DataFrame) -> None:
         pid = frame.loc[index, "pid"]
         if pid is not None and not pd.isna(pid) and not _alive(int(pid)):
             frame.loc[index, "status"] = "killed"
-
-
-_DTYPES: dict[str, Any] = {
-    "seed": "Int64", "pid": "Int64", "git_dirty": "boolean", "duration_s": "float64",
-}  # fmt: skip
-
-
-def _normalized(frame: pd.DataFrame) -> pd.DataFrame:
-    """One dtype per base column, whichever source (segment or raw records) a row came from."""
-    import pandas as pd
-
-    frame = frame.copy()
-    for name in BASE_COLUMNS:
-        if name not in frame.columns:
-            frame[name] = None
-    for name, dtype in _DTYPES.items():
-        frame[name] = frame[name].astype(dtype)
-    for name in ("start_time", "end_time"):
-        frame[name] = pd.to_datetime(frame[name], utc=True).astype("datetime64[us, UTC]")
-    for name in frame.columns:
-        if name.startswith("tags.") or name in {
-            "user",
-            "host",
-            "git_commit",
-            "data_sha256",
-            "error",
-            "status",
-            "run_id",
-            "experiment",
-        }:
-            frame[name] = frame[name].astype(object).where(frame[name].notna(), None)
-    return frame
-
-
-def _ordered(columns: Any) -> list[str]:
-    names = list(columns)
-    base = [c for c in BASE_COLUMNS if c in names]
-    rest = sorted(c for c in names if c not in BASE_COLUMNS)
-    groups = [
-        c for prefix in ("params.", "metrics.", "tags.") for c in rest if c.startswith(prefix)
-    ]
-    others = [c for c in rest if c not in groups]
-    return base + others + groups
