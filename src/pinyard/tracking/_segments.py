@@ -115,14 +115,24 @@ def segment_name(first_hour: str, last_hour: str, data: bytes) -> str:
 
 
 def read_segment(data: bytes) -> Any:
-    """A segment as a pandas DataFrame with params decoded back to Python values."""
+    """A segment as a pandas DataFrame with params decoded back to Python values.
+
+    Each distinct JSON text is decoded once (params repeat a few values over
+    many runs), so decoding costs per distinct value, not per cell.
+    """
+    import numpy as np
     import pandas as pd
     import pyarrow.parquet as pq
 
-    frame = pq.read_table(io.BytesIO(data)).to_pandas()
-    for name in frame.columns:
-        if name.startswith("params."):  # object dtype keeps 1, 1.0 and "1" apart
-            frame[name] = pd.Series([_decode_param(v) for v in frame[name]], dtype=object)
+    table = pq.read_table(io.BytesIO(data))
+    params = [n for n in table.column_names if n.startswith("params.")]
+    frame = table.drop_columns(params).to_pandas()
+    for name in params:
+        encoded = table.column(name).combine_chunks().dictionary_encode()
+        values = np.array([_decode_param(t) for t in encoded.dictionary.to_pylist()] + [None],
+                          dtype=object)  # fmt: skip
+        indices = encoded.indices.fill_null(len(encoded.dictionary))
+        frame[name] = pd.Series(values[indices.to_numpy()], dtype=object)
     return frame
 
 

@@ -68,6 +68,8 @@ class Tracker:
         self.experiment = validate_experiment(experiment)
         self._prefix = f"runs/{self.experiment}"
         self._segments: dict[str, pd.DataFrame] = {}
+        self._parsed: dict[str, RunRecord] = {}
+        self._frame: tuple[Any, pd.DataFrame] | None = None  # (listing key, runs table)
 
     def __repr__(self) -> str:
         return f"<Tracker {self.experiment!r} on {self.board.store.url}>"
@@ -202,12 +204,16 @@ class Tracker:
         ``metrics.*`` and ``tags.*`` (params keep their logged types)."""
         import pandas as pd
 
-        segments = self._names("segments")
-        covered = covered_hours(segments)
-        frames = [self._segment(name) for name in segments if name.endswith(".parquet")]
-        rows = [record_row(r) for r in self._raw_records(covered)]
-        if rows:
-            frames.append(rows_frame(rows))
+        segments = tuple(n for n in self._names("segments") if n.endswith(".parquet"))
+        records = self._raw_records(covered_hours(segments))
+        key = (segments, tuple((r.run_id, r.status) for r in records))
+        if self._frame is not None and self._frame[0] == key:  # nothing new since last time
+            frame = self._frame[1].copy()
+            _mark_killed(frame)
+            return frame
+        frames = [self._segment(name) for name in segments]
+        if records:
+            frames.append(rows_frame([record_row(r) for r in records]))
         if not frames:
             return pd.DataFrame(columns=list(BASE_COLUMNS))
         frames = [normalized(f) for f in frames]
@@ -216,8 +222,10 @@ class Tracker:
         frame = frame.sort_values(["run_id", "_final"]).drop_duplicates("run_id", keep="last")
         frame = frame.drop(columns="_final").sort_values(["start_time", "run_id"], kind="stable")
         frame = frame.reset_index(drop=True)
+        frame = frame[ordered(frame.columns)]
+        self._frame = (key, frame.copy())
         _mark_killed(frame)
-        return frame[ordered(frame.columns)]
+        return frame
 
     def search(self, where: str) -> pd.DataFrame:
         """Runs matching a filter such as ``"params.model = 'ridge' and metrics.rmse < 2"``
@@ -244,11 +252,14 @@ class Tracker:
                 f"no run of {self.experiment!r} logged metric {metric!r}; metrics logged: "
                 f"{', '.join(known) or 'none'}"
             )
-        finished = frame[(frame["status"] == "finished") & frame[column].notna()]
-        if finished.empty:
+        import numpy as np
+
+        values = frame[column].where(frame["status"] == "finished")
+        if values.isna().all():
             raise RunNotFoundError(f"no finished run of {self.experiment!r} has {metric!r}")
-        ranked = finished.sort_values(column, ascending=not maximize, kind="stable")
-        return self.get_run(str(ranked["run_id"].iloc[0]))
+        array = values.to_numpy(dtype=float)
+        position = int(np.nanargmax(array) if maximize else np.nanargmin(array))  # first on ties
+        return self.get_run(str(frame["run_id"].iloc[position]))
 
     # -- plots -----------------------------------------------------------------------
 
@@ -308,22 +319,29 @@ class Tracker:
         return self._records_in(hours)
 
     def _records_in(self, hours: list[str]) -> list[RunRecord]:
-        found: dict[str, RunRecord] = {}
-        for kind in ("started", "records"):  # final records win over start records
-            existing = set(self._names(kind))
-            for hour in hours:
-                if hour not in existing:
-                    continue
+        """The runs recorded in ``hours``: final records, and start records of runs that
+        have none. Records are immutable, so each is parsed once per tracker."""
+        wanted = set(hours)
+        final: dict[str, str] = {}  # run id -> where
+        started: dict[str, str] = {}
+        for kind, into in (("records", final), ("started", started)):
+            for hour in sorted(wanted.intersection(self._names(kind))):
                 for name in self._names(f"{kind}/{hour}"):
-                    where = f"{kind}/{hour}/{name}"
-                    try:
-                        record = RunRecord.from_json(self._read(where), where)
-                    except MetadataError as exc:
-                        log.warning("%s", exc)
-                        continue
-                    if kind == "records" or record.run_id not in found:
-                        found[record.run_id] = record
-        return list(found.values())
+                    into.setdefault(name.removesuffix(".json"), f"{kind}/{hour}/{name}")
+        paths = [*final.values(), *(w for run, w in started.items() if run not in final)]
+        records = []
+        for where in paths:
+            record = self._parsed.get(where)
+            if record is None:
+                try:
+                    record = RunRecord.from_json(self._read(where), where)
+                except MetadataError as exc:
+                    log.warning("%s", exc)
+                    continue
+                if not where.startswith("started/"):  # a start record may be superseded
+                    self._parsed[where] = record
+            records.append(record)
+        return records
 
 
 def _in(hour: str, ranges: list[tuple[str, str]]) -> bool:
