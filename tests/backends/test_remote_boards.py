@@ -231,7 +231,7 @@ def test_eight_processes_lose_nothing(
     assert [code for code, _ in outcomes] == [0] * writers, outcomes
     versions = board.pin_versions("shared", as_df=False)
     assert len(versions) == writers * writes
-    seen = {tuple(board.pin_read("shared", v.version).values()) for v in versions}
+    seen = {_pair(board.pin_read("shared", v.version)) for v in versions}
     assert seen == {(w, i) for w in range(writers) for i in range(writes)}
 
 
@@ -415,3 +415,7 @@ def test_fsspec_local_mv_replaces_which_is_why_pinyard_renames_with_noreplace(
     with pytest.raises(FileExistsError):
         rename_no_replace(str(tmp_path / "c"), str(tmp_path / "d"))
     assert (tmp_path / "d" / "data.txt").read_text() == "committed"
+
+
+def _pair(value: dict[str, int]) -> tuple[int, int]:
+    return value["writer"], value["i"]

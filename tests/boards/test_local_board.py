@@ -189,7 +189,7 @@ def test_processes_writing_one_pin_lose_nothing(tmp_path: Path) -> None:
     board = pinyard.board_folder(tmp_path)
     versions = board.pin_versions("shared", as_df=False)
     assert len(versions) == writers * writes
-    seen = {tuple(board.pin_read("shared", v.version).values()) for v in versions}
+    seen = {_pair(board.pin_read("shared", v.version)) for v in versions}
     assert seen == {(w, i) for w in range(writers) for i in range(writes)}
     assert os.listdir(tmp_path / "staging") == []
 
@@ -220,3 +220,7 @@ def test_gc_removes_only_stale_leftovers(tmp_path: Path) -> None:
     assert fresh_staging.exists()
     assert [v.version for v in board.pin_versions("obj", as_df=False)] == [meta.version]
     assert board.pin_read("obj") == {"k": 1}
+
+
+def _pair(value: dict[str, int]) -> tuple[int, int]:
+    return value["writer"], value["i"]

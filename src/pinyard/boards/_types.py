@@ -148,7 +148,8 @@ class CsvSerializer(_TableSerializer):
 
 
 class JsonSerializer(Serializer):
-    """Strict JSON (no NaN or Infinity, which other JSON readers reject)."""
+    """Strict, canonical JSON: keys sorted (equal dicts, equal bytes, one version), and
+    no NaN or Infinity, which other JSON readers reject."""
 
     type = "json"
     extension = "json"
@@ -161,7 +162,8 @@ class JsonSerializer(Serializer):
 
     def write(self, obj: Any, stream: BinaryIO) -> None:
         try:
-            text = json.dumps(obj, allow_nan=False)
+            # Sorted keys: equal dicts give equal bytes, so equal content dedupes.
+            text = json.dumps(obj, allow_nan=False, sort_keys=True)
         except (TypeError, ValueError) as exc:
             raise SerializationError(
                 f"type 'json' cannot hold this {type(obj).__qualname__}: {exc}. "

@@ -289,5 +289,9 @@ class BoardTests:
             t.join()
         versions = board.pin_versions("shared", as_df=False)
         assert len(versions) == 40
-        contents = {tuple(board.pin_read("shared", v.version).values()) for v in versions}
+        contents = {_pair(board.pin_read("shared", v.version)) for v in versions}
         assert contents == {(w, i) for w in range(4) for i in range(10)}
+
+
+def _pair(value: dict[str, int]) -> tuple[int, int]:
+    return value["writer"], value["i"]
