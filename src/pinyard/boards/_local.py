@@ -72,19 +72,23 @@ _JOURNALED_METADATA = sys.platform.startswith("linux") or sys.platform == "darwi
 _WRITEBACK_EVERY = 8 * 1024 * 1024
 
 
+class RenameUnsupportedError(OSError):
+    """The platform or file system has no atomic non-replacing rename."""
+
+
 def rename_no_replace(src: str, dst: str) -> None:
     """Rename ``src`` to ``dst`` atomically; ``FileExistsError`` if ``dst`` exists.
 
-    Raises ``NotImplementedError`` when the platform or file system cannot.
+    Raises `RenameUnsupportedError` when the platform or file system cannot.
     """
     if _renameat2 is None:
-        raise NotImplementedError("renameat2 is not available")
+        raise RenameUnsupportedError("renameat2 is not available")
     if _renameat2(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst), _RENAME_NOREPLACE):
         err = ctypes.get_errno()
         if err in (errno.EEXIST, errno.ENOTEMPTY):
             raise FileExistsError(err, os.strerror(err), dst)
         if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
-            raise NotImplementedError(os.strerror(err))
+            raise RenameUnsupportedError(err, os.strerror(err), dst)
         raise OSError(err, os.strerror(err), src)
 
 
@@ -267,7 +271,7 @@ class _LocalStaging(Staging):
         os.makedirs(parent, exist_ok=True)
         try:
             rename_no_replace(self._folder, final)
-        except NotImplementedError:
+        except RenameUnsupportedError:
             self._publish_by_links(final, meta_name)
         fsync_dir(parent)
 

@@ -36,10 +36,12 @@ class BoardTests:
     """
 
     def make_board(self, tmp_path: Path) -> Board:
-        raise NotImplementedError
+        """A new, empty board (or override the ``board`` fixture instead)."""
+        raise TypeError(f"{type(self).__name__} must define make_board or a board fixture")
 
     def overwrite(self, board: Board, path: str, data: bytes) -> None:
-        raise NotImplementedError
+        """Replace the bytes of one stored object behind the board's back."""
+        raise TypeError(f"{type(self).__name__} must define overwrite(board, path, data)")
 
     @pytest.fixture
     def board(self, tmp_path: Path) -> Board:
