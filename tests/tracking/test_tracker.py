@@ -48,6 +48,8 @@ def test_a_run_records_what_it_used_and_measured(tracker: Tracker) -> None:
     assert record.duration_s >= 0
     for key in ("user", "host", "python", "platform", "git_commit", "git_dirty", "pid"):
         assert key in record.context
+    assert record.context["packages"]["pandas"] == pd.__version__
+    assert record.context["packages"]["numpy"] == np.__version__
     same = pinyard.tracking._context.data_fingerprint(data.copy())
     assert record.data == same
     other = pinyard.tracking._context.data_fingerprint(data.assign(y=[3.0, 4.5]))

@@ -54,8 +54,16 @@ def _static_context() -> dict[str, Any]:
     }
 
 
+#: modules imported when last computed -> the versions found then
+_packages_seen: dict[int, dict[str, str]] = {}
+
+
 def imported_package_versions() -> dict[str, str]:
-    """Versions of the distributions whose top-level modules are imported now."""
+    """Versions of the distributions whose top-level modules are imported now
+    (recomputed only when new modules were imported since the last call)."""
+    count = len(sys.modules)
+    if count in _packages_seen:
+        return dict(_packages_seen[count])
     try:
         dists = metadata.packages_distributions()
     except Exception:  # pragma: no cover - broken metadata must not break a run
@@ -70,13 +78,22 @@ def imported_package_versions() -> dict[str, str]:
                     versions[dist] = metadata.version(dist)
                 except metadata.PackageNotFoundError:
                     continue
-    return dict(sorted(versions.items()))
+    _packages_seen.clear()
+    _packages_seen[count] = dict(sorted(versions.items()))
+    return dict(_packages_seen[count])
 
 
 def capture_context() -> dict[str, Any]:
-    """The context recorded with every run (user, host, python, platform, git, pid)."""
+    """The context recorded with every run: user, host, python, platform, git commit and
+    dirty flag, pid, and the versions of the packages imported when the run starts."""
     commit, dirty = git_state()
-    return {**_static_context(), "git_commit": commit, "git_dirty": dirty, "pid": os.getpid()}
+    return {
+        **_static_context(),
+        "git_commit": commit,
+        "git_dirty": dirty,
+        "pid": os.getpid(),
+        "packages": imported_package_versions(),
+    }
 
 
 def data_fingerprint(data: Any) -> dict[str, Any]:

@@ -16,7 +16,6 @@ Layout under ``ROOT/runs/<experiment>/``::
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import unicodedata
@@ -176,7 +175,3 @@ class RunRecord:
                 f"run record {where} is truncated or malformed ({exc}); it is skipped by "
                 "queries until removed"
             ) from exc
-
-
-def is_nan(value: float) -> bool:
-    return isinstance(value, float) and math.isnan(value)
