@@ -5,7 +5,9 @@
     PinyardError
     ├── InvalidNameError          (also ValueError)   a pin/version name is unsafe or malformed
     ├── InvalidArgumentError      (also ValueError)   an argument has a value that cannot work
-    │   └── QueryError                                a run filter that does not parse
+    │   ├── QueryError                                a run filter that does not parse
+    │   ├── SignatureError                            data that does not match a model's signature
+    │   └── UnsupportedModelError                     an object no prediction handler can call
     ├── NotFoundError             (also KeyError)
     │   ├── BoardNotFoundError                        no board at that location
     │   ├── PinNotFoundError                          no pin of that name
@@ -21,9 +23,11 @@
     ├── ProtectedVersionError                         a deletion refused by a protection hook
     ├── ConflictError                                 another writer created the same version first
     ├── RunStateError                                 logging to a run that has ended
+    ├── EnvironmentMismatchError                      a model loaded with strict=True elsewhere
     └── StorageError              (also OSError)      the storage backend failed
 
     UnverifiedVersionWarning      (a UserWarning)     a version read without a digest check
+    EnvironmentMismatchWarning    (a UserWarning)     a model loaded where packages differ
 
 Every error carries a message that names the thing that was wrong and what
 would be right. Errors from the libraries below pinyard are translated at the
@@ -36,6 +40,8 @@ __all__ = [
     "BoardFormatError",
     "BoardNotFoundError",
     "ConflictError",
+    "EnvironmentMismatchError",
+    "EnvironmentMismatchWarning",
     "IntegrityError",
     "InvalidArgumentError",
     "InvalidNameError",
@@ -49,7 +55,9 @@ __all__ = [
     "RunNotFoundError",
     "RunStateError",
     "SerializationError",
+    "SignatureError",
     "StorageError",
+    "UnsupportedModelError",
     "UnsupportedTypeError",
     "UnverifiedError",
     "UnverifiedVersionWarning",
@@ -71,6 +79,31 @@ class InvalidArgumentError(PinyardError, ValueError):
 
 class QueryError(InvalidArgumentError):
     """A run filter with a syntax error, an unknown column or an impossible comparison."""
+
+
+class SignatureError(InvalidArgumentError):
+    """Data that does not match a model's signature, or a prototype pinyard cannot describe.
+
+    ``column`` names the column at fault (None when the whole input is wrong),
+    ``expected`` and ``received`` describe what the signature wants and what came.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        column: str | None = None,
+        expected: str | None = None,
+        received: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.column = column
+        self.expected = expected
+        self.received = received
+
+
+class UnsupportedModelError(InvalidArgumentError):
+    """An object no prediction handler can call (no ``predict``, not callable)."""
 
 
 class NotFoundError(PinyardError, KeyError):
@@ -137,9 +170,17 @@ class RunStateError(PinyardError):
     """Logging to a run that has already ended (finished runs never change)."""
 
 
+class EnvironmentMismatchError(PinyardError):
+    """A model loaded with ``strict=True`` where Python or package versions differ."""
+
+
 class StorageError(PinyardError, OSError):
     """The storage backend failed; the message names the path and the cause."""
 
 
 class UnverifiedVersionWarning(UserWarning):
     """A version was read without a digest check (pins' multi-file hashes, for example)."""
+
+
+class EnvironmentMismatchWarning(UserWarning):
+    """A model was loaded where Python or package versions differ from where it was written."""

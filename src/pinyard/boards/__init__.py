@@ -24,7 +24,7 @@ from pinyard.boards._types import (
     register_type,
     registered_types,
 )
-from pinyard.boards._writing import WriteResult
+from pinyard.boards._writing import PinPayload, WriteResult
 
 __all__ = [
     "Board",
@@ -35,6 +35,7 @@ __all__ = [
     "GcReport",
     "ImportReport",
     "PinMeta",
+    "PinPayload",
     "ProtectionHook",
     "Serializer",
     "VersionInfo",

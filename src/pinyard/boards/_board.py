@@ -30,6 +30,7 @@ from pinyard.boards._types import get_serializer, infer_type
 from pinyard.boards._versions import version_created
 from pinyard.boards._writing import (
     Draft,
+    PinPayload,
     WriteResult,
     check_requested_hash,
     check_versioned,
@@ -162,10 +163,29 @@ class Board(BoardBase):
         ``lineage`` under pinyard's own key. If the content equals the
         latest version's, nothing is written unless
         ``force_identical_write=True``; the result's ``written`` says which.
+        An object with ``__pin_payload__()`` (a `pinyard.models.ModelBundle`)
+        says itself what to store.
         """
         if name is None:
             raise InvalidArgumentError("pin_write needs a pin name: pin_write(x, 'my-pin')")
         validate_pin_name(name)
+        as_payload = getattr(x, "__pin_payload__", None)
+        if callable(as_payload):
+            payload: PinPayload = as_payload()
+            if metadata is not None:
+                raise InvalidArgumentError(
+                    f"a {builtins_type(x).__name__} carries its own metadata; give it when "
+                    "building it (metadata=...), not to pin_write"
+                )
+            if type not in (None, payload.type):
+                raise UnsupportedTypeError(
+                    f"a {builtins_type(x).__name__} is written as type {payload.type!r}, "
+                    f"not {type!r}; leave type out"
+                )
+            x, type, metadata = payload.obj, payload.type, payload.user
+            title = title or payload.title
+            description = description or payload.description
+            lineage = {**payload.lineage, **(lineage or {})}
         check_versioned(versioned)
         type_name = type or infer_type(x)
         if type_name == "file":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,6 +39,20 @@ class WriteResult(PinMeta):
     """
 
     written: bool = True
+
+
+@dataclass(frozen=True)
+class PinPayload:
+    """What an object that knows how to be pinned (it has ``__pin_payload__()``, as
+    `pinyard.models.ModelBundle` does) asks ``pin_write`` to store: the object to
+    serialise, its type, the pins ``user`` metadata, and defaults for the rest."""
+
+    obj: Any
+    type: str
+    user: Mapping[str, Any]
+    title: str | None = None
+    description: str | None = None
+    lineage: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

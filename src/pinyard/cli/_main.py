@@ -10,6 +10,7 @@ from typing import Any
 
 import pinyard
 from pinyard import errors
+from pinyard.cli._models import add_model_commands
 
 #: Exit codes, one place: 0 ok, 1 unexpected, 2 usage (argparse), 3.. pinyard errors.
 EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
@@ -181,6 +182,7 @@ def _parser() -> argparse.ArgumentParser:
     cmd.add_argument(
         "--grace-hours", type=float, default=1.0, help="leave records this recent alone"
     )
+    add_model_commands(add)
     cache = sub.add_parser("cache", help="Inspect or shrink the local cache of remote boards.")
     cache_sub = cache.add_subparsers(dest="cache_command", required=True, metavar="ACTION")
     info = cache_sub.add_parser("info", help="Where the cache is and what it holds.")
@@ -209,7 +211,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except errors.PinyardError as exc:
         print(f"pinyard: error: {exc}", file=sys.stderr)
         return exit_code_for(exc)
-    print(json.dumps(result, indent=2, default=str))
+    if result is not None:
+        print(json.dumps(result, indent=2, default=str))
     return 0
 
 

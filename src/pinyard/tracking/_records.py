@@ -128,6 +128,19 @@ class RunRecord:
             return None
         return (self.end_time - self.start_time).total_seconds()
 
+    def lineage(self) -> dict[str, Any]:
+        """What a model made by this run records of it (see `pinyard.models.ModelBundle`)."""
+        return {
+            "run_id": self.run_id,
+            "experiment": self.experiment,
+            "params": dict(self.params),
+            "metrics": dict(self.metrics),
+            "code_commit": self.context.get("git_commit"),
+            "code_dirty": self.context.get("git_dirty"),
+            "data": dict(self.data),
+            "seed": self.seed,
+        }
+
     def to_json(self) -> bytes:
         doc = {
             "format": RECORD_FORMAT,

@@ -140,31 +140,26 @@ class Run:
             self._artifacts[name] = entry
         return {"name": name, **entry}
 
+    def lineage(self) -> dict[str, Any]:
+        """What a model made by this run records of it: run id, experiment, params and
+        metrics so far, code commit and dirty flag, data fingerprint, seed."""
+        with self._lock:
+            current = replace(self._record, params=dict(self._params), metrics=dict(self._metrics))
+        return current.lineage()
+
     def log_model(self, model: Any, name: str, **pin_write_args: Any) -> WriteResult:
-        """Write ``model`` as a new version of pin ``name``, linked both ways: the pin's
-        lineage names this run, and this run lists the version (a new version even
-        when the bytes equal the latest, so the link is never to another run's)."""
+        """Write ``model`` (a `pinyard.models.ModelBundle` or any picklable model) as a new
+        version of pin ``name``, linked both ways: the pin's lineage names this run,
+        and this run lists the version (a new version even when the bytes equal the
+        latest, so the link is never to another run's)."""
         self._check_open()
-        lineage = {
-            "run_id": self.run_id,
-            "experiment": self._record.experiment,
-            "params": self._params,
-            "metrics": self._metrics,
-            "code_commit": self._record.context.get("git_commit"),
-            "code_dirty": self._record.context.get("git_dirty"),
-            "data": self._record.data,
-            "seed": self._record.seed,
-        }
-        lineage.update(pin_write_args.pop("lineage", {}) or {})
-        writer = getattr(model, "write_to", None)
-        if callable(writer):  # a ModelBundle knows how to write itself
-            result: WriteResult = writer(self._tracker.board, name, lineage=lineage)
-        else:
+        lineage = {**self.lineage(), **(pin_write_args.pop("lineage", {}) or {})}
+        if not callable(getattr(model, "__pin_payload__", None)):
             pin_write_args.setdefault("type", "joblib")
-            # Each run gets its own version, even for bytes equal to the latest:
-            # otherwise the run would link to a version whose lineage names another run.
-            pin_write_args.setdefault("force_identical_write", True)
-            result = self._tracker.board.pin_write(model, name, lineage=lineage, **pin_write_args)
+        # Each run gets its own version, even for bytes equal to the latest:
+        # otherwise the run would link to a version whose lineage names another run.
+        pin_write_args.setdefault("force_identical_write", True)
+        result = self._tracker.board.pin_write(model, name, lineage=lineage, **pin_write_args)
         with self._lock:
             self._models.append({"name": name, "version": result.version})
         return result

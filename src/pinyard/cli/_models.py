@@ -1,0 +1,101 @@
+"""The model-serving commands: ``pinyard serve`` and ``pinyard docker``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import pinyard
+from pinyard.errors import InvalidArgumentError
+
+Add = Callable[[str, Callable[[argparse.Namespace], Any], str], Any]
+
+
+def _resolve(board: pinyard.Board, args: argparse.Namespace) -> str:
+    """The explicit version; with --latest, the latest one, said out loud."""
+    if args.version and args.latest:
+        raise InvalidArgumentError("give either --version V or --latest, not both")
+    if args.version:
+        return str(args.version)
+    if not args.latest:
+        raise InvalidArgumentError(
+            f"say which version of {args.name!r} to serve: --version V (see `pinyard versions "
+            f"{args.board} {args.name}`), or --latest to take the newest one now"
+        )
+    version = board.pin_meta(args.name).version
+    print(
+        f"pinyard: --latest is version {version} of {args.name!r}; serving exactly that one",
+        file=sys.stderr,
+    )
+    return version
+
+
+def _cmd_serve(args: argparse.Namespace) -> None:
+    from pinyard.serving import serve
+    from pinyard.serving._serve import TOKEN_ENV, check_exposure
+
+    token = args.token or os.environ.get(TOKEN_ENV) or None
+    check_exposure(args.host, token, args.no_auth)  # before loading anything
+    board = pinyard.board(args.board, create=False)
+    serve(
+        board,
+        args.name,
+        _resolve(board, args),
+        host=args.host,
+        port=args.port,
+        token=token,
+        no_auth=args.no_auth,
+        max_body_bytes=int(args.max_body_mb * 1024 * 1024),
+        strict=args.strict,
+    )
+
+
+def _cmd_docker(args: argparse.Namespace) -> Any:
+    from pinyard.serving import write_docker_files
+
+    board = pinyard.board(args.board, create=False)
+    files = write_docker_files(
+        board, args.name, _resolve(board, args), args.out, board_url=args.board, port=args.port
+    )
+    return {"dockerfile": files.dockerfile, "requirements": files.requirements, "app": files.app}
+
+
+def _version_args(cmd: Any) -> None:
+    cmd.add_argument("board", help="board path or URL")
+    cmd.add_argument("name", help="pin name of the model bundle")
+    cmd.add_argument("--version", dest="version", default=None, help="the version id to serve")
+    cmd.add_argument(
+        "--latest", action="store_true", help="take the newest version now (it is logged)"
+    )
+    cmd.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+
+
+def add_model_commands(add: Add) -> None:
+    """Register ``serve`` and ``docker``."""
+    cmd = add("serve", _cmd_serve, "Serve one version of a model bundle as a REST API.")
+    _version_args(cmd)
+    cmd.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    cmd.add_argument(
+        "--token", default=None, help="bearer token clients must send (default: PINYARD_TOKEN)"
+    )
+    cmd.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="allow binding a non-loopback address without a token (a gateway guards it)",
+    )
+    cmd.add_argument(
+        "--max-body-mb", type=float, default=32.0, help="largest request body (default 32)"
+    )
+    cmd.add_argument(
+        "--strict", action="store_true", help="refuse to start if package versions differ"
+    )
+    cmd = add(
+        "docker",
+        _cmd_docker,
+        "Write a Dockerfile, pinned requirements.txt and app.py serving one version.",
+    )
+    _version_args(cmd)
+    cmd.add_argument("--out", default="pinyard-docker", help="output folder")
