@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import math
 import shutil
 import struct
@@ -118,3 +119,17 @@ def test_ridge_lambda_sweep_again_is_a_new_sweep_with_its_own_model_version(
     lineage = [board.pin_meta("ridge-model", v.version).lineage["run_id"] for v in versions]
     assert sorted(lineage) == sorted(refits["run_id"])
     assert board.pin_meta("ridge-model").lineage["run_id"] == refits["run_id"].iloc[-1]
+
+
+def test_serve_model(tmp_path: Path) -> None:
+    out = run("serve_model.py", str(tmp_path / "board"))
+    board = pinyard.board_folder(tmp_path / "board")
+    (info,) = board.pin_versions("churn-model", as_df=False)
+    assert f"wrote churn-model version {info.version}" in out
+    assert f"served version: {info.version}" in out
+    low_tenure, long_tenure = ast.literal_eval(out.split("churn probability: ")[1].splitlines()[0])
+    assert 0 <= long_tenure < low_tenure <= 1  # new customers churn more
+    assert "bad request: 422 column 'monthly_fee': expected float64" in out
+    (run_row,) = board.tracker("churn").runs().itertuples()
+    assert f"trained by run: {run_row.run_id}" in out
+    assert board.pin_meta("churn-model").lineage["run_id"] == run_row.run_id

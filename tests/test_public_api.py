@@ -9,9 +9,15 @@ import pytest
 import pinyard
 import pinyard.boards
 import pinyard.errors
+import pinyard.models
+import pinyard.serving
+import pinyard.tracking
+
+MODULES = [pinyard, pinyard.boards, pinyard.errors, pinyard.models, pinyard.serving,
+           pinyard.tracking]  # fmt: skip
 
 
-@pytest.mark.parametrize("module", [pinyard, pinyard.boards, pinyard.errors])
+@pytest.mark.parametrize("module", MODULES)
 def test_all_is_sorted_and_resolves(module: object) -> None:
     names = list(module.__all__)  # type: ignore[attr-defined]
     assert names == sorted(names)
@@ -29,7 +35,8 @@ def test_every_error_is_a_pinyard_error_and_drawn_in_the_tree() -> None:
         and not issubclass(obj, Warning)
     ]
     assert len(classes) >= 15
-    assert "UnverifiedVersionWarning" in doc
+    for warning in ("UnverifiedVersionWarning", "EnvironmentMismatchWarning"):
+        assert warning in doc
     for cls in classes:
         assert issubclass(cls, pinyard.errors.PinyardError), cls
         assert cls.__name__ in doc, f"{cls.__name__} missing from the tree in the docstring"

@@ -60,7 +60,7 @@ def model_modules(model: Any) -> set[str]:
     except (pickle.PicklingError, TypeError, AttributeError) as exc:
         raise SerializationError(
             f"the model cannot be pickled ({exc}); a model must be picklable to be stored: "
-            "define functions at module level, not as lambdas or closures"
+            "define its functions and classes at module level, not as lambdas or closures"
         ) from None
     return {m for m in finder.modules if m not in _STDLIB}
 

@@ -1,0 +1,85 @@
+"""Fit a model, pin it with its signature, serve that exact version, call it over HTTP.
+
+Run:  python examples/serve_model.py [BOARD_FOLDER]      (default: ./pinyard-board)
+
+The same server runs from a shell with
+    pinyard serve BOARD_FOLDER churn-model --version <the version printed below>
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+
+import httpx
+import numpy as np
+import pandas as pd
+import uvicorn
+from sklearn.compose import make_column_transformer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+import pinyard
+from pinyard.models import ModelBundle
+from pinyard.serving import create_app
+
+
+def training_data(seed: int = 7) -> tuple[pd.DataFrame, pd.Series]:
+    rng = np.random.default_rng(seed)
+    n = 500
+    x = pd.DataFrame(
+        {
+            "tenure_months": rng.integers(1, 72, n),
+            "monthly_fee": rng.normal(40, 12, n).round(2),
+            "plan": pd.Categorical(rng.choice(["basic", "plus", "pro"], n)),
+        }
+    )
+    logit = 1.5 - 0.06 * x["tenure_months"] + 0.03 * (x["monthly_fee"] - 40)
+    churned = rng.random(n) < 1 / (1 + np.exp(-logit))
+    return x, pd.Series(churned.astype(int), name="churned")
+
+
+def main(board_folder: str) -> None:
+    x, y = training_data()
+    board = pinyard.board_folder(board_folder)
+    tracker = board.tracker("churn")
+    with tracker.start_run(params={"C": 1.0}, seed=7, data=x) as run:
+        features = make_column_transformer((OneHotEncoder(), ["plan"]), remainder=StandardScaler())
+        model = make_pipeline(features, LogisticRegression(C=1.0)).fit(x, y)
+        run.log_metric("train_accuracy", float(model.score(x, y)))
+        # The signature comes from the training frame; only types are kept.
+        bundle = ModelBundle(model, prototype=x, metadata={"owner": "growth-team"}, run=run)
+        written = run.log_model(bundle, "churn-model")
+    print(f"wrote churn-model version {written.version}")
+
+    # Serve exactly that version (uvicorn in a thread, so this script can call it).
+    app = create_app(board, "churn-model", version=written.version)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+        rows = [
+            {"tenure_months": 2, "monthly_fee": 55.0, "plan": "pro"},
+            {"tenure_months": 60, "monthly_fee": 30.0, "plan": "basic"},
+        ]
+        response = client.post("/predict_proba", json=rows)
+        print("served version:", response.headers["x-pinyard-version"])
+        print("churn probability:", [round(p, 3) for p in response.json()["1"]])
+        bad_row = {"tenure_months": 2, "monthly_fee": "high", "plan": "pro"}
+        bad = client.post("/predict", json=[bad_row])
+        print("bad request:", bad.status_code, bad.json()["detail"][0]["msg"])
+        lineage = client.get("/metadata").json()["lineage"]
+        print("trained by run:", lineage["run_id"], "with params", lineage["params"])
+
+    server.should_exit = True
+    thread.join()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "pinyard-board")
