@@ -206,6 +206,10 @@ def test_overflow_is_refused() -> None:
     float_col = Signature((Column("f", "float64"),))
     with pytest.raises(SignatureError, match="without loss"):
         float_col.validate([{"f": 2**53 + 1}])
+    single = Signature((Column("f", "float32"),))
+    assert single.validate([{"f": 0.1}]).column("f").type == pa.float32()  # rounded: allowed
+    with pytest.raises(SignatureError, match="out of the range of float32"):
+        single.validate([{"f": 1e300}])
 
 
 def test_times_from_iso_strings() -> None:
