@@ -15,7 +15,9 @@ class Handler:
 
     ``matches(model)`` says whether this handler applies; ``methods(model)``
     lists the prediction methods it offers (the first is the default);
-    ``call(model, method, data)`` runs one. Register with `register_handler`;
+    ``call(model, method, data)`` runs one. ``rows_independent(model)`` is
+    True when each output row depends only on its input row, so the server
+    may score concurrent requests together. Register with `register_handler`;
     later registrations are tried first.
     """
 
@@ -23,6 +25,7 @@ class Handler:
     matches: Callable[[Any], bool]
     methods: Callable[[Any], tuple[str, ...]]
     call: Callable[[Any, str, Any], Any]
+    rows_independent: Callable[[Any], bool] = lambda model: False
 
 
 def _is_sklearn(model: Any) -> bool:
@@ -57,7 +60,8 @@ _HANDLERS: list[Handler] = [
         lambda m: ("predict",),
         _call_method,
     ),
-    Handler("sklearn", _is_sklearn, _sklearn_methods, _call_method),
+    # A fitted estimator's predict methods score each row on its own.
+    Handler("sklearn", _is_sklearn, _sklearn_methods, _call_method, lambda model: True),
 ]
 
 

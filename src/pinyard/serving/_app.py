@@ -10,12 +10,14 @@ import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from pinyard.errors import IntegrityError, InvalidArgumentError, SignatureError
 from pinyard.models import ModelBundle
+from pinyard.serving._batcher import Batcher
 from pinyard.serving._codec import (
     ACCEPTED,
     ARROW_STREAM,
@@ -56,6 +58,7 @@ def create_app(
     token: str | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     strict: bool = False,
+    batching: bool = True,
 ) -> FastAPI:
     """A FastAPI app serving pin ``name`` at exactly ``version``, resolved and verified now.
 
@@ -65,6 +68,9 @@ def create_app(
     offers, e.g. ``/predict_proba``), ``GET /ping``, ``GET /metadata``,
     ``GET /signature`` and the OpenAPI docs at ``/docs``. With ``token``,
     every endpoint but ``/ping`` needs ``Authorization: Bearer <token>``.
+    Requests that arrive while the model is busy are scored together when the
+    model scores rows independently (scikit-learn does); ``batching=False``
+    scores each request alone.
     """
     if not isinstance(version, str) or not version:
         raise InvalidArgumentError(
@@ -96,7 +102,7 @@ def create_app(
     app.state.bundle = bundle
     _add_info_routes(app, bundle)
     for method in bundle.methods:
-        _add_predict_route(app, bundle, method, max_body_bytes)
+        _add_predict_route(app, bundle, method, max_body_bytes, batching)
     app.add_exception_handler(Exception, _internal_error)
     headers = [
         (b"x-pinyard-version", resolved.encode()),
@@ -150,20 +156,36 @@ def _add_info_routes(app: FastAPI, bundle: ModelBundle) -> None:
     )
 
 
-def _add_predict_route(app: FastAPI, bundle: ModelBundle, method: str, limit: int) -> None:
+def _add_predict_route(
+    app: FastAPI, bundle: ModelBundle, method: str, limit: int, batching: bool
+) -> None:
     classes = getattr(bundle.model, "classes_", None)
 
-    def score(body: bytes, content_type: str | None, accept: str | None) -> Response:
-        kind = media_type(content_type)
+    def predict(table: pa.Table) -> dict[str, Any]:
+        columns = output_columns(bundle.predict_validated(table, method), method, classes)
+        for name, values in columns.items():
+            if len(values) != table.num_rows:
+                raise ValueError(
+                    f"the model's {method} returned {len(values)} values in {name!r} for "
+                    f"{table.num_rows} rows"
+                )
+        return columns
+
+    independent = bundle.handler.rows_independent(bundle.model)
+    batcher = Batcher(predict) if batching and independent else None
+
+    def read(body: bytes, kind: str) -> pa.Table | Response:
         try:
-            table = bundle.signature.validate(decode(body, kind))
+            table: pa.Table = bundle.signature.validate(decode(body, kind))
         except SignatureError as exc:
             return _unprocessable(exc)
         except UnsupportedMediaTypeError:
             return _error(
                 415, f"Content-Type {kind!r} is not read here; send one of {', '.join(ACCEPTED)}"
             )
-        columns = output_columns(bundle.predict_validated(table, method), method, classes)
+        return table
+
+    def encode(columns: dict[str, Any], kind: str, accept: str | None) -> Response:
         if response_kind(accept, kind) == ARROW_STREAM:
             return Response(encode_arrow(columns), media_type=ARROW_STREAM)
         return Response(encode_json(columns), media_type=JSON)
@@ -175,11 +197,21 @@ def _add_predict_route(app: FastAPI, bundle: ModelBundle, method: str, limit: in
                 413, f"the request body is over the {limit}-byte limit; send fewer rows per "
                 "request, or start the server with a larger limit (--max-body-mb)",
             )  # fmt: skip
-        content_type = request.headers.get("content-type")
+        kind = media_type(request.headers.get("content-type"))
         accept = request.headers.get("accept")
-        if len(body) > _INLINE_BODY_BYTES:
-            return await run_in_threadpool(score, body, content_type, accept)
-        return score(body, content_type, accept)
+        large = len(body) > _INLINE_BODY_BYTES
+        table = await run_in_threadpool(read, body, kind) if large else read(body, kind)
+        if isinstance(table, Response):
+            return table
+        if batcher is not None:
+            columns = await batcher(table)
+        elif large:
+            columns = await run_in_threadpool(predict, table)
+        else:
+            columns = predict(table)
+        if large:
+            return await run_in_threadpool(encode, columns, kind, accept)
+        return encode(columns, kind, accept)
 
     binary = {"schema": {"type": "string", "format": "binary"}}
     app.add_api_route(

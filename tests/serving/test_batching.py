@@ -1,0 +1,104 @@
+"""Concurrent requests to a row-independent model are scored together, each getting its rows."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LinearRegression
+
+import pinyard
+from pinyard.models import ModelBundle
+from pinyard.serving import create_app
+
+from .conftest import running
+
+CALLS: list[int] = []
+LOCK = threading.Lock()
+
+
+class SlowLinear(LinearRegression):
+    """A scikit-learn model whose predict is slow once, so requests pile up behind it,
+    that records the rows of every call, and that fails on a poisoned row."""
+
+    def predict(self, X: Any) -> Any:  # noqa: N803 - scikit-learn's name
+        with LOCK:
+            first = not CALLS
+            CALLS.append(len(X))
+        if first:
+            time.sleep(0.3)
+        if (X["x"] == 999).any():
+            raise RuntimeError("poisoned row")
+        return super().predict(X)
+
+
+def seen_rows(data: pd.DataFrame) -> Any:
+    """A plain function: may depend on the whole batch, so never batched."""
+    with LOCK:
+        CALLS.append(len(data))
+    return np.full(len(data), len(data))
+
+
+def post_all(base_url: str, bodies: list[Any]) -> list[httpx.Response]:
+    async def go() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+            return list(await asyncio.gather(*(client.post("/predict", json=b) for b in bodies)))
+
+    return asyncio.run(go())
+
+
+def board_with(model: Any, tmp_path: Path) -> tuple[Any, str]:
+    board = pinyard.board_folder(tmp_path / "b")
+    frame = pd.DataFrame({"x": np.arange(10.0)})
+    return board, board.pin_write(ModelBundle(model, prototype=frame), "m").version
+
+
+def test_requests_queued_behind_a_busy_model_are_scored_together(tmp_path: Path) -> None:
+    model = SlowLinear().fit(pd.DataFrame({"x": [0.0, 1.0, 2.0]}), [1.0, 3.0, 5.0])
+    CALLS.clear()
+    board, version = board_with(model, tmp_path)
+    bodies = [[{"x": float(i)}, {"x": float(i) + 0.5}] for i in range(40)]
+    with running(create_app(board, "m", version)) as client:
+        responses = post_all(str(client.base_url), bodies)
+    assert [r.status_code for r in responses] == [200] * 40
+    for i, response in enumerate(responses):
+        assert response.json()["predict"] == pytest.approx([2 * i + 1.0, 2 * i + 2.0])
+    assert sum(CALLS) == 80
+    assert len(CALLS) < 10  # 40 requests, a handful of model calls
+    assert max(CALLS) > 2
+
+
+def test_a_failing_request_does_not_fail_the_batch_it_was_in(tmp_path: Path) -> None:
+    model = SlowLinear().fit(pd.DataFrame({"x": [0.0, 1.0]}), [0.0, 1.0])
+    CALLS.clear()
+    board, version = board_with(model, tmp_path)
+    bodies = [[{"x": 999.0 if i == 7 else float(i)}] for i in range(20)]
+    with running(create_app(board, "m", version)) as client:
+        responses = post_all(str(client.base_url), bodies)
+    assert [r.status_code for r in responses] == [500 if i == 7 else 200 for i in range(20)]
+    assert "poisoned" not in responses[7].text
+
+
+def test_batching_is_off_for_models_that_may_look_across_rows(tmp_path: Path) -> None:
+    CALLS.clear()
+    board, version = board_with(seen_rows, tmp_path)
+    with running(create_app(board, "m", version)) as client:
+        responses = post_all(str(client.base_url), [[{"x": 1.0}]] * 10)
+    assert {tuple(r.json()["predict"]) for r in responses} == {(1,)}
+    assert CALLS == [1] * 10
+
+
+def test_batching_can_be_turned_off(tmp_path: Path) -> None:
+    model = SlowLinear().fit(pd.DataFrame({"x": [0.0, 1.0]}), [0.0, 1.0])
+    CALLS.clear()
+    board, version = board_with(model, tmp_path)
+    with running(create_app(board, "m", version, batching=False)) as client:
+        post_all(str(client.base_url), [[{"x": 1.0}]] * 10)
+    assert CALLS == [1] * 10
