@@ -76,6 +76,62 @@ def test_listing_many_versions_reads_no_metadata(
     assert listing.total == 1, listing.by_method
 
 
+def test_latest_of_many_versions_is_one_delimited_list_and_skips_uncommitted(
+    s3_bucket_via_proxy: Bucket, tmp_path: Path
+) -> None:
+    bucket = s3_bucket_via_proxy
+    assert bucket.proxy is not None
+    board = open_board(bucket, tmp_path)
+    old = board.pin_write({"k": 0}, "obj")
+    raw = board.store.read_bytes(f"pins/obj/{old.version}/data.txt")
+    fs, base = bucket.fs, f"{bucket.name}/team/pins/obj"
+    fs.pipe(
+        {f"{base}/20200101T00{i // 60:02d}{i % 60:02d}Z-abcde/data.txt": raw for i in range(150)}
+    )
+    # The newest folder holds a data file but no data.txt: a write in progress or killed.
+    fs.pipe_file(f"{base}/20990101T000000Z-fffff/obj.json", b'{"k": "uncommitted"}')
+    reader = open_board(bucket, tmp_path)
+    with bucket.proxy.measure() as latest:
+        assert reader.pin_read("obj") == {"k": 0}
+    lists = [r for r in latest.records if "list-type=" in r.query]
+    assert len(lists) == 1, lists
+    assert "delimiter=%2F" in lists[0].query
+    gets = [(r.path.rsplit("/", 2)[-2], r.status) for r in latest.records if r not in lists]
+    assert gets == [("20990101T000000Z-fffff", 404), (old.version, 200), (old.version, 200)]
+    assert board.pin_meta("obj").version == old.version
+    assert [v.version for v in board.pin_versions("obj", as_df=False)][-1] == old.version
+    # A new write sorts after the uncommitted folder, so it is the latest for pins too.
+    new = board.pin_write({"k": 1}, "obj")
+    assert new.version > "20990101T000000Z-fffff"
+    assert open_board(bucket, tmp_path).pin_read("obj") == {"k": 1}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_write_meets_an_uncommitted_identical_version_at_its_id(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    bucket: Bucket = request.getfixturevalue(backend)
+    board = open_board(bucket, tmp_path)
+    moment = datetime(2031, 1, 1, tzinfo=UTC)
+    first = board.pin_write({"same": "bytes"}, "obj", created=moment)
+    data_txt = f"pins/obj/{first.version}/data.txt"
+    raw = board.store.read_bytes(data_txt)
+    data = board.store.read_bytes(f"pins/obj/{first.version}/obj.json")
+    board.store.delete_tree(f"pins/obj/{first.version}")
+    board.store.write_exclusive(f"pins/obj/{first.version}/obj.json", data)
+    assert board.pin_list() == ["obj"]  # pin folders are listed, not checked
+    with pytest.raises(errors.PinNotFoundError):
+        board.pin_read("obj")
+    # Another writer of the same bytes was killed before data.txt: writing them again
+    # at the same second publishes at that id instead of moving past it.
+    again = board.pin_write({"same": "bytes"}, "obj", created=moment)
+    assert again.written
+    assert again.version == first.version
+    assert board.store.read_bytes(data_txt) != raw  # a new data.txt (its own write time)
+    assert open_board(bucket, tmp_path).pin_read("obj") == {"same": "bytes"}
+    assert len(board.pin_versions("obj", as_df=False)) == 1
+
+
 # -- large files ------------------------------------------------------------------------------
 
 

@@ -2,8 +2,10 @@
 
 Few requests, bounded memory, no silent overwrite:
 
-* Listing a pin's versions is one recursive LIST chain (``find``); finding
-  the newest version id is one delimited LIST.
+* Listing a pin's committed versions is one recursive LIST chain (``find``).
+  Finding the newest is one delimited LIST of the pin's folder (version folder
+  names only, committed or not); readers then fetch the newest ``data.txt``
+  directly and fall back to the next folder when it is missing.
 * A small file (up to `SMALL_FILE_BYTES`) is held in memory and PUT once,
   straight into its version folder, with an exclusive create. A larger file
   streams, while it is hashed, into ``staging/`` as a multipart/block upload
@@ -113,10 +115,6 @@ class RemoteStore(Store):
             if rel.count("/") == 1 and rel.endswith(f"/{meta_name}")
         }
         return sorted(v for v in versions if is_version_id(v))
-
-    def latest_committed(self, pin_dir: str, meta_name: str) -> str | None:
-        versions = self.committed_versions(pin_dir, meta_name)
-        return versions[-1] if versions else None
 
     def pin_names(self, pins_dir: str, meta_name: str) -> list[str]:
         """One delimited LIST: every pin folder (not checked for committed versions,

@@ -118,13 +118,17 @@ class Store(ABC):
             and self.exists(f"{pin_dir}/{e.name}/{meta_name}")
         ]
 
+    def version_folders(self, pin_dir: str) -> list[str]:
+        """Every folder under ``pin_dir`` named like a version id, committed or not,
+        sorted (one listing of ``pin_dir`` itself, not of what the folders hold)."""
+        from pinyard.boards._names import is_version_id
+
+        return [e.name for e in self.list_dir(pin_dir) if e.is_dir and is_version_id(e.name)]
+
     def latest_committed(self, pin_dir: str, meta_name: str) -> str | None:
         """The last committed version under ``pin_dir`` (one listing, then checks from
         the newest down, so the cost does not grow with the number of versions)."""
-        from pinyard.boards._names import is_version_id
-
-        names = [e.name for e in self.list_dir(pin_dir) if e.is_dir and is_version_id(e.name)]
-        for name in reversed(names):
+        for name in reversed(self.version_folders(pin_dir)):
             if self.exists(f"{pin_dir}/{name}/{meta_name}"):
                 return name
         return None

@@ -23,6 +23,7 @@ from pinyard.errors import (
     IntegrityError,
     InvalidArgumentError,
     SerializationError,
+    VersionNotFoundError,
 )
 
 READ_CHUNK = 8 * 1024 * 1024
@@ -217,33 +218,42 @@ def commit(
 ) -> WriteResult:
     """Stage a version's files, then publish it unless it repeats the latest version.
 
-    Identical content is looked for only when the latest id carries the same
-    hash prefix, so a typical write reads no metadata. A collision with
-    another writer's id is retried under a later id; identical bytes
-    published by someone else at the same id count as this write.
+    The new id sorts after the pin's newest version folder, committed or not
+    (one listing of the pin's folder). Identical content is looked for only
+    when that folder's id carries the same hash prefix, so a typical write
+    reads no metadata; if that folder is not committed yet (another writer of
+    the same bytes may be publishing there), the id is not moved past it, so
+    both writers meet at one id. A collision with another writer's id is
+    retried under a later id; identical bytes published by someone else at
+    the same id count as this write.
     """
     staging = store.new_staging(pin_dir)
     try:
         files = stage(staging)
         now = datetime.now(UTC)  # the true write time, unique to this attempt
         stamp = created.astimezone(UTC) if created else None  # the caller's `created`
-        latest = store.latest_committed(pin_dir, META_FILENAME)
+        folders = store.version_folders(pin_dir)
+        latest = folders[-1] if folders else None
         meta = build_meta(draft, files, latest, now, stamp)
-        same_prefix = latest is not None and latest.rsplit("-", 1)[1] == meta.pin_hash[:5]
-        if latest is not None and same_prefix and not force_identical_write:
-            previous = read_meta(latest)
-            if same_content(meta, previous):
+        if latest is not None and latest.rsplit("-", 1)[1] == meta.pin_hash[:5]:
+            previous = _committed_meta(read_meta, latest)
+            if previous is None:  # uncommitted: order after the folder before it
+                meta = build_meta(
+                    draft, files, folders[-2] if len(folders) > 1 else None, now, stamp
+                )
+            elif same_content(meta, previous) and not force_identical_write:
                 log.info("pin %r: content equals version %s; nothing written", draft.name, latest)
                 return WriteResult(**_fields(previous), written=False)
         for _ in range(PUBLISH_ATTEMPTS):
             try:
                 staging.publish(f"{pin_dir}/{meta.version}", META_FILENAME, meta.to_data_txt())
             except FileExistsError:
-                existing = read_meta(meta.version)
-                if same_content(meta, existing) and not force_identical_write:
+                existing = _committed_meta(read_meta, meta.version)
+                same = existing is not None and same_content(meta, existing)
+                if existing is not None and same and not force_identical_write:
                     return WriteResult(**_fields(existing), written=False)
-                newest = store.latest_committed(pin_dir, META_FILENAME)
-                meta = bump(meta, max(newest or meta.version, meta.version))
+                folders = store.version_folders(pin_dir)
+                meta = bump(meta, max(folders[-1] if folders else meta.version, meta.version))
                 continue
             log.info("pin %r: wrote version %s", draft.name, meta.version)
             return WriteResult(**_fields(meta), written=True)
@@ -253,6 +263,14 @@ def commit(
         )
     finally:
         staging.discard()
+
+
+def _committed_meta(read_meta: Callable[[str], PinMeta], version: str) -> PinMeta | None:
+    """A version's metadata, or None while its folder holds no data.txt."""
+    try:
+        return read_meta(version)
+    except VersionNotFoundError:
+        return None
 
 
 def _fields(meta: PinMeta) -> dict[str, Any]:
