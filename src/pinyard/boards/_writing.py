@@ -15,7 +15,7 @@ from pinyard.boards._hashing import FileDigest, HashingWriter, combined_pin_hash
 from pinyard.boards._meta import META_FILENAME, FileRecord, PinMeta
 from pinyard.boards._names import file_name_problem
 from pinyard.boards._progress import Progress
-from pinyard.boards._store import Staging, Store
+from pinyard.boards._store import ReplayMismatchError, Sink, SinkWriter, Staging, Store
 from pinyard.boards._types import Serializer
 from pinyard.boards._versions import next_version_id
 from pinyard.errors import (
@@ -73,8 +73,12 @@ def stage_object(
 ) -> FileDigest:
     """Serialise ``obj`` into the staging area, hashing it on the way."""
     meter = Progress(f"writing {file_name}", progress)
-    with staging.open_sink(file_name) as sink:
-        writer = HashingWriter(meter.wrap(sink))
+
+    def replay(sink: Sink) -> None:
+        serializer.write(obj, SinkWriter(sink))  # type: ignore[arg-type]
+
+    with staging.open_sink(file_name, replay) as sink:
+        writer = HashingWriter(meter.wrap(sink), staging.max_pending_bytes)
         try:
             serializer.write(obj, writer)  # type: ignore[arg-type]
         except (SerializationError, InvalidArgumentError):
@@ -94,8 +98,14 @@ def stage_file(
 ) -> FileDigest:
     """Copy a local file into the staging area, hashing it on the way (read once)."""
     meter = Progress(f"uploading {file_name}", progress)
-    with open(source, "rb") as src, staging.open_sink(file_name) as sink:
-        writer = HashingWriter(meter.wrap(sink))
+
+    def replay(sink: Sink) -> None:
+        with open(source, "rb") as again:
+            while chunk := again.read(READ_CHUNK):
+                sink(chunk)
+
+    with open(source, "rb") as src, staging.open_sink(file_name, replay) as sink:
+        writer = HashingWriter(meter.wrap(sink), staging.max_pending_bytes)
         with writer:
             while chunk := src.read(READ_CHUNK):
                 writer.write(chunk)
@@ -226,8 +236,35 @@ def commit(
     both writers meet at one id. A collision with another writer's id is
     retried under a later id; identical bytes published by someone else at
     the same id count as this write.
+
+    A store may stream large files to their final place in a second pass
+    (see `Staging.open_sink`); if those bytes differ from the first pass,
+    the version is staged again the plain way.
     """
-    staging = store.new_staging(pin_dir)
+    args = (store, pin_dir, draft, stage, read_meta, force_identical_write, created)
+    try:
+        return _commit(*args, replay=True)
+    except ReplayMismatchError:
+        log.warning(
+            "pin %r: the object serialized to different bytes twice; writing it once, "
+            "through staging",
+            draft.name,
+        )
+        return _commit(*args, replay=False)
+
+
+def _commit(
+    store: Store,
+    pin_dir: str,
+    draft: Draft,
+    stage: Callable[[Staging], list[tuple[str, FileDigest]]],
+    read_meta: Callable[[str], PinMeta],
+    force_identical_write: bool,
+    created: datetime | None,
+    *,
+    replay: bool,
+) -> WriteResult:
+    staging = store.new_staging(pin_dir, replay=replay)
     try:
         files = stage(staging)
         now = datetime.now(UTC)  # the true write time, unique to this attempt
