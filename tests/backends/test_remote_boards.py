@@ -237,6 +237,29 @@ def test_s3_object_that_serializes_differently_twice_is_staged_instead(
     assert _open_uploads(bucket) == []
 
 
+def test_s3_large_read_is_checked_as_it_downloads(
+    s3_bucket_via_proxy: Bucket, tmp_path: Path
+) -> None:
+    bucket = s3_bucket_via_proxy
+    assert bucket.proxy is not None
+    board = open_board(bucket, tmp_path)
+    payload = bytes(range(256)) * (48 * 1024)  # 12 MiB: downloaded to the cache, hashed on the way
+    meta = board.pin_write(payload, "big", type="joblib")
+    reader = open_board(bucket, tmp_path)
+    with bucket.proxy.measure() as cold:
+        assert reader.pin_read("big") == payload
+    assert (cold.total, cold.by_method["GET"]) == (3, 3), cold.by_method  # LIST, data.txt, data
+    key = bucket.path("team/pins/big", meta.version, meta.file[0])
+    stored = bytearray(bucket.fs.cat_file(key))
+    stored[len(stored) // 2] ^= 1  # one flipped bit, same size
+    bucket.fs.pipe_file(key, bytes(stored))
+    fresh = open_board(bucket, tmp_path)
+    with pytest.raises(errors.IntegrityError, match="corrupt"):
+        fresh.pin_read("big")
+    assert fresh.cache is not None
+    assert not fresh.cache.blob_path(meta.files[0].sha256).exists()
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_concurrent_large_writers_lose_nothing(
     backend: str, request: pytest.FixtureRequest, tmp_path: Path

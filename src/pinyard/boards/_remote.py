@@ -35,9 +35,11 @@ from typing import Any, BinaryIO, TypeVar
 
 import xxhash
 
+from pinyard.boards._hashing import FileDigest
 from pinyard.boards._names import is_version_id
 from pinyard.boards._retry import retrying
 from pinyard.boards._s3 import MultipartUpload
+from pinyard.boards._s3 import download as s3_download
 from pinyard.boards._store import (
     BytesLike,
     Entry,
@@ -176,11 +178,16 @@ class RemoteStore(Store):
         finally:
             f.close()
 
-    def download(self, path: str, local: str) -> None:
+    def download(self, path: str, local: str) -> FileDigest | None:
         """Stream one object to a local file in a single GET (ranged reads through a
-        file handle cost a request each, and some servers reread the object for each)."""
-        extra = {"max_concurrency": 1} if self.protocol in ("s3", "s3a") else {}
-        self._call("downloading", path, lambda: self.fs.get_file(self.abs(path), local, **extra))
+        file handle cost a request each, and some servers reread the object for each);
+        on S3 hashed on the way."""
+        if self.protocol in DIRECT_PROTOCOLS:
+            return self._call(
+                "downloading", path, lambda: s3_download(self.fs, self.abs(path), local)
+            )
+        self._call("downloading", path, lambda: self.fs.get_file(self.abs(path), local))
+        return None
 
     def write_exclusive(self, path: str, data: bytes, *, sync: bool = True) -> None:
         target = self.abs(path)

@@ -1,5 +1,11 @@
-"""S3 requests s3fs does not make the way pinyard needs: one object written as a
-multipart upload straight from a producer, created exclusively.
+"""S3 transfers s3fs does not make the way pinyard needs.
+
+`download`: one GET streamed to a local file in 8 MiB blocks, the next block
+read while the current one is hashed and written (s3fs reads 64 KiB at a
+time and leaves hashing to a second pass over the file).
+
+`MultipartUpload`: one object written as a multipart upload straight from a
+producer, created exclusively.
 
 The bytes written are copied once, into the part being filled, and each
 full part is sent as a stream, `IN_FLIGHT` at a time (aiohttp would copy a
@@ -13,6 +19,7 @@ retry finds the object, its ETag is compared with the one these parts make
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import io
@@ -20,12 +27,52 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+from pinyard.boards._hashing import FileDigest, HashingWriter
 from pinyard.boards._store import BytesLike
 
 MIB = 1024 * 1024
 PART_BYTES = 8 * MIB
 MAX_PARTS = 10_000  # S3's limit
 IN_FLIGHT = 2
+DOWNLOAD_BLOCK = 8 * MIB
+
+
+def download(fs: Any, path: str, local: str) -> FileDigest:
+    """Stream ``path`` (bucket/key) to the file ``local`` in one GET; its digest."""
+    bucket, key, _ = fs.split_path(path)
+
+    async def open_body() -> Any:
+        return (await fs._call_s3("get_object", Bucket=bucket, Key=key))["Body"]
+
+    async def block(body: Any) -> bytes:
+        parts, n = [], 0
+        while n < DOWNLOAD_BLOCK:
+            chunk = await body.read(DOWNLOAD_BLOCK - n)
+            if not chunk:
+                break
+            parts.append(chunk)
+            n += len(chunk)
+        return b"".join(parts)
+
+    body = asyncio.run_coroutine_threadsafe(open_body(), fs.loop).result()
+    ahead = asyncio.run_coroutine_threadsafe(block(body), fs.loop)
+    try:
+        with open(local, "wb") as out:
+            writer = HashingWriter(out.write, DOWNLOAD_BLOCK)
+            with writer:
+                while data := ahead.result():
+                    ahead = asyncio.run_coroutine_threadsafe(block(body), fs.loop)
+                    writer.write(data)
+    finally:
+        ahead.cancel()
+        with contextlib.suppress(BaseException):
+            ahead.result(timeout=30)
+
+        async def close() -> None:
+            body.close()
+
+        asyncio.run_coroutine_threadsafe(close(), fs.loop).result()
+    return writer.digest
 
 
 def part_size_for(size: int) -> int:

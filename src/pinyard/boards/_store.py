@@ -15,7 +15,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import BinaryIO, TypeAlias
+from typing import TYPE_CHECKING, BinaryIO, TypeAlias
+
+if TYPE_CHECKING:
+    from pinyard.boards._hashing import FileDigest
 
 #: Anything that exposes the buffer protocol as bytes.
 BytesLike: TypeAlias = bytes | bytearray | memoryview
@@ -124,11 +127,13 @@ class Store(ABC):
         """A seekable binary stream over the object (``size`` if known spares a request);
         FileNotFoundError if absent."""
 
-    def download(self, path: str, local: str) -> None:
-        """Copy one object to a local file (stores with a faster way override this)."""
+    def download(self, path: str, local: str) -> FileDigest | None:
+        """Copy one object to a local file (stores with a faster way override this);
+        its digest when taken on the way (None: the caller hashes the file)."""
         with self.open_read(path) as source, open(local, "wb") as out:
             while chunk := source.read(8 * 1024 * 1024):
                 out.write(chunk)
+        return None
 
     def local_path(self, path: str) -> str | None:
         """A path on the local disk for the object, when the store has one."""
