@@ -40,6 +40,7 @@ from pinyard.boards._names import is_version_id
 from pinyard.boards._retry import retrying
 from pinyard.boards._s3 import MultipartUpload
 from pinyard.boards._s3 import download as s3_download
+from pinyard.boards._s3 import list_folder as s3_list_folder
 from pinyard.boards._store import (
     BytesLike,
     Entry,
@@ -87,6 +88,13 @@ class RemoteStore(Store):
 
     def list_dir(self, path: str) -> list[Entry]:
         target = self.abs(path)
+
+        if self.protocol in DIRECT_PROTOCOLS:
+            try:
+                found = self._call("listing", path, lambda: s3_list_folder(self.fs, target))
+            except FileNotFoundError:  # no bucket: as before, the write that follows says so
+                return []
+            return sorted({Entry(name, is_dir) for name, is_dir in found}, key=lambda e: e.name)
 
         def ls() -> list[dict[str, Any]]:
             self.fs.invalidate_cache(target)

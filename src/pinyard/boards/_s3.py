@@ -1,4 +1,6 @@
-"""S3 transfers s3fs does not make the way pinyard needs.
+"""S3 requests s3fs does not make the way pinyard needs.
+
+`list_folder`: one delimited LIST chain, with no follow-up request when empty.
 
 `download`: one GET streamed to a local file in 8 MiB blocks, the next block
 read while the current one is hashed and written (s3fs reads 64 KiB at a
@@ -35,6 +37,24 @@ PART_BYTES = 8 * MIB
 MAX_PARTS = 10_000  # S3's limit
 IN_FLIGHT = 2
 DOWNLOAD_BLOCK = 8 * MIB
+
+
+def list_folder(fs: Any, path: str) -> list[tuple[str, bool]]:
+    """(name, is folder) of each child of ``path`` (bucket/prefix): one delimited LIST
+    chain, nothing else (s3fs follows an empty listing with more requests)."""
+    bucket, key, _ = fs.split_path(path)
+    prefix = f"{key.strip('/')}/" if key.strip("/") else ""
+    found: list[tuple[str, bool]] = []
+    marks: dict[str, str] = {}
+    while True:
+        page = fs.call_s3("list_objects_v2", Bucket=bucket, Prefix=prefix, Delimiter="/", **marks)
+        found += [
+            (p["Prefix"][len(prefix) :].rstrip("/"), True) for p in page.get("CommonPrefixes", [])
+        ]
+        found += [(o["Key"][len(prefix) :], False) for o in page.get("Contents", [])]
+        if not page.get("IsTruncated"):
+            return [(name, is_dir) for name, is_dir in found if name]
+        marks = {"ContinuationToken": page["NextContinuationToken"]}
 
 
 def download(fs: Any, path: str, local: str) -> FileDigest:
