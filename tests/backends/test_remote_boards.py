@@ -10,7 +10,7 @@ import sys
 import textwrap
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +76,62 @@ def test_listing_many_versions_reads_no_metadata(
     assert listing.total == 1, listing.by_method
 
 
+def test_latest_of_many_versions_is_one_delimited_list_and_skips_uncommitted(
+    s3_bucket_via_proxy: Bucket, tmp_path: Path
+) -> None:
+    bucket = s3_bucket_via_proxy
+    assert bucket.proxy is not None
+    board = open_board(bucket, tmp_path)
+    old = board.pin_write({"k": 0}, "obj")
+    raw = board.store.read_bytes(f"pins/obj/{old.version}/data.txt")
+    fs, base = bucket.fs, f"{bucket.name}/team/pins/obj"
+    fs.pipe(
+        {f"{base}/20200101T00{i // 60:02d}{i % 60:02d}Z-abcde/data.txt": raw for i in range(150)}
+    )
+    # The newest folder holds a data file but no data.txt: a write in progress or killed.
+    fs.pipe_file(f"{base}/20990101T000000Z-fffff/obj.json", b'{"k": "uncommitted"}')
+    reader = open_board(bucket, tmp_path)
+    with bucket.proxy.measure() as latest:
+        assert reader.pin_read("obj") == {"k": 0}
+    lists = [r for r in latest.records if "list-type=" in r.query]
+    assert len(lists) == 1, lists
+    assert "delimiter=%2F" in lists[0].query
+    gets = [(r.path.rsplit("/", 2)[-2], r.status) for r in latest.records if r not in lists]
+    assert gets == [("20990101T000000Z-fffff", 404), (old.version, 200), (old.version, 200)]
+    assert board.pin_meta("obj").version == old.version
+    assert [v.version for v in board.pin_versions("obj", as_df=False)][-1] == old.version
+    # A new write sorts after the uncommitted folder, so it is the latest for pins too.
+    new = board.pin_write({"k": 1}, "obj")
+    assert new.version > "20990101T000000Z-fffff"
+    assert open_board(bucket, tmp_path).pin_read("obj") == {"k": 1}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_write_meets_an_uncommitted_identical_version_at_its_id(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    bucket: Bucket = request.getfixturevalue(backend)
+    board = open_board(bucket, tmp_path)
+    moment = datetime(2031, 1, 1, tzinfo=UTC)
+    first = board.pin_write({"same": "bytes"}, "obj", created=moment)
+    data_txt = f"pins/obj/{first.version}/data.txt"
+    raw = board.store.read_bytes(data_txt)
+    data = board.store.read_bytes(f"pins/obj/{first.version}/obj.json")
+    board.store.delete_tree(f"pins/obj/{first.version}")
+    board.store.write_exclusive(f"pins/obj/{first.version}/obj.json", data)
+    assert board.pin_list() == ["obj"]  # pin folders are listed, not checked
+    with pytest.raises(errors.PinNotFoundError):
+        board.pin_read("obj")
+    # Another writer of the same bytes was killed before data.txt: writing them again
+    # at the same second publishes at that id instead of moving past it.
+    again = board.pin_write({"same": "bytes"}, "obj", created=moment)
+    assert again.written
+    assert again.version == first.version
+    assert board.store.read_bytes(data_txt) != raw  # a new data.txt (its own write time)
+    assert open_board(bucket, tmp_path).pin_read("obj") == {"same": "bytes"}
+    assert len(board.pin_versions("obj", as_df=False)) == 1
+
+
 # -- large files ------------------------------------------------------------------------------
 
 
@@ -93,6 +149,162 @@ def test_large_files_stream_through_staging(
     (path,) = open_board(bucket, tmp_path).pin_download("big")
     assert Path(path).read_bytes() == payload
     assert bucket.fs.find(f"{bucket.name}/team/staging") == []
+
+
+class Restless:
+    """Pickles to different bytes every time (a counter), with a payload over 8 MiB."""
+
+    pickled = 0
+
+    def __init__(self, payload: bytes, stamp: int = 0) -> None:
+        self.payload, self.stamp = payload, stamp
+
+    def __reduce__(self) -> tuple[Any, tuple[bytes, int]]:
+        Restless.pickled += 1
+        return (Restless, (self.payload, Restless.pickled))
+
+
+def _open_uploads(bucket: Bucket) -> list[Any]:
+    return list(bucket.fs.call_s3("list_multipart_uploads", Bucket=bucket.name).get("Uploads", []))
+
+
+def test_s3_large_write_streams_straight_to_its_version(
+    s3_bucket_via_proxy: Bucket, tmp_path: Path
+) -> None:
+    bucket = s3_bucket_via_proxy
+    assert bucket.proxy is not None
+    board = open_board(bucket, tmp_path)
+    payload = bytes(range(256)) * (96 * 1024)  # 24 MiB: three parts
+    source = tmp_path / "model.bin"
+    source.write_bytes(payload)
+    with bucket.proxy.measure() as write:
+        meta = board.pin_upload(source, "big")
+    paths = [r.path for r in write.records]
+    assert not [p for p in paths if "/staging/" in p], paths  # no staged copy
+    assert write.by_method["PUT"] == 3 + 1, write.by_method  # parts + data.txt
+    assert bucket.fs.cat_file(bucket.path("team/pins/big", meta.version, "model.bin")) == payload
+    assert open_board(bucket, tmp_path).pin_download("big") != []
+    assert _open_uploads(bucket) == []
+
+
+def test_s3_multipart_complete_never_replaces_an_object(s3_bucket: Bucket) -> None:
+    from pinyard.boards._retry import retrying
+    from pinyard.boards._s3 import MultipartUpload
+
+    key = "team/pins/big/20300101T000000Z-abcde/model.bin"
+    s3_bucket.fs.pipe_file(s3_bucket.path(key), b"committed")
+
+    def call(what: str, fn: Any) -> Any:
+        return retrying(what, fn, key)
+
+    upload = MultipartUpload(s3_bucket.fs, call, s3_bucket.name, key, 9 * 1024 * 1024)
+    upload.write(b"x" * (9 * 1024 * 1024))
+    with pytest.raises(FileExistsError):
+        upload.complete()
+    assert s3_bucket.fs.cat_file(s3_bucket.path(key)) == b"committed"
+    assert _open_uploads(s3_bucket) == []
+
+
+def test_s3_lost_answer_to_the_completing_request_counts_as_success(
+    s3_bucket_via_proxy: Bucket, tmp_path: Path
+) -> None:
+    bucket = s3_bucket_via_proxy
+    assert bucket.proxy is not None
+    board = open_board(bucket, tmp_path)
+    source = tmp_path / "model.bin"
+    source.write_bytes(b"\x01" * (12 * 1024 * 1024))
+    bucket.proxy.fail_next("drop_after", count=1, methods="POST", path_regex=r"\?uploadId=")
+    meta = board.pin_upload(source, "big")
+    assert bucket.proxy.faults()["drop_after"] == 1
+    assert [v.version for v in board.pin_versions("big", as_df=False)] == [meta.version]
+    (path,) = open_board(bucket, tmp_path).pin_download("big")
+    assert Path(path).read_bytes() == source.read_bytes()
+
+
+def test_s3_object_that_serializes_differently_twice_is_staged_instead(
+    s3_bucket_via_proxy: Bucket, tmp_path: Path
+) -> None:
+    bucket = s3_bucket_via_proxy
+    assert bucket.proxy is not None
+    board = open_board(bucket, tmp_path)
+    with bucket.proxy.measure() as write:
+        meta = board.pin_write(Restless(b"\x02" * (10 * 1024 * 1024)), "obj", type="joblib")
+    assert [r for r in write.records if "/staging/" in r.path]  # the fallback ran
+    back = open_board(bucket, tmp_path).pin_read("obj")  # verified against data.txt
+    assert back.payload == b"\x02" * (10 * 1024 * 1024)
+    assert [v.version for v in board.pin_versions("obj", as_df=False)] == [meta.version]
+    assert bucket.fs.find(f"{bucket.name}/team/staging") == []
+    assert _open_uploads(bucket) == []
+
+
+def test_s3_large_read_is_checked_as_it_downloads(
+    s3_bucket_via_proxy: Bucket, tmp_path: Path
+) -> None:
+    bucket = s3_bucket_via_proxy
+    assert bucket.proxy is not None
+    board = open_board(bucket, tmp_path)
+    payload = bytes(range(256)) * (48 * 1024)  # 12 MiB: downloaded to the cache, hashed on the way
+    meta = board.pin_write(payload, "big", type="joblib")
+    reader = open_board(bucket, tmp_path)
+    with bucket.proxy.measure() as cold:
+        assert reader.pin_read("big") == payload
+    assert (cold.total, cold.by_method["GET"]) == (3, 3), cold.by_method  # LIST, data.txt, data
+    key = bucket.path("team/pins/big", meta.version, meta.file[0])
+    stored = bytearray(bucket.fs.cat_file(key))
+    stored[len(stored) // 2] ^= 1  # one flipped bit, same size
+    bucket.fs.pipe_file(key, bytes(stored))
+    fresh = open_board(bucket, tmp_path)
+    with pytest.raises(errors.IntegrityError, match="corrupt"):
+        fresh.pin_read("big")
+    assert fresh.cache is not None
+    assert not fresh.cache.blob_path(meta.files[0].sha256).exists()
+
+
+def _race(boards: list[pinyard.Board], payloads: list[bytes]) -> list[pinyard.WriteResult]:
+    """Each board writes its payload to pin "big" at once, all stamped the same second."""
+    start = threading.Barrier(len(boards))
+    moment = datetime(2031, 1, 1, tzinfo=UTC)  # one second for all: ids collide or meet
+    results: dict[int, pinyard.WriteResult] = {}
+
+    def write(i: int) -> None:
+        start.wait()
+        results[i] = boards[i].pin_write(payloads[i], "big", type="joblib", created=moment)
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(len(boards))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return [results[i] for i in range(len(boards))]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_concurrent_large_writers_lose_nothing(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    bucket: Bucket = request.getfixturevalue(backend)
+    size = 9 * 1024 * 1024  # over the small-file limit: streamed (S3) or staged
+    payloads = [bytes([i]) * size for i in range(3)]
+    results = _race([open_board(bucket, tmp_path) for _ in payloads], payloads)
+    assert all(r.written for r in results)
+    reader = open_board(bucket, tmp_path)
+    versions = [v.version for v in reader.pin_versions("big", as_df=False)]
+    assert sorted(versions) == sorted(r.version for r in results)
+    assert {reader.pin_read("big", version=v) for v in versions} == set(payloads)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_concurrent_identical_large_writers_meet_at_one_version(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    bucket: Bucket = request.getfixturevalue(backend)
+    payload = b"\x07" * (9 * 1024 * 1024)
+    results = _race([open_board(bucket, tmp_path) for _ in range(2)], [payload, payload])
+    assert sorted(r.written for r in results) == [False, True]
+    assert results[0].version == results[1].version
+    reader = open_board(bucket, tmp_path)
+    assert len(reader.pin_versions("big", as_df=False)) == 1
+    assert reader.pin_read("big") == payload
 
 
 # -- faults, lost responses, races ---------------------------------------------------------
@@ -286,6 +498,11 @@ def test_writer_killed_during_200_mib_write_leaves_no_version(
     else:
         assert versions == [committed.version]
     assert reader.pin_read("big", version=committed.version) == {"k": 1}
+    # gc takes back what the killed writer left: open uploads, a folder without data.txt.
+    reader.gc(older_than=timedelta(0))
+    assert _open_uploads(s3_bucket) == []
+    folders = s3_bucket.fs.ls(s3_bucket.path("team/pins/big"), refresh=True)
+    assert len(folders) == len(versions)
 
 
 # -- clear errors -------------------------------------------------------------------------
@@ -311,8 +528,6 @@ def test_wrong_azure_key_says_check_credentials(azure_container: Bucket) -> None
 
 
 def test_read_only_sas_cannot_write_and_says_why(azure_container: Bucket, tmp_path: Path) -> None:
-    from datetime import timedelta
-
     from azure.storage.blob import ContainerSasPermissions, generate_container_sas
 
     writer = open_board(azure_container, tmp_path)

@@ -121,16 +121,21 @@ class BoardBase:
             }
         )
 
-    def _latest(self, name: str) -> str:
-        latest = self.store.latest_committed(self._pin_dir(name), META_FILENAME)
-        if latest is None:
-            raise self._pin_not_found(name)
-        return latest
+    def _latest_meta(self, name: str) -> PinMeta:
+        """The newest committed version's metadata: one listing of the pin's folder,
+        then its newest ``data.txt`` read directly (from the cache when there); a
+        folder without one (a write in progress, or interrupted) is skipped."""
+        for version in reversed(self.store.version_folders(self._pin_dir(name))):
+            try:
+                return self._read_meta(name, version)
+            except VersionNotFoundError:
+                continue
+        raise self._pin_not_found(name)
 
     def pin_meta(self, name: str, version: str | None = None) -> PinMeta:
         """Metadata of a version (the latest by default)."""
         if version is None:
-            return self._read_meta(name, self._latest(name))
+            return self._latest_meta(name)
         validate_version_id(version)
         try:
             return self._read_meta(name, version)

@@ -145,23 +145,39 @@ class Cache:
         return digest
 
     def store_file(
-        self, target: Path, fill: Callable[[str], None], check: Callable[[FileDigest], None]
-    ) -> FileDigest:
-        """Let ``fill`` write a temporary file, hash it, and move it to ``target`` only
-        if ``check`` passes (for downloads a library streams to a path itself)."""
+        self,
+        target: Path,
+        fill: Callable[[str], FileDigest | None],
+        check: Callable[[FileDigest], None],
+        *,
+        keep_open: bool = False,
+    ) -> tuple[FileDigest, BinaryIO | None]:
+        """Let ``fill`` write a temporary file, and move it to ``target`` only if
+        ``check`` passes on its digest (what ``fill`` returns, else the file is hashed).
+
+        With ``keep_open``, also returns the checked file opened for reading, opened
+        before it was moved into place: the very bytes that were checked.
+        """
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+        handle: BinaryIO | None = None
         try:
-            fill(str(tmp))
-            with open(tmp, "rb") as f:
-                digest = digest_stream(f)
+            digest = fill(str(tmp))
+            if digest is None:
+                with open(tmp, "rb") as f:
+                    digest = digest_stream(f)
             check(digest)
+            handle = open(tmp, "rb") if keep_open else None  # noqa: SIM115 - returned
             os.replace(tmp, target)
+        except BaseException:
+            if handle is not None:
+                handle.close()
+            raise
         finally:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
         self._evict_if_needed()
-        return digest
+        return digest, handle
 
     # -- size bound --------------------------------------------------------------
 

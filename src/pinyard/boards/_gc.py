@@ -1,4 +1,5 @@
-"""Removing what interrupted writes leave behind: stale staging and orphan version folders.
+"""Removing what interrupted writes leave behind: stale staging, orphan version folders
+and incomplete multipart uploads.
 
 Neither is ever read as a version by pinyard. Orphans (a version folder with
 data but no ``data.txt``) do confuse pins readers, which take any folder for
@@ -24,11 +25,13 @@ class GcReport:
 
     staging: list[str] = field(default_factory=list)
     orphan_versions: list[str] = field(default_factory=list)
+    uploads: list[str] = field(default_factory=list)  # incomplete multipart uploads
 
     def __str__(self) -> str:
         return (
             f"{len(self.staging)} stale staging entr{'y' if len(self.staging) == 1 else 'ies'}, "
-            f"{len(self.orphan_versions)} orphan version folder(s)"
+            f"{len(self.orphan_versions)} orphan version folder(s), "
+            f"{len(self.uploads)} incomplete upload(s)"
         )
 
 
@@ -70,4 +73,5 @@ def collect_garbage(
     if not dry_run:
         for path in [*report.staging, *report.orphan_versions]:
             store.delete_tree(path)
+    report.uploads = store.drop_stale_uploads(cutoff, dry_run)
     return report

@@ -39,11 +39,14 @@ class HashingWriter(io.RawIOBase):
     """A write-only binary stream that hashes what passes through it.
 
     ``sink`` receives every byte in order. Large chunks are written to the
-    sink on a helper thread while the caller's thread hashes them; call
+    sink on a helper thread while the caller's thread hashes them (at most
+    ``max_pending_bytes`` queued, and never less than one chunk); call
     `close` (or use ``with``) to flush, and read `digest` afterwards.
     """
 
-    def __init__(self, sink: Callable[[BytesLike], object]) -> None:
+    def __init__(
+        self, sink: Callable[[BytesLike], object], max_pending_bytes: int | None = None
+    ) -> None:
         super().__init__()
         self._sink = sink
         self._sha = hashlib.sha256()
@@ -51,7 +54,8 @@ class HashingWriter(io.RawIOBase):
         self._size = 0
         self._queue: queue.Queue[memoryview | None] | None = None
         self._thread: threading.Thread | None = None
-        self._pending = threading.BoundedSemaphore(MAX_PENDING_BYTES // _PIPELINE_MIN_BYTES)
+        pending = max(max_pending_bytes or MAX_PENDING_BYTES, CHUNK_SIZE)
+        self._pending = threading.BoundedSemaphore(pending // _PIPELINE_MIN_BYTES)
         self._error: BaseException | None = None
         self._digest: FileDigest | None = None
 

@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from typing import BinaryIO
 
 from pinyard.boards._names import is_version_id
-from pinyard.boards._store import BytesLike, Entry, Staging, Store
+from pinyard.boards._store import BytesLike, Entry, Replay, Staging, Store
 
 _AT_FDCWD = -100
 _RENAME_NOREPLACE = 1
@@ -196,7 +196,7 @@ class LocalStore(Store):
         finally:
             os.close(fd)
 
-    def new_staging(self, pin_dir: str) -> Staging:
+    def new_staging(self, pin_dir: str, *, replay: bool = True) -> Staging:
         folder = os.path.join(self.staging_dir, uuid.uuid4().hex)
         os.makedirs(folder)
         return _LocalStaging(self, folder)
@@ -242,7 +242,9 @@ class _LocalStaging(Staging):
         self._names: list[str] = []
 
     @contextmanager
-    def open_sink(self, file_name: str) -> Iterator[Callable[[BytesLike], object]]:
+    def open_sink(
+        self, file_name: str, replay: Replay | None = None
+    ) -> Iterator[Callable[[BytesLike], object]]:
         path = os.path.join(self._folder, file_name)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         written = [0, 0]  # bytes written, bytes already handed to writeback

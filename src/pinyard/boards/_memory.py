@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import BinaryIO
 
-from pinyard.boards._store import BytesLike, Entry, Staging, Store
+from pinyard.boards._store import BytesLike, Entry, Replay, Staging, Store
 
 
 class MemoryStore(Store):
@@ -58,7 +58,7 @@ class MemoryStore(Store):
                 raise FileExistsError(f"{self.url}/{path}")
             self._objects[path] = bytes(data)
 
-    def new_staging(self, pin_dir: str) -> Staging:
+    def new_staging(self, pin_dir: str, *, replay: bool = True) -> Staging:
         return _MemoryStaging(self)
 
     def delete_tree(self, path: str) -> None:
@@ -85,7 +85,9 @@ class _MemoryStaging(Staging):
         self._files: dict[str, bytes] = {}
 
     @contextmanager
-    def open_sink(self, file_name: str) -> Iterator[Callable[[BytesLike], object]]:
+    def open_sink(
+        self, file_name: str, replay: Replay | None = None
+    ) -> Iterator[Callable[[BytesLike], object]]:
         buffer = io.BytesIO()
         yield buffer.write
         self._files[file_name] = buffer.getvalue()

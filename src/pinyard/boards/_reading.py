@@ -132,7 +132,13 @@ def open_verified(
             verified = verified_stream_digest(meta, index, stream)
             yield stream, verified
         return
-    target = fetch_to_cache(store, cache, meta, version_dir, index, verify_hit=False)
+    target, fresh = _fetch(
+        store, cache, meta, version_dir, index, verify_hit=False, keep_open=True
+    )
+    if fresh is not None:  # just downloaded and checked on the way: these very bytes
+        with fresh:
+            yield fresh, True
+        return
     opened = _open_checked(meta, index, target)
     if opened is None:  # the cached copy went bad since it was stored: fetch it again
         target = fetch_to_cache(store, cache, meta, version_dir, index, verify_hit=False)
@@ -175,6 +181,21 @@ def fetch_to_cache(
     verify_hit: bool = True,
 ) -> Path:
     """The cached local copy of one file of a version, fetched and verified if absent."""
+    return _fetch(store, cache, meta, version_dir, index, verify_hit=verify_hit)[0]
+
+
+def _fetch(
+    store: Store,
+    cache: Cache,
+    meta: PinMeta,
+    version_dir: str,
+    index: int,
+    *,
+    verify_hit: bool,
+    keep_open: bool = False,
+) -> tuple[Path, BinaryIO | None]:
+    """`fetch_to_cache`; with ``keep_open``, a large pinyard-written file that had to be
+    downloaded also comes back open (checked as it was downloaded), else None."""
     path = f"{version_dir}/{meta.file[index]}"
     check: Callable[[FileDigest], None]
     if meta.written_by_pinyard:
@@ -186,17 +207,22 @@ def fetch_to_cache(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UnverifiedVersionWarning)  # warned once, by the caller
         if not verify_hit and target.exists():
-            return target
+            return target, None
         hit = cache.lookup(target, check)
         if hit is not None:
-            return hit
+            return hit, None
         size = meta.file_size[index] if index < len(meta.file_size) else None
         if size is not None and size > LARGE_FILE_BYTES:
-            cache.store_file(target, lambda local: store.download(path, local), check)
-        else:
-            with store.open_read(path, size) as source:
-                cache.store(target, source, check)
-    return target
+            _, handle = cache.store_file(
+                target,
+                lambda local: store.download(path, local),
+                check,
+                keep_open=keep_open and meta.written_by_pinyard,
+            )
+            return target, handle
+        with store.open_read(path, size) as source:
+            cache.store(target, source, check)
+    return target, None
 
 
 def read_meta(store: Store, cache: Cache | None, name: str, version: str, path: str) -> PinMeta:

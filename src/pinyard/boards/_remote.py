@@ -2,8 +2,10 @@
 
 Few requests, bounded memory, no silent overwrite:
 
-* Listing a pin's versions is one recursive LIST chain (``find``); finding
-  the newest version id is one delimited LIST.
+* Listing a pin's committed versions is one recursive LIST chain (``find``).
+  Finding the newest is one delimited LIST of the pin's folder (version folder
+  names only, committed or not); readers then fetch the newest ``data.txt``
+  directly and fall back to the next folder when it is missing.
 * A small file (up to `SMALL_FILE_BYTES`) is held in memory and PUT once,
   straight into its version folder, with an exclusive create. A larger file
   streams, while it is hashed, into ``staging/`` as a multipart/block upload
@@ -31,15 +33,31 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, BinaryIO, TypeVar
 
+import xxhash
+
+from pinyard.boards._hashing import FileDigest
 from pinyard.boards._names import is_version_id
 from pinyard.boards._retry import retrying
-from pinyard.boards._store import BytesLike, Entry, Staging, Store
+from pinyard.boards._s3 import MultipartUpload
+from pinyard.boards._s3 import download as s3_download
+from pinyard.boards._s3 import list_folder as s3_list_folder
+from pinyard.boards._store import (
+    BytesLike,
+    Entry,
+    Replay,
+    ReplayMismatchError,
+    Sink,
+    Staging,
+    Store,
+)
 from pinyard.errors import StorageError
 
 SMALL_FILE_BYTES = 8 * 1024 * 1024
 UPLOAD_BLOCK_BYTES = 16 * 1024 * 1024
 _T = TypeVar("_T")
 
+#: Protocols where a large file is streamed straight to its final key at publish.
+DIRECT_PROTOCOLS = frozenset({"s3", "s3a"})
 #: Protocols whose ``pipe_file(mode="create")`` is a real conditional create.
 EXCLUSIVE_PROTOCOLS = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss"})
 
@@ -70,6 +88,13 @@ class RemoteStore(Store):
 
     def list_dir(self, path: str) -> list[Entry]:
         target = self.abs(path)
+
+        if self.protocol in DIRECT_PROTOCOLS:
+            try:
+                found = self._call("listing", path, lambda: s3_list_folder(self.fs, target))
+            except FileNotFoundError:  # no bucket: as before, the write that follows says so
+                return []
+            return sorted({Entry(name, is_dir) for name, is_dir in found}, key=lambda e: e.name)
 
         def ls() -> list[dict[str, Any]]:
             self.fs.invalidate_cache(target)
@@ -113,10 +138,6 @@ class RemoteStore(Store):
             if rel.count("/") == 1 and rel.endswith(f"/{meta_name}")
         }
         return sorted(v for v in versions if is_version_id(v))
-
-    def latest_committed(self, pin_dir: str, meta_name: str) -> str | None:
-        versions = self.committed_versions(pin_dir, meta_name)
-        return versions[-1] if versions else None
 
     def pin_names(self, pins_dir: str, meta_name: str) -> list[str]:
         """One delimited LIST: every pin folder (not checked for committed versions,
@@ -165,11 +186,16 @@ class RemoteStore(Store):
         finally:
             f.close()
 
-    def download(self, path: str, local: str) -> None:
+    def download(self, path: str, local: str) -> FileDigest | None:
         """Stream one object to a local file in a single GET (ranged reads through a
-        file handle cost a request each, and some servers reread the object for each)."""
-        extra = {"max_concurrency": 1} if self.protocol in ("s3", "s3a") else {}
-        self._call("downloading", path, lambda: self.fs.get_file(self.abs(path), local, **extra))
+        file handle cost a request each, and some servers reread the object for each);
+        on S3 hashed on the way."""
+        if self.protocol in DIRECT_PROTOCOLS:
+            return self._call(
+                "downloading", path, lambda: s3_download(self.fs, self.abs(path), local)
+            )
+        self._call("downloading", path, lambda: self.fs.get_file(self.abs(path), local))
+        return None
 
     def write_exclusive(self, path: str, data: bytes, *, sync: bool = True) -> None:
         target = self.abs(path)
@@ -214,8 +240,8 @@ class RemoteStore(Store):
         target = self.abs(dst)
         self._call("uploading", dst, lambda: self.fs.put_file(local, target))
 
-    def new_staging(self, pin_dir: str) -> Staging:
-        return _RemoteStaging(self)
+    def new_staging(self, pin_dir: str, *, replay: bool = True) -> Staging:
+        return _RemoteStaging(self, replay=replay and self.protocol in DIRECT_PROTOCOLS)
 
     def delete_tree(self, path: str) -> None:
         target = self.abs(path)
@@ -225,22 +251,68 @@ class RemoteStore(Store):
                 self._rm(f"{path}/{rel}", f"{target}/{rel}")
         self.fs.invalidate_cache(target)
 
+    def drop_stale_uploads(self, cutoff: float, dry_run: bool = False) -> list[str]:
+        """S3 only: multipart uploads under the root that a killed writer left open."""
+        if self.protocol not in DIRECT_PROTOCOLS:
+            return []
+        bucket, key, _ = self.fs.split_path(f"{self.root}/")
+        prefix = f"{key.rstrip('/')}/" if key else ""
+
+        def stale() -> list[tuple[str, str]]:
+            found: list[tuple[str, str]] = []
+            marks: dict[str, str] = {}
+            while True:
+                page = self.fs.call_s3(
+                    "list_multipart_uploads", Bucket=bucket, Prefix=prefix, **marks
+                )
+                for upload in page.get("Uploads", []):
+                    started = _modified({"LastModified": upload.get("Initiated")})
+                    if started is not None and started <= cutoff:
+                        found.append((str(upload["Key"]), str(upload["UploadId"])))
+                if not page.get("IsTruncated"):
+                    return found
+                marks = {"KeyMarker": page["NextKeyMarker"],
+                         "UploadIdMarker": page["NextUploadIdMarker"]}  # fmt: skip
+
+        def abort(upload_key: str, upload_id: str) -> None:
+            with contextlib.suppress(FileNotFoundError):
+                self._call(
+                    "aborting an upload",
+                    upload_key,
+                    lambda: self.fs.call_s3(
+                        "abort_multipart_upload", Bucket=bucket, Key=upload_key, UploadId=upload_id
+                    ),
+                )
+
+        uploads = self._call("listing uploads", "", stale)
+        for upload_key, upload_id in [] if dry_run else uploads:
+            abort(upload_key, upload_id)
+        return [f"{bucket}/{k}"[len(self.root) + 1 :] for k, _ in uploads]
+
     def _rm(self, path: str, full: str) -> None:
         self._call("deleting", path, lambda: self.fs.rm_file(full))
 
 
 class _RemoteStaging(Staging):
-    def __init__(self, store: RemoteStore) -> None:
+    """Small files in memory; a large one either fingerprinted now and streamed to its
+    final key at publish (``replay``: S3), or uploaded to ``staging/`` and copied."""
+
+    max_pending_bytes = UPLOAD_BLOCK_BYTES // 2  # one hashing chunk
+
+    def __init__(self, store: RemoteStore, *, replay: bool) -> None:
         self._store = store
+        self._replay = replay
         self._small: dict[str, bytes] = {}
+        self._direct: dict[str, tuple[Replay, _Fingerprint]] = {}  # streamed at publish
         self._staged: dict[str, str] = {}  # file name -> staged object path (relative)
         self._spooled: dict[str, str] = {}  # file name -> local temporary file
         self._id = uuid.uuid4().hex
 
     @contextmanager
-    def open_sink(self, file_name: str) -> Iterator[Callable[[BytesLike], object]]:
+    def open_sink(self, file_name: str, replay: Replay | None = None) -> Iterator[Sink]:
         buffer = io.BytesIO()
         target: list[Any] = []  # the large-file destination, once opened
+        direct = replay if self._replay else None
 
         def sink(data: BytesLike) -> None:
             if target:
@@ -248,7 +320,7 @@ class _RemoteStaging(Staging):
                 return
             buffer.write(data)
             if buffer.tell() > SMALL_FILE_BYTES:
-                target.append(self._open_large(file_name))
+                target.append(_Fingerprint() if direct else self._open_large(file_name))
                 target[0].write(buffer.getbuffer())
                 buffer.seek(0)
                 buffer.truncate()
@@ -259,7 +331,9 @@ class _RemoteStaging(Staging):
             if target:
                 _abandon(target[0])
             raise
-        if target:
+        if target and direct is not None:
+            self._direct[file_name] = (direct, target[0])
+        elif target:
             self._store._call("uploading", file_name, target[0].close)
         else:
             self._small[file_name] = buffer.getvalue()
@@ -284,6 +358,10 @@ class _RemoteStaging(Staging):
             raise FileExistsError(store.abs(final_dir))
         created: list[str] = []  # objects this call created, removed again if it fails
         try:
+            # Streamed first: nothing is visible under the version until each completes.
+            for name, (replay, fingerprint) in self._direct.items():
+                if self._stream(f"{final_dir}/{name}", replay, fingerprint):
+                    created.append(f"{final_dir}/{name}")
             for name, data in self._small.items():
                 if store.put_small(f"{final_dir}/{name}", data):
                     created.append(f"{final_dir}/{name}")
@@ -297,6 +375,30 @@ class _RemoteStaging(Staging):
         except BaseException:
             self._remove_orphans(final_dir, meta_name, created)
             raise
+
+    def _stream(self, rel: str, replay: Replay, fingerprint: _Fingerprint) -> bool:
+        """Produce a file again straight into an exclusive multipart upload at ``rel``;
+        True if this call created the object."""
+        store = self._store
+        bucket, key, _ = store.fs.split_path(store.abs(rel))
+        upload = MultipartUpload(
+            store.fs, lambda what, fn: store._call(what, rel, fn), bucket, key, fingerprint.size
+        )
+        again = _Fingerprint()
+
+        def sink(data: BytesLike) -> None:
+            again.write(data)
+            upload.write(data)
+
+        try:
+            replay(sink)
+        except BaseException:
+            upload.abort()
+            raise
+        if (again.size, again.xxh64) != (fingerprint.size, fingerprint.xxh64):
+            upload.abort()
+            raise ReplayMismatchError(f"{store.protocol}://{store.abs(rel)}")
+        return upload.complete()
 
     def _remove_orphans(self, final_dir: str, meta_name: str, created: list[str]) -> None:
         """Best effort: take back files of a version that was not committed, so pins
@@ -318,7 +420,27 @@ class _RemoteStaging(Staging):
         for local in self._spooled.values():
             with contextlib.suppress(OSError):
                 os.unlink(local)
-        self._small, self._staged, self._spooled = {}, {}, {}
+        self._small, self._direct, self._staged, self._spooled = {}, {}, {}, {}
+
+
+class _Fingerprint:
+    """Size and xxh64 of the bytes written: tells whether a second pass produced the
+    same bytes as the first (sha256 was taken in the first; reads verify it)."""
+
+    def __init__(self) -> None:
+        self._xxh = xxhash.xxh64(seed=0)
+        self.size = 0
+
+    def write(self, data: BytesLike) -> None:
+        self._xxh.update(data)
+        self.size += memoryview(data).nbytes
+
+    @property
+    def xxh64(self) -> str:
+        return self._xxh.hexdigest()
+
+    def close(self) -> None:
+        pass
 
 
 def _wait_for_azure_copy(fs: Any, target: str, url: str, timeout_s: float = 600.0) -> None:

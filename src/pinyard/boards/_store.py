@@ -10,14 +10,52 @@ read as a version.
 
 from __future__ import annotations
 
+import io
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import BinaryIO, TypeAlias
+from typing import TYPE_CHECKING, BinaryIO, TypeAlias
+
+if TYPE_CHECKING:
+    from pinyard.boards._hashing import FileDigest
 
 #: Anything that exposes the buffer protocol as bytes.
 BytesLike: TypeAlias = bytes | bytearray | memoryview
+#: Where a file's bytes go, chunk by chunk, in order.
+Sink: TypeAlias = Callable[[BytesLike], object]
+#: Produces a staged file's bytes again, in order, into the sink it is given.
+Replay: TypeAlias = Callable[[Sink], None]
+
+
+class ReplayMismatchError(Exception):
+    """A file produced again for publishing differed from its first, hashed pass.
+
+    Nothing was published; the writer stages the version again with
+    ``new_staging(..., replay=False)``.
+    """
+
+
+class SinkWriter(io.RawIOBase):
+    """A write-only binary stream over a sink (what serializers write to)."""
+
+    def __init__(self, sink: Sink) -> None:
+        super().__init__()
+        self._sink = sink
+        self._size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._size
+
+    def write(self, data: BytesLike) -> int:  # type: ignore[override]
+        n = memoryview(data).nbytes
+        if n:
+            self._sink(data)
+            self._size += n
+        return n
 
 
 @dataclass(frozen=True)
@@ -31,9 +69,19 @@ class Entry:
 class Staging(ABC):
     """A private area where one version's files are written before publishing."""
 
+    #: Bytes the hashing writer may queue ahead of the sink (None: its default).
+    max_pending_bytes: int | None = None
+
     @abstractmethod
-    def open_sink(self, file_name: str) -> AbstractContextManager[Callable[[BytesLike], object]]:
-        """A context whose value accepts the file's bytes, chunk by chunk, in order."""
+    def open_sink(
+        self, file_name: str, replay: Replay | None = None
+    ) -> AbstractContextManager[Sink]:
+        """A context whose value accepts the file's bytes, chunk by chunk, in order.
+
+        ``replay``, when given, can produce the same bytes again: a store may
+        then keep only their digest now and stream them to their final place
+        at publish (raising `ReplayMismatchError` there if they differ).
+        """
 
     @abstractmethod
     def publish(self, final_dir: str, meta_name: str, meta: bytes) -> None:
@@ -79,11 +127,13 @@ class Store(ABC):
         """A seekable binary stream over the object (``size`` if known spares a request);
         FileNotFoundError if absent."""
 
-    def download(self, path: str, local: str) -> None:
-        """Copy one object to a local file (stores with a faster way override this)."""
+    def download(self, path: str, local: str) -> FileDigest | None:
+        """Copy one object to a local file (stores with a faster way override this);
+        its digest when taken on the way (None: the caller hashes the file)."""
         with self.open_read(path) as source, open(local, "wb") as out:
             while chunk := source.read(8 * 1024 * 1024):
                 out.write(chunk)
+        return None
 
     def local_path(self, path: str) -> str | None:
         """A path on the local disk for the object, when the store has one."""
@@ -95,8 +145,9 @@ class Store(ABC):
         may skip making it durable against power loss (local disks only)."""
 
     @abstractmethod
-    def new_staging(self, pin_dir: str) -> Staging:
-        """A fresh staging area for one version of the pin in ``pin_dir``."""
+    def new_staging(self, pin_dir: str, *, replay: bool = True) -> Staging:
+        """A fresh staging area for one version of the pin in ``pin_dir``;
+        ``replay=False`` makes it store every byte as it comes (see `Staging.open_sink`)."""
 
     @abstractmethod
     def delete_tree(self, path: str) -> None:
@@ -118,13 +169,17 @@ class Store(ABC):
             and self.exists(f"{pin_dir}/{e.name}/{meta_name}")
         ]
 
+    def version_folders(self, pin_dir: str) -> list[str]:
+        """Every folder under ``pin_dir`` named like a version id, committed or not,
+        sorted (one listing of ``pin_dir`` itself, not of what the folders hold)."""
+        from pinyard.boards._names import is_version_id
+
+        return [e.name for e in self.list_dir(pin_dir) if e.is_dir and is_version_id(e.name)]
+
     def latest_committed(self, pin_dir: str, meta_name: str) -> str | None:
         """The last committed version under ``pin_dir`` (one listing, then checks from
         the newest down, so the cost does not grow with the number of versions)."""
-        from pinyard.boards._names import is_version_id
-
-        names = [e.name for e in self.list_dir(pin_dir) if e.is_dir and is_version_id(e.name)]
-        for name in reversed(names):
+        for name in reversed(self.version_folders(pin_dir)):
             if self.exists(f"{pin_dir}/{name}/{meta_name}"):
                 return name
         return None
@@ -143,6 +198,11 @@ class Store(ABC):
         """Epoch seconds of the newest change to any object under ``path`` (None if
         nothing is there or the store does not know)."""
         return None
+
+    def drop_stale_uploads(self, cutoff: float, dry_run: bool = False) -> list[str]:
+        """Abort uploads under the root started before ``cutoff`` (epoch seconds) that
+        never completed (invisible, but billed); returns their paths. None by default."""
+        return []
 
     def walk_files(self, path: str) -> Iterator[str]:
         """Every object path under ``path``, depth first."""

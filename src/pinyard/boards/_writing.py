@@ -15,7 +15,7 @@ from pinyard.boards._hashing import FileDigest, HashingWriter, combined_pin_hash
 from pinyard.boards._meta import META_FILENAME, FileRecord, PinMeta
 from pinyard.boards._names import file_name_problem
 from pinyard.boards._progress import Progress
-from pinyard.boards._store import Staging, Store
+from pinyard.boards._store import ReplayMismatchError, Sink, SinkWriter, Staging, Store
 from pinyard.boards._types import Serializer
 from pinyard.boards._versions import next_version_id
 from pinyard.errors import (
@@ -23,6 +23,7 @@ from pinyard.errors import (
     IntegrityError,
     InvalidArgumentError,
     SerializationError,
+    VersionNotFoundError,
 )
 
 READ_CHUNK = 8 * 1024 * 1024
@@ -86,8 +87,12 @@ def stage_object(
 ) -> FileDigest:
     """Serialise ``obj`` into the staging area, hashing it on the way."""
     meter = Progress(f"writing {file_name}", progress)
-    with staging.open_sink(file_name) as sink:
-        writer = HashingWriter(meter.wrap(sink))
+
+    def replay(sink: Sink) -> None:
+        serializer.write(obj, SinkWriter(sink))  # type: ignore[arg-type]
+
+    with staging.open_sink(file_name, replay) as sink:
+        writer = HashingWriter(meter.wrap(sink), staging.max_pending_bytes)
         try:
             serializer.write(obj, writer)  # type: ignore[arg-type]
         except (SerializationError, InvalidArgumentError):
@@ -107,8 +112,14 @@ def stage_file(
 ) -> FileDigest:
     """Copy a local file into the staging area, hashing it on the way (read once)."""
     meter = Progress(f"uploading {file_name}", progress)
-    with open(source, "rb") as src, staging.open_sink(file_name) as sink:
-        writer = HashingWriter(meter.wrap(sink))
+
+    def replay(sink: Sink) -> None:
+        with open(source, "rb") as again:
+            while chunk := again.read(READ_CHUNK):
+                sink(chunk)
+
+    with open(source, "rb") as src, staging.open_sink(file_name, replay) as sink:
+        writer = HashingWriter(meter.wrap(sink), staging.max_pending_bytes)
         with writer:
             while chunk := src.read(READ_CHUNK):
                 writer.write(chunk)
@@ -231,33 +242,69 @@ def commit(
 ) -> WriteResult:
     """Stage a version's files, then publish it unless it repeats the latest version.
 
-    Identical content is looked for only when the latest id carries the same
-    hash prefix, so a typical write reads no metadata. A collision with
-    another writer's id is retried under a later id; identical bytes
-    published by someone else at the same id count as this write.
+    The new id sorts after the pin's newest version folder, committed or not
+    (one listing of the pin's folder). Identical content is looked for only
+    when that folder's id carries the same hash prefix, so a typical write
+    reads no metadata; if that folder is not committed yet (another writer of
+    the same bytes may be publishing there), the id is not moved past it, so
+    both writers meet at one id. A collision with another writer's id is
+    retried under a later id; identical bytes published by someone else at
+    the same id count as this write.
+
+    A store may stream large files to their final place in a second pass
+    (see `Staging.open_sink`); if those bytes differ from the first pass,
+    the version is staged again the plain way.
     """
-    staging = store.new_staging(pin_dir)
+    args = (store, pin_dir, draft, stage, read_meta, force_identical_write, created)
+    try:
+        return _commit(*args, replay=True)
+    except ReplayMismatchError:
+        log.warning(
+            "pin %r: the object serialized to different bytes twice; writing it once, "
+            "through staging",
+            draft.name,
+        )
+        return _commit(*args, replay=False)
+
+
+def _commit(
+    store: Store,
+    pin_dir: str,
+    draft: Draft,
+    stage: Callable[[Staging], list[tuple[str, FileDigest]]],
+    read_meta: Callable[[str], PinMeta],
+    force_identical_write: bool,
+    created: datetime | None,
+    *,
+    replay: bool,
+) -> WriteResult:
+    staging = store.new_staging(pin_dir, replay=replay)
     try:
         files = stage(staging)
         now = datetime.now(UTC)  # the true write time, unique to this attempt
         stamp = created.astimezone(UTC) if created else None  # the caller's `created`
-        latest = store.latest_committed(pin_dir, META_FILENAME)
+        folders = store.version_folders(pin_dir)
+        latest = folders[-1] if folders else None
         meta = build_meta(draft, files, latest, now, stamp)
-        same_prefix = latest is not None and latest.rsplit("-", 1)[1] == meta.pin_hash[:5]
-        if latest is not None and same_prefix and not force_identical_write:
-            previous = read_meta(latest)
-            if same_content(meta, previous):
+        if latest is not None and latest.rsplit("-", 1)[1] == meta.pin_hash[:5]:
+            previous = _committed_meta(read_meta, latest)
+            if previous is None:  # uncommitted: order after the folder before it
+                meta = build_meta(
+                    draft, files, folders[-2] if len(folders) > 1 else None, now, stamp
+                )
+            elif same_content(meta, previous) and not force_identical_write:
                 log.info("pin %r: content equals version %s; nothing written", draft.name, latest)
                 return WriteResult(**_fields(previous), written=False)
         for _ in range(PUBLISH_ATTEMPTS):
             try:
                 staging.publish(f"{pin_dir}/{meta.version}", META_FILENAME, meta.to_data_txt())
             except FileExistsError:
-                existing = read_meta(meta.version)
-                if same_content(meta, existing) and not force_identical_write:
+                existing = _committed_meta(read_meta, meta.version)
+                same = existing is not None and same_content(meta, existing)
+                if existing is not None and same and not force_identical_write:
                     return WriteResult(**_fields(existing), written=False)
-                newest = store.latest_committed(pin_dir, META_FILENAME)
-                meta = bump(meta, max(newest or meta.version, meta.version))
+                folders = store.version_folders(pin_dir)
+                meta = bump(meta, max(folders[-1] if folders else meta.version, meta.version))
                 continue
             log.info("pin %r: wrote version %s", draft.name, meta.version)
             return WriteResult(**_fields(meta), written=True)
@@ -267,6 +314,14 @@ def commit(
         )
     finally:
         staging.discard()
+
+
+def _committed_meta(read_meta: Callable[[str], PinMeta], version: str) -> PinMeta | None:
+    """A version's metadata, or None while its folder holds no data.txt."""
+    try:
+        return read_meta(version)
+    except VersionNotFoundError:
+        return None
 
 
 def _fields(meta: PinMeta) -> dict[str, Any]:

@@ -1,0 +1,223 @@
+"""S3 requests s3fs does not make the way pinyard needs.
+
+`list_folder`: one delimited LIST chain, with no follow-up request when empty.
+
+`download`: one GET streamed to a local file in 8 MiB blocks, the next block
+read while the current one is hashed and written (s3fs reads 64 KiB at a
+time and leaves hashing to a second pass over the file).
+
+`MultipartUpload`: one object written as a multipart upload straight from a
+producer, created exclusively.
+
+The bytes written are copied once, into the part being filled, and each
+full part is sent as a stream, `IN_FLIGHT` at a time (aiohttp would copy a
+bytes body twice more); no temporary object, no s3fs buffer. Memory is
+about ``(IN_FLIGHT + 1) * part size``. Until `MultipartUpload.complete` nothing is
+visible under the key. Completing sends ``If-None-Match: *``, so an existing
+object is never replaced. If the answer to that request is lost and the
+retry finds the object, its ETag is compared with the one these parts make
+(md5 of the parts' md5s): equal means the object is ours.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import io
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from pinyard.boards._hashing import FileDigest, HashingWriter
+from pinyard.boards._store import BytesLike
+
+MIB = 1024 * 1024
+PART_BYTES = 8 * MIB
+MAX_PARTS = 10_000  # S3's limit
+IN_FLIGHT = 2
+DOWNLOAD_BLOCK = 8 * MIB
+
+
+def list_folder(fs: Any, path: str) -> list[tuple[str, bool]]:
+    """(name, is folder) of each child of ``path`` (bucket/prefix): one delimited LIST
+    chain, nothing else (s3fs follows an empty listing with more requests)."""
+    bucket, key, _ = fs.split_path(path)
+    prefix = f"{key.strip('/')}/" if key.strip("/") else ""
+    found: list[tuple[str, bool]] = []
+    marks: dict[str, str] = {}
+    while True:
+        page = fs.call_s3("list_objects_v2", Bucket=bucket, Prefix=prefix, Delimiter="/", **marks)
+        found += [
+            (p["Prefix"][len(prefix) :].rstrip("/"), True) for p in page.get("CommonPrefixes", [])
+        ]
+        found += [(o["Key"][len(prefix) :], False) for o in page.get("Contents", [])]
+        if not page.get("IsTruncated"):
+            return [(name, is_dir) for name, is_dir in found if name]
+        marks = {"ContinuationToken": page["NextContinuationToken"]}
+
+
+def download(fs: Any, path: str, local: str) -> FileDigest:
+    """Stream ``path`` (bucket/key) to the file ``local`` in one GET; its digest."""
+    bucket, key, _ = fs.split_path(path)
+
+    async def open_body() -> Any:
+        return (await fs._call_s3("get_object", Bucket=bucket, Key=key))["Body"]
+
+    async def block(body: Any) -> bytes:
+        parts, n = [], 0
+        while n < DOWNLOAD_BLOCK:
+            chunk = await body.read(DOWNLOAD_BLOCK - n)
+            if not chunk:
+                break
+            parts.append(chunk)
+            n += len(chunk)
+        return b"".join(parts)
+
+    body = asyncio.run_coroutine_threadsafe(open_body(), fs.loop).result()
+    ahead = asyncio.run_coroutine_threadsafe(block(body), fs.loop)
+    try:
+        with open(local, "wb") as out:
+            writer = HashingWriter(out.write, DOWNLOAD_BLOCK)
+            with writer:
+                while data := ahead.result():
+                    ahead = asyncio.run_coroutine_threadsafe(block(body), fs.loop)
+                    writer.write(data)
+    finally:
+        ahead.cancel()
+        with contextlib.suppress(BaseException):
+            ahead.result(timeout=30)
+
+        async def close() -> None:
+            body.close()
+
+        asyncio.run_coroutine_threadsafe(close(), fs.loop).result()
+    return writer.digest
+
+
+def part_size_for(size: int) -> int:
+    """Parts of at least `PART_BYTES`, whole MiB, few enough for ``size`` bytes."""
+    needed = -(-size // MAX_PARTS)
+    return max(PART_BYTES, -(-needed // MIB) * MIB)
+
+
+class MultipartUpload:
+    """Write bytes with `write`, then `complete` (or `abort`) exactly once.
+
+    ``call(what, fn)`` runs one request with the store's retries and error
+    translation; ``fs`` is an ``s3fs.S3FileSystem``.
+    """
+
+    def __init__(self, fs: Any, call: Any, bucket: str, key: str, size: int) -> None:
+        self._fs, self._call, self._bucket, self._key = fs, call, bucket, key
+        self._part_size = part_size_for(size)
+        self._part = io.BytesIO()  # the part being filled (owns its bytes: no copy later)
+        self._parts: list[dict[str, Any]] = []
+        self._pending: deque[Future[dict[str, Any]]] = deque()
+        self._pool = ThreadPoolExecutor(IN_FLIGHT, thread_name_prefix="pinyard-upload")
+        created = self._request("uploading", "create_multipart_upload", Bucket=bucket, Key=key)
+        self._upload_id = str(created["UploadId"])
+
+    def _request(self, what: str, method: str, **kwargs: Any) -> dict[str, Any]:
+        return dict(self._call(what, lambda: self._fs.call_s3(method, **kwargs)))
+
+    def write(self, data: BytesLike) -> None:
+        view = memoryview(data).cast("B")
+        while view.nbytes:
+            n = min(view.nbytes, self._part_size - self._part.tell())
+            self._part.write(view[:n])
+            view = view[n:]
+            if self._part.tell() == self._part_size:
+                self._send_part()
+
+    def _send_part(self) -> None:
+        body, self._part = self._part, io.BytesIO()
+        body.seek(0)
+        self._send(body)
+
+    def _send(self, body: io.BytesIO) -> None:
+        if len(self._pending) >= IN_FLIGHT:
+            self._collect(self._pending.popleft())
+        number = len(self._parts) + len(self._pending) + 1
+
+        def upload() -> dict[str, Any]:
+            out = self._request(
+                "uploading",
+                "upload_part",
+                Bucket=self._bucket,
+                Key=self._key,
+                UploadId=self._upload_id,
+                PartNumber=number,
+                Body=body,  # a stream: aiohttp would copy a bytes body twice
+            )
+            return {"PartNumber": number, "ETag": out["ETag"]}
+
+        self._pending.append(self._pool.submit(upload))
+
+    def _collect(self, future: Future[dict[str, Any]]) -> None:
+        self._parts.append(future.result())
+
+    def complete(self) -> bool:
+        """Send the last part and complete the upload exclusively; True if this call
+        created the object, FileExistsError if another one is there."""
+        try:
+            if self._part.tell() or not (self._parts or self._pending):
+                self._send_part()
+            while self._pending:
+                self._collect(self._pending.popleft())
+            etag = _multipart_etag([p["ETag"] for p in self._parts])
+            try:
+                self._request(
+                    "uploading",
+                    "complete_multipart_upload",
+                    Bucket=self._bucket,
+                    Key=self._key,
+                    UploadId=self._upload_id,
+                    MultipartUpload={"Parts": self._parts},
+                    IfNoneMatch="*",
+                )
+            except (FileExistsError, FileNotFoundError):
+                # A lost answer whose retry found the object (or the upload gone): the
+                # bytes are ours if it carries our ETag (or another writer's identical
+                # parts: then it is not ours to take back, hence False).
+                if etag is None or self._existing_etag() != etag:
+                    raise FileExistsError(f"{self._bucket}/{self._key}") from None
+                return False
+            return True
+        except BaseException:
+            self.abort()
+            raise
+        finally:
+            self._pool.shutdown(wait=False)
+
+    def _existing_etag(self) -> str | None:
+        try:
+            head = self._request("checking", "head_object", Bucket=self._bucket, Key=self._key)
+        except FileNotFoundError:
+            return None
+        return str(head.get("ETag", "")).strip('"')
+
+    def abort(self) -> None:
+        """Drop the parts sent (best effort); nothing was or will be visible."""
+        for future in self._pending:
+            future.cancel()
+        self._pending.clear()
+        self._pool.shutdown(wait=True)
+        with contextlib.suppress(Exception):
+            self._fs.call_s3(
+                "abort_multipart_upload",
+                Bucket=self._bucket,
+                Key=self._key,
+                UploadId=self._upload_id,
+            )
+        self._part = io.BytesIO()
+
+
+def _multipart_etag(part_etags: list[str]) -> str | None:
+    """The ETag S3 gives an object completed from parts with these ETags (None when
+    they are not md5 digests, as with some server-side encryption)."""
+    try:
+        digests = b"".join(bytes.fromhex(e.strip('"')) for e in part_etags)
+    except ValueError:
+        return None
+    return f"{hashlib.md5(digests).hexdigest()}-{len(part_etags)}"  # noqa: S324 - S3's rule
