@@ -221,6 +221,11 @@ def to_container(table: pa.Table, signature: Signature) -> Any:
         import numpy as np
 
         return np.column_stack([col.to_numpy() for col in table.columns])
+    from pinyard.models._fastpath import numeric_frame
+
+    block = numeric_frame(table)
+    if block is not None:
+        return block
     frame = table.to_pandas()
     for column in signature.columns:
         if column.categories is not None:
