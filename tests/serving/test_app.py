@@ -251,3 +251,21 @@ def test_json_output_of_non_finite_values_is_null(train: pd.DataFrame, tmp_path:
 
 def nan_model(data: pd.DataFrame) -> Any:
     return [float("nan"), float("inf")]
+
+
+def test_the_app_mounted_under_a_prefix_serves_the_same(served: Any, model: Any) -> None:
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    board, result = served.board, served.result
+    outer = Starlette(
+        routes=[Mount("/models/income", app=create_app(board, "income", result.version))]
+    )
+    with running(outer) as client:
+        response = client.post("/models/income/predict", json=[ROW])
+        assert response.status_code == 200
+        assert response.headers["x-pinyard-version"] == result.version
+        assert response.json() == {
+            "predict": model.predict(pd.DataFrame([ROW]).astype({"region": "category"})).tolist()
+        }
+        assert client.post("/models/income/predict", json=[{}]).status_code == 422

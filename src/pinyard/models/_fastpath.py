@@ -11,6 +11,7 @@ error.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from pinyard.models._signature import Signature
 
 _EXACT = 2**53
-_INT64 = (-(2**63), 2**63 - 1)
+_NUMBERS = frozenset({int, float})
 
 
 def numeric_plan(signature: Signature) -> tuple[tuple[str, bool], ...] | None:
@@ -57,31 +58,55 @@ def numeric_table(data: Any, plan: tuple[tuple[str, bool], ...]) -> pa.Table | N
     try:
         if any(len(row) != width for row in data):
             return None
-        rows = [[row[name] for name in names] for row in data]
+        columns = [[row[name] for row in data] for name in names]
     except (KeyError, TypeError, IndexError):
         return None
-    return _table(names, plan, list(zip(*rows, strict=True)))
+    return _table(names, plan, columns)
 
 
 def _table(
     names: list[str], plan: tuple[tuple[str, bool], ...], columns: list[Sequence[Any]]
 ) -> pa.Table | None:
+    if all(is_float for _, is_float in plan):
+        return _float_table(names, columns)
     arrays = []
     for (_, is_float), values in zip(plan, columns, strict=True):
+        types = set(map(type, values))  # bool is its own type, so True never passes
         if is_float:
-            if not all(
-                type(v) is float or (type(v) is int and -_EXACT <= v <= _EXACT) for v in values
-            ):
+            if not types <= _NUMBERS:
+                return None
+            if int in types and any(abs(v) > _EXACT for v in values if type(v) is int):
                 return None
             array = np.array(values, dtype=np.float64)
             if np.isnan(array).any():
                 return None
         else:
-            if not all(type(v) is int and _INT64[0] <= v <= _INT64[1] for v in values):
+            if types != {int}:
                 return None
-            array = np.array(values, dtype=np.int64)
+            try:
+                array = np.array(values, dtype=np.int64)
+            except OverflowError:
+                return None
         arrays.append(pa.array(array))
     return pa.Table.from_arrays(arrays, names=names)
+
+
+def _float_table(names: list[str], columns: list[Sequence[Any]]) -> pa.Table | None:
+    """All-float64 signatures (the common case) in a handful of calls, whatever the width."""
+    values = list(chain.from_iterable(columns))
+    types = set(map(type, values))
+    if not types <= _NUMBERS:
+        return None
+    if int in types and any(abs(v) > _EXACT for v in values if type(v) is int):
+        return None
+    block = np.array(columns, dtype=np.float64)  # one row per column: each is contiguous
+    if np.isnan(block).any():
+        return None
+    rows = block.shape[1]
+    flat = pa.array(block.ravel())  # one conversion; the columns are slices of it
+    return pa.Table.from_arrays(
+        [flat.slice(i * rows, rows) for i in range(len(names))], names=names
+    )
 
 
 def numeric_frame(table: pa.Table) -> Any:

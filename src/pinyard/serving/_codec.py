@@ -19,6 +19,12 @@ _PARQUET_ALIASES = (PARQUET, "application/x-parquet", "application/parquet")
 ACCEPTED = (JSON, ARROW_STREAM, ARROW_FILE, PARQUET)
 
 
+try:  # orjson (in the serve extra) parses request bodies ~5x faster than json
+    from orjson import loads as _loads
+except ImportError:  # pragma: no cover - orjson is optional
+    from json import loads as _loads  # type: ignore[assignment]
+
+
 class UnsupportedMediaTypeError(Exception):
     """The request's Content-Type is not one the server reads."""
 
@@ -40,7 +46,7 @@ def decode(body: bytes, content_type: str | None) -> Any:
     kind = media_type(content_type)
     if kind == JSON or kind.endswith("+json"):
         try:
-            return json.loads(body)
+            return _loads(body)
         except (ValueError, UnicodeDecodeError) as exc:
             raise SignatureError(
                 f"the body is not valid JSON ({exc}); send a list of records, one record or "
