@@ -241,3 +241,53 @@ def test_bad_signatures_are_refused() -> None:
         Signature((Column("a", "int64"), Column("a", "int64")))
     with pytest.raises(SignatureError, match="at least one column"):
         Signature(())
+
+
+NUMERIC = Signature((Column("a", "float64"), Column("b", "float64")))
+MIXED = Signature((Column("a", "float64"), Column("n", "int64")))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        [{"a": 1.5, "b": 2}, {"a": -3, "b": 0.25}],
+        {"a": 1.5, "b": 2},
+        {"a": [1.5, -3], "b": [2, 0.25]},
+        [{"b": 2.0, "a": 1.0}],
+    ],
+)
+def test_plain_numbers_take_the_fast_path_with_the_same_result(data: Any) -> None:
+    from pinyard.models._inputs import as_table
+
+    fast = NUMERIC.validate(data)
+    general = pa.Table.from_arrays(
+        [NUMERIC._checked(c, as_table(data, NUMERIC).column(c.name)) for c in NUMERIC.columns],
+        names=["a", "b"],
+    )
+    assert fast.equals(general)
+    assert fast.schema == pa.schema([("a", pa.float64()), ("b", pa.float64())])
+    mixed = MIXED.validate([{"a": 1, "n": 2}])
+    assert mixed.column("n").type == pa.int64()
+    assert mixed.column("a").to_pylist() == [1.0]
+
+
+@pytest.mark.parametrize(
+    ("signature", "record", "column", "fragment"),
+    [
+        (NUMERIC, {"a": True, "b": 1.0}, "a", "bool"),
+        (NUMERIC, {"a": "1", "b": 1.0}, "a", "string"),
+        (NUMERIC, {"a": float("nan"), "b": 1.0}, "a", "missing value"),
+        (NUMERIC, {"a": None, "b": 1.0}, "a", "missing value"),
+        (NUMERIC, {"a": 2**53 + 1, "b": 1.0}, "a", "without loss"),
+        (NUMERIC, {"a": 1.0, "b": 1.0, "c": 1.0}, "c", "not an input"),
+        (NUMERIC, {"a": 1.0}, "b", "missing"),
+        (MIXED, {"a": 1.0, "n": 1.5}, "n", "without loss"),
+        (MIXED, {"a": 1.0, "n": 2**64}, "n", "n"),
+    ],
+)
+def test_the_fast_path_leaves_every_defect_to_the_checked_path(
+    signature: Signature, record: dict[str, Any], column: str, fragment: str
+) -> None:
+    with pytest.raises(SignatureError, match=fragment) as caught:
+        signature.validate([record])
+    assert caught.value.column == column
