@@ -105,7 +105,7 @@ class Tracker:
         return self.board.store.read_bytes(f"{self._prefix}/{rel}")
 
     def _names(self, rel: str) -> list[str]:
-        return [e.name for e in self.board.store.list_dir(f"{self._prefix}/{rel}")]
+        return self.board.store.list_names(f"{self._prefix}/{rel}")
 
     def _store_artifact(self, data: bytes) -> dict[str, Any]:
         digest = hashlib.sha256(data).hexdigest()
