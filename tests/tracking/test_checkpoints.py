@@ -279,3 +279,24 @@ def test_compaction_drops_covered_checkpoints_and_segments_stay_a_dataset(
     pd.testing.assert_frame_equal(
         after.iloc[:10].drop(columns="duration_s"), expected.drop(columns="duration_s")
     )
+
+
+def test_a_run_compacted_while_running_shows_once_finished(
+    board: pinyard.Board, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tracker = board.tracker(EXPERIMENT)
+    real_now = Tracker._now
+    monkeypatch.setattr(Tracker, "_now", lambda self: real_now(self) - timedelta(hours=3))
+    log_runs(tracker, 0, 3)
+    long = tracker.start_run(params={"i": 99})
+    monkeypatch.setattr(Tracker, "_now", real_now)
+    assert len(tracker.compact()) == 1  # the segment holds the long run as running
+    log_runs(tracker, 3, 6)
+    long.log_metric("score", -1.0)
+    long.end()
+    for reader in (tracker, fresh(board), fresh(board)):  # the second fresh one: checkpoint
+        frame = reader.runs()
+        assert len(frame) == 10
+        assert frame.set_index("run_id").loc[long.run_id, "status"] == "finished"
+        assert reader.best_run("score").run_id == long.run_id
+    assert checkpoints(board)

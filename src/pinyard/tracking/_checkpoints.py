@@ -2,7 +2,7 @@
 one Parquet file plus the few records written after it, not one object per run.
 
 A checkpoint is ``checkpoints/<hour>/<runs>-<digest>.parquet``: the segment
-schema (see `pinyard.tracking._segments`), rows by run id, ``<hour>`` the newest
+schema and row order (see `pinyard.tracking._segments`), ``<hour>`` the newest
 hour of the records it was built from, ``<runs>`` its row count (8 digits) and
 ``<digest>`` the first 16 hex of the sha256 of its bytes. Like a segment it is
 derived, created exclusively and never rewritten. Unlike segments, checkpoints

@@ -3,7 +3,8 @@
 A segment is one Parquet file, ``segments/<first hour>_<last hour>-<digest>.parquet``,
 named by the sha256 of its bytes (so two compactors writing the same rows
 write the same object, and a different one never replaces it). Its rows are
-the runs of the hours it covers, one column per field:
+the runs of the hours it covers (by start time, then run id; older segments
+by run id), one column per field:
 
 * ``run_id``, ``experiment``, ``status``, ``error``, ``user``, ``host``,
   ``git_commit`` (string), ``git_dirty`` (bool), ``seed``, ``pid`` (int64),
@@ -70,7 +71,7 @@ def segment_table(records: Iterable[RunRecord]) -> pa.Table:
     """The rows of ``records`` in the segment schema, in `canonical` order."""
     import pyarrow as pa
 
-    rows = sorted((record_row(r) for r in records), key=lambda r: str(r["run_id"]))
+    rows = sorted((record_row(r) for r in records), key=lambda r: (r["start_time"], r["run_id"]))
     keys = sorted({k for row in rows for k in row if k not in BASE_COLUMNS})
     columns: dict[str, Any] = {}
     for name in BASE_COLUMNS:
@@ -97,12 +98,14 @@ def base_type(name: str) -> pa.DataType:
 
 
 def canonical(table: pa.Table) -> pa.Table:
-    """Rows by run id; base columns first, then the others by name (equal rows, equal bytes)."""
+    """Rows by start time, then run id (the order queries show); base columns first, then
+    the others by name. Equal rows give equal bytes."""
     import pyarrow.compute as pc
 
     names = [c for c in BASE_COLUMNS if c in table.column_names]
     names += sorted(c for c in table.column_names if c not in BASE_COLUMNS)
-    return table.select(names).take(pc.sort_indices(table, [("run_id", "ascending")]))
+    order = pc.sort_indices(table, [("start_time", "ascending"), ("run_id", "ascending")])
+    return table.select(names).take(order)
 
 
 def table_bytes(table: pa.Table) -> bytes:

@@ -38,15 +38,10 @@ def combine(parts: Sequence[pa.Table]) -> pa.Table:
         return pa.table({name: pa.array([], type=base_type(name)) for name in BASE_COLUMNS})
     table = parts[0] if len(parts) == 1 else pa.concat_tables(parts, promote_options="permissive")
     if len(parts) > 1:  # a run may be in two parts (say, started in one hour, ended in the next)
-        final = pc.is_in(table.column("status"), pa.array(FINAL_STATUSES))
-        keys = pa.table({"id": table.column("run_id"), "final": final})
-        order = pc.sort_indices(keys, [("id", "ascending"), ("final", "ascending")])
-        ids = keys.column("id").take(order).to_numpy(zero_copy_only=False)
-        last = np.append(ids[1:] != ids[:-1], True)  # the final record sorts last in its run
-        table = table.take(order.filter(pa.array(last)))
-    table = table.take(
-        pc.sort_indices(table, [("start_time", "ascending"), ("run_id", "ascending")])
-    )
+        table = _one_row_per_run(table)
+    order = pc.sort_indices(table, [("start_time", "ascending"), ("run_id", "ascending")])
+    if not np.array_equal(order.to_numpy(), np.arange(table.num_rows)):  # segments come sorted
+        table = table.take(order)
     names = table.column_names
     for name in BASE_COLUMNS:
         if name not in names:
@@ -54,6 +49,29 @@ def combine(parts: Sequence[pa.Table]) -> pa.Table:
     rest = sorted(c for c in names if c not in BASE_COLUMNS)
     grouped = [c for p in ("params.", "metrics.", "tags.") for c in rest if c.startswith(p)]
     return table.select([*BASE_COLUMNS, *(c for c in rest if c not in grouped), *grouped])
+
+
+def _one_row_per_run(table: pa.Table) -> pa.Table:
+    """``table`` with one row per run id: the final record's, where a run has several."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    ids = table.column("run_id")
+    counts = pc.value_counts(ids)
+    repeated = counts.field("values").filter(pc.greater(counts.field("counts"), 1))
+    if len(repeated) == 0:
+        return table
+    rows = np.flatnonzero(pc.is_in(ids, repeated).to_numpy(zero_copy_only=False))
+    kept: dict[str, tuple[bool, int]] = {}  # run id -> (final?, row)
+    statuses = table.column("status").take(rows).to_pylist()
+    for row, run, status in zip(rows, ids.take(rows).to_pylist(), statuses, strict=True):
+        final = status in FINAL_STATUSES
+        if run not in kept or (final and not kept[run][0]):
+            kept[run] = (final, int(row))
+    keep = np.ones(table.num_rows, dtype=bool)
+    keep[rows] = False
+    keep[[row for _, row in kept.values()]] = True
+    return table.filter(pa.array(keep))
 
 
 class RunsTable:
