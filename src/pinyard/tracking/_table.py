@@ -107,9 +107,12 @@ class RunsTable:
         with this table (for reading only)."""
         import pandas as pd
 
+        index = pd.RangeIndex(self.num_rows)
         if columns is not None:
-            return pd.DataFrame({c: _kept(self.column(c)) for c in columns}, copy=False)
-        return pd.DataFrame({c: _kept(self.column(c)) for c in self.columns}, copy=True)
+            values = {c: _kept(self.column(c), index) for c in columns}
+            return pd.DataFrame(values, index=index, copy=False)
+        values = {c: _kept(self.column(c), index) for c in self.columns}
+        return pd.DataFrame(values, index=index, copy=True)
 
     def rows(self, positions: npt.NDArray[np.intp]) -> pd.DataFrame:
         """The rows at ``positions``, in that order, as a new DataFrame: columns already
@@ -127,7 +130,8 @@ class RunsTable:
                 columns[name] = _convert(name, part.column(name))
         if self._killed is not None and "status" not in self._converted:
             columns["status"][np.isin(positions, self._killed)] = "killed"
-        return pd.DataFrame({c: _kept(v) for c, v in columns.items()}, copy=False)
+        index = pd.RangeIndex(len(positions))
+        return pd.DataFrame({c: _kept(v, index) for c, v in columns.items()}, index=index)
 
     def presume_killed(self) -> RunsTable:
         """A view of this table showing as killed the running runs that started on this
@@ -147,12 +151,13 @@ class RunsTable:
         return RunsTable(table, np.array(dead, dtype=np.intp), self._converted)
 
 
-def _kept(values: Any) -> Any:
-    """Object arrays as object Series (pandas would otherwise infer its string dtype)."""
+def _kept(values: Any, index: pd.Index) -> Any:
+    """Object arrays as object Series (pandas would otherwise infer its string dtype), on
+    the frame's own index (one index object for all columns spares aligning them)."""
     import pandas as pd
 
     if isinstance(values, np.ndarray) and values.dtype == object:
-        return pd.Series(values, dtype=object, copy=False)
+        return pd.Series(values, index=index, dtype=object, copy=False)
     return values
 
 
@@ -168,12 +173,12 @@ def _convert(name: str, column: pa.ChunkedArray) -> Any:
     if pa.types.is_timestamp(kind):
         naive = column.cast(pa.timestamp("us", tz="UTC")).to_numpy(zero_copy_only=False)
         return pd.array(naive).tz_localize("UTC")  # 10x faster than to_pandas here
-    if pa.types.is_boolean(kind):
-        return column.to_pandas(types_mapper={pa.bool_(): pd.BooleanDtype()}.get).array
-    if pa.types.is_integer(kind):
-        return (
-            column.cast(pa.int64()).to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get).array
-        )
+    if pa.types.is_boolean(kind) or pa.types.is_integer(kind):
+        missing = column.is_null().to_numpy(zero_copy_only=False)
+        if pa.types.is_boolean(kind):
+            return pd.arrays.BooleanArray(column.fill_null(False).to_numpy(), missing)
+        values = column.cast(pa.int64()).fill_null(0).to_numpy()
+        return pd.arrays.IntegerArray(values, missing)
     return column.to_numpy(zero_copy_only=False).astype(float)
 
 

@@ -329,7 +329,7 @@ class Tracker:
         hours = sorted({h for kind in ("records", "started") for h in self._names(kind)
                         if HOUR_PATTERN.match(h) and not _in(h, covered)})  # fmt: skip
         loose = self._listing(hours)
-        checkpoint = self._checkpoint(covered)
+        checkpoint = self._checkpoint(covered) if loose else None
         key = (segments, checkpoint.path if checkpoint else None, tuple(loose.values()))
         if self._cached is None or self._cached[0] != key:
             table, written = self._build(segments, checkpoint, loose)
@@ -375,9 +375,11 @@ class Tracker:
         found: dict[str, _Where] = {}
         for kind, final in (("started", False), ("records", True)):
             for hour in sorted(set(hours).intersection(self._names(kind))):
-                for name in self._names(f"{kind}/{hour}"):
-                    if name.endswith(".json"):  # not a write in progress
-                        found[name[:-5]] = (f"{kind}/{hour}/{name}", final)
+                folder = f"{kind}/{hour}/"
+                found.update(
+                    {n[:-5]: (folder + n, final) for n in self._names(folder[:-1])
+                     if n.endswith(".json")}  # not a write in progress
+                )  # fmt: skip
         return found
 
     def _parse(self, paths: Iterable[str]) -> list[RunRecord]:
