@@ -183,11 +183,21 @@ def pinyard_query(spec: dict[str, Any]) -> dict[str, Any]:
         "and": lambda t: t.search(AND_FILTER),
         "or": lambda t: t.search(OR_FILTER),
     }
-    # Untimed warm-up: lazy imports (pandas, pyarrow, the query module), the OS page cache.
+    # Warm-up, outside the cold/warm figures: lazy imports (pandas, pyarrow, the query
+    # module), the OS page cache. On a store of raw records the first query also reads
+    # every record and writes the checkpoint later fresh trackers read: it is timed
+    # (imports done first) and reported apart.
+    import pandas  # noqa: F401
+    import pyarrow.parquet  # noqa: F401
+
+    import pinyard.tracking._query
+
     warm_up = fresh()
+    first, _ = timed(lambda: ops["and"](warm_up))
     for op in ops.values():
         op(warm_up)
     out: dict[str, Any] = {"cold": {k: [] for k in ops}, "warm": {k: [] for k in ops}}
+    out["first_and"] = first
     results: dict[str, Any] = {}
     for _ in range(spec["repeat"]):
         for name, op in ops.items():
@@ -710,6 +720,18 @@ def summarize(cfg: Config, raw: Raw) -> tuple[list[Row], dict[str, Any]]:
             "ok": ok,
         }
         rows.append(Row(f"-- {n:,} runs (pinyard: {state}) --", "", "", "", "", ""))
+        if "first_and" in qy:  # on raw records: reads them all and writes a checkpoint
+            rows.append(
+                Row(
+                    "first AND search of a process, on the store as found (ms)",
+                    _fmt(qy["first_and"] * 1000),
+                    "",
+                    "",
+                    "info",
+                    "",
+                    {"pinyard_s": qy["first_and"]},
+                )
+            )
         labels = {
             "best": f"best run by metrics.{BEST_METRIC} (ms)",
             "and": f"search AND, {want['and']:,} found (ms)",

@@ -42,3 +42,32 @@ def test_runs_queries_and_compaction_on_remote_boards(
     assert best.params == {"lambda": 1.0}
     assert reader.artifact(best.run_id, "config.json") == b'{"lambda": 1.0}'
     assert len(reader.search("params.lambda >= 10 or metrics.val_rmse < 1.5")) == 3
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_checkpoints_on_remote_boards(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bucket: Bucket = request.getfixturevalue(backend)
+
+    def open_tracker(cache: str) -> Tracker:
+        board = pinyard.board(
+            f"{bucket.url}/team", cache=pinyard.Cache(tmp_path / cache), **bucket.storage_options
+        )
+        return board.tracker("ckpt")
+
+    monkeypatch.setattr(Tracker, "checkpoint_after", 3)
+    tracker = open_tracker("c1")
+    for lam in range(4):
+        with tracker.start_run(params={"lambda": lam}) as run:
+            run.log_metric("val_rmse", 5.0 - lam)
+    assert len(tracker.runs()) == 4  # read 4 records: writes a checkpoint
+    with tracker.start_run(params={"lambda": 9}) as late:
+        late.log_metric("val_rmse", 0.5)
+    reader = open_tracker("c2")
+    assert sorted(reader.runs()["params.lambda"]) == [0, 1, 2, 3, 9]
+    assert reader.best_run("val_rmse").run_id == late.run_id
+    names = reader.board.store.list_names("runs/ckpt/checkpoints")
+    assert len(names) == 1
+    [checkpoint] = reader.board.store.list_names(f"runs/ckpt/checkpoints/{names[0]}")
+    assert checkpoint.startswith("00000004-")

@@ -159,6 +159,12 @@ class LocalStore(Store):
         except (FileNotFoundError, NotADirectoryError):
             return []
 
+    def list_names(self, path: str) -> list[str]:
+        try:  # no is_dir: one call per folder, not one stat per entry
+            return sorted(os.listdir(self._abs(path)))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+
     def exists(self, path: str) -> bool:
         return os.path.lexists(self._abs(path))
 

@@ -114,6 +114,10 @@ class Store(ABC):
     def list_dir(self, path: str) -> list[Entry]:
         """Children of ``path``; an absent folder lists as empty."""
 
+    def list_names(self, path: str) -> list[str]:
+        """The names of the children of ``path``, sorted (files and folders alike)."""
+        return [e.name for e in self.list_dir(path)]
+
     @abstractmethod
     def exists(self, path: str) -> bool:
         """True if an object or folder exists at ``path``."""

@@ -47,7 +47,7 @@ from __future__ import annotations
 import difflib
 import operator
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from itertools import repeat
 from typing import Any, TypeAlias
 
@@ -108,19 +108,24 @@ class Filter:
 
     def mask(self, df: pd.DataFrame) -> pd.Series[bool]:
         """Which rows of ``df`` match, as a boolean Series on ``df.index``."""
-        for ref in self._refs:
-            self._check_column(ref, df)
+        self.check(df.columns, len(df))
         if self._root is None or len(df) == 0:
             return pd.Series(True, index=df.index, dtype=bool)
         return pd.Series(_Table(df, self._text).evaluate(self._root), index=df.index, dtype=bool)
 
-    def _check_column(self, ref: _Column, df: pd.DataFrame) -> None:
-        if ref.name in df.columns:
+    def check(self, columns: Collection[str], rows: int) -> None:
+        """Raise `QueryError` if the filter names a column a table of ``columns`` and
+        ``rows`` rows lacks (so `mask` may then run on just the columns it reads)."""
+        for ref in self._refs:
+            self._check_column(ref, columns, rows)
+
+    def _check_column(self, ref: _Column, columns: Collection[str], rows: int) -> None:
+        if ref.name in columns:
             return
-        known = sorted(str(c) for c in df.columns)
+        known = sorted(str(c) for c in columns)
         prefix, dot, _ = ref.name.partition(".")
         kind = prefix if dot and prefix in ("params", "metrics", "tags") else None
-        if kind is not None and len(df) == 0:
+        if kind is not None and rows == 0:
             return
         message = f"unknown column {ref.name!r} at position {ref.pos}"
         if close := difflib.get_close_matches(ref.name, known, n=3, cutoff=0.6):

@@ -7,19 +7,26 @@ import json
 import logging
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from pinyard.errors import (
     IntegrityError,
     InvalidArgumentError,
     MetadataError,
+    PinyardError,
     RunNotFoundError,
+)
+from pinyard.tracking._checkpoints import (
+    HOUR_PATTERN,
+    Checkpoint,
+    checkpoint_name,
+    load,
+    ranked,
 )
 from pinyard.tracking._context import capture_context, data_fingerprint
 from pinyard.tracking._records import (
-    FINAL_STATUSES,
     RunRecord,
     hour_of,
     new_run_id,
@@ -30,24 +37,29 @@ from pinyard.tracking._records import (
 from pinyard.tracking._run import Run
 from pinyard.tracking._segments import (
     BASE_COLUMNS,
+    SEGMENT_PATTERN,
+    canonical,
     covered_hours,
-    normalized,
-    ordered,
-    read_segment,
-    record_row,
-    rows_frame,
+    read_table,
     segment_bytes,
     segment_name,
+    segment_table,
+    table_bytes,
 )
+from pinyard.tracking._table import RunsTable, alive, combine
 
 if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
     import pandas as pd
+    import pyarrow as pa
     from matplotlib.figure import Figure
 
     from pinyard.boards import Board
 
 log = logging.getLogger("pinyard")
 _HOUR = timedelta(hours=1)
+_Where: TypeAlias = tuple[str, bool]  # (record path, final record?)
 
 
 class Tracker:
@@ -58,6 +70,11 @@ class Tracker:
     exclusively, and nothing is ever rewritten.
     """
 
+    #: A query that had to read this many run records (not in a checkpoint) writes a
+    #: checkpoint of the runs no segment covers, so the next cold query reads one file
+    #: instead. None: queries never write.
+    checkpoint_after: int | None = 50
+
     def __init__(self, board: Board, experiment: str) -> None:
         if board.kind != "pinyard":
             raise InvalidArgumentError(
@@ -67,9 +84,10 @@ class Tracker:
         self.board = board
         self.experiment = validate_experiment(experiment)
         self._prefix = f"runs/{self.experiment}"
-        self._segments: dict[str, pd.DataFrame] = {}
-        self._parsed: dict[str, RunRecord] = {}
-        self._frame: tuple[Any, pd.DataFrame] | None = None  # (listing key, runs table)
+        self._segments: dict[str, pa.Table] = {}
+        self._parsed: dict[str, RunRecord] = {}  # record path -> record
+        self._last_checkpoint: Checkpoint | None = None
+        self._cached: tuple[Any, RunsTable] | None = None  # (listing key, runs table)
 
     def __repr__(self) -> str:
         return f"<Tracker {self.experiment!r} on {self.board.store.url}>"
@@ -87,7 +105,7 @@ class Tracker:
         return self.board.store.read_bytes(f"{self._prefix}/{rel}")
 
     def _names(self, rel: str) -> list[str]:
-        return [e.name for e in self.board.store.list_dir(f"{self._prefix}/{rel}")]
+        return self.board.store.list_names(f"{self._prefix}/{rel}")
 
     def _store_artifact(self, data: bytes) -> dict[str, Any]:
         digest = hashlib.sha256(data).hexdigest()
@@ -202,40 +220,13 @@ class Tracker:
     def runs(self) -> pd.DataFrame:
         """Every run as one row, oldest first: base columns, then ``params.*``,
         ``metrics.*`` and ``tags.*`` (params keep their logged types)."""
-        import pandas as pd
-
-        segments = tuple(n for n in self._names("segments") if n.endswith(".parquet"))
-        records = self._raw_records(covered_hours(segments))
-        key = (segments, tuple((r.run_id, r.status) for r in records))
-        if self._frame is not None and self._frame[0] == key:  # nothing new since last time
-            frame = self._frame[1].copy()
-            _mark_killed(frame)
-            return frame
-        frames = [self._segment(name) for name in segments]
-        if records:
-            frames.append(rows_frame([record_row(r) for r in records]))
-        if not frames:
-            return pd.DataFrame(columns=list(BASE_COLUMNS))
-        frames = [normalized(f) for f in frames]
-        frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-        frame["_final"] = frame["status"].isin(FINAL_STATUSES)
-        frame = frame.sort_values(["run_id", "_final"]).drop_duplicates("run_id", keep="last")
-        frame = frame.drop(columns="_final").sort_values(["start_time", "run_id"], kind="stable")
-        frame = frame.reset_index(drop=True)
-        frame = frame[ordered(frame.columns)]
-        self._frame = (key, frame.copy())
-        _mark_killed(frame)
-        return frame
+        return self._table().frame()
 
     def search(self, where: str) -> pd.DataFrame:
         """Runs matching a filter such as ``"params.model = 'ridge' and metrics.rmse < 2"``
         (AND, OR, NOT, parentheses, IN, IS NULL, comparisons)."""
-        from pinyard.tracking._query import compile_filter
-
-        query = compile_filter(where)
-        frame = self.runs()
-        selected: pd.DataFrame = frame[query.mask(frame)].reset_index(drop=True)
-        return selected
+        table = self._table()
+        return table.rows(self._matching(table, where))
 
     def best_run(self, metric: str, maximize: bool = False, where: str | None = None) -> RunRecord:
         """The finished run with the best ``metric`` (lowest unless ``maximize``).
@@ -244,22 +235,40 @@ class Tracker:
         record: ``best = tracker.best_run("val_rmse"); best.metrics["test_rmse"]``.
         Runs whose metric is NaN never win.
         """
-        frame = self.search(where) if where else self.runs()
+        import numpy as np
+
+        table = self._table()
+        rows = self._matching(table, where) if where else None
         column = f"metrics.{metric}"
-        if column not in frame.columns:
-            known = sorted(c[8:] for c in frame.columns if c.startswith("metrics."))
+        if column not in table.columns:
+            known = sorted(c[8:] for c in table.columns if c.startswith("metrics."))
             raise InvalidArgumentError(
                 f"no run of {self.experiment!r} logged metric {metric!r}; metrics logged: "
                 f"{', '.join(known) or 'none'}"
             )
+        finished = table.column("status") == "finished"
+        values = np.where(finished, table.column(column), np.nan)
+        run_ids = table.column("run_id")
+        if rows is not None:
+            values, run_ids = values[rows], run_ids[rows]
+        if np.isnan(values).all():
+            raise RunNotFoundError(f"no finished run of {self.experiment!r} has {metric!r}")
+        position = int(np.nanargmax(values) if maximize else np.nanargmin(values))  # first on ties
+        return self.get_run(str(run_ids[position]))
+
+    def _matching(self, table: RunsTable, where: str) -> npt.NDArray[np.intp]:
+        """Positions of the rows of ``table`` that ``where`` selects (only the columns it
+        reads are converted to pandas)."""
         import numpy as np
 
-        values = frame[column].where(frame["status"] == "finished")
-        if values.isna().all():
-            raise RunNotFoundError(f"no finished run of {self.experiment!r} has {metric!r}")
-        array = values.to_numpy(dtype=float)
-        position = int(np.nanargmax(array) if maximize else np.nanargmin(array))  # first on ties
-        return self.get_run(str(frame["run_id"].iloc[position]))
+        from pinyard.tracking._query import compile_filter
+
+        query = compile_filter(where)
+        query.check(table.columns, table.num_rows)
+        read = table.frame([c for c in table.columns if c in query.columns])
+        if len(read.columns) == 0:
+            return np.arange(table.num_rows)
+        return np.flatnonzero(query.mask(read).to_numpy())
 
     # -- plots -----------------------------------------------------------------------
 
@@ -298,7 +307,7 @@ class Tracker:
         )  # fmt: skip
         if not hours:
             return []
-        records = self._records_in(hours)
+        records = self._parse(path for path, _ in self._listing(hours).values())
         data = segment_bytes(records)
         name = segment_name(hours[0], hours[-1], data)
         try:
@@ -306,29 +315,76 @@ class Tracker:
         except FileExistsError:
             return []
         log.info("experiment %r: compacted %d runs into %s", self.experiment, len(records), name)
+        self._drop_checkpoints(lambda h: _in(h, [*covered, (hours[0], hours[-1])]))
         return [name]
 
-    def _segment(self, name: str) -> pd.DataFrame:
-        if name not in self._segments:
-            self._segments[name] = read_segment(self._read(f"segments/{name}"))
-        return self._segments[name]
+    # -- the runs table ----------------------------------------------------------------
 
-    def _raw_records(self, covered: list[tuple[str, str]]) -> list[RunRecord]:
+    def _table(self) -> RunsTable:
+        """The runs table as it is now: segments, plus the newest checkpoint's rows for the
+        runs whose newest record it holds, plus the other records no segment covers.
+        Kept while nothing changes (records are immutable, so the listing is the key)."""
+        segments = tuple(n for n in self._names("segments") if SEGMENT_PATTERN.match(n))
+        covered = covered_hours(segments)
         hours = sorted({h for kind in ("records", "started") for h in self._names(kind)
-                        if not _in(h, covered)})  # fmt: skip
-        return self._records_in(hours)
+                        if HOUR_PATTERN.match(h) and not _in(h, covered)})  # fmt: skip
+        loose = self._listing(hours)
+        checkpoint = self._checkpoint(covered) if loose else None
+        key = (segments, checkpoint.path if checkpoint else None, tuple(loose.values()))
+        if self._cached is None or self._cached[0] != key:
+            table, written = self._build(segments, checkpoint, loose)
+            if written is not None:  # the same rows: let the next query find them kept
+                key = (segments, written, key[2])
+            self._cached = (key, table)
+        return self._cached[1].presume_killed()
 
-    def _records_in(self, hours: list[str]) -> list[RunRecord]:
-        """The runs recorded in ``hours``: final records, and start records of runs that
-        have none. Records are immutable, so each is parsed once per tracker."""
-        wanted = set(hours)
-        final: dict[str, str] = {}  # run id -> where
-        started: dict[str, str] = {}
-        for kind, into in (("records", final), ("started", started)):
-            for hour in sorted(wanted.intersection(self._names(kind))):
-                for name in self._names(f"{kind}/{hour}"):
-                    into.setdefault(name.removesuffix(".json"), f"{kind}/{hour}/{name}")
-        paths = [*final.values(), *(w for run, w in started.items() if run not in final)]
+    def _build(
+        self, segments: Sequence[str], checkpoint: Checkpoint | None, loose: dict[str, _Where]
+    ) -> tuple[RunsTable, str | None]:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        held: list[str] = []
+        unread: list[str] = []
+        for run, (path, final) in loose.items():
+            if checkpoint is not None and checkpoint.holds(run, final):
+                held.append(run)
+            else:
+                unread.append(path)
+        records = self._parse(unread)
+        kept = None
+        if checkpoint is not None and held:
+            kept = checkpoint.table
+            if len(held) < kept.num_rows:  # rows of runs now compacted, or superseded
+                kept = _without_empty_columns(
+                    kept.filter(pc.is_in(kept.column("run_id"), pa.array(held)))
+                )
+        fresh = segment_table(records) if records else None
+        written = None
+        if self.checkpoint_after is not None and len(records) >= self.checkpoint_after:
+            hours = [w.split("/")[1] for w in unread]
+            newest_hour = max([*hours, checkpoint.hour] if checkpoint and kept else hours)
+            written = self._write_checkpoint(kept, fresh, newest_hour)
+        parts = [self._segment(name) for name in segments]
+        parts += [p for p in (kept, fresh) if p is not None]
+        return RunsTable(combine(parts)), written
+
+    def _listing(self, hours: Iterable[str]) -> dict[str, _Where]:
+        """Run id -> (path of its newest record, whether that is its final record), for the
+        runs recorded in ``hours`` (a final record wins over a start record)."""
+        found: dict[str, _Where] = {}
+        for kind, final in (("started", False), ("records", True)):
+            for hour in sorted(set(hours).intersection(self._names(kind))):
+                folder = f"{kind}/{hour}/"
+                found.update(
+                    {n[:-5]: (folder + n, final) for n in self._names(folder[:-1])
+                     if n.endswith(".json")}  # not a write in progress
+                )  # fmt: skip
+        return found
+
+    def _parse(self, paths: Iterable[str]) -> list[RunRecord]:
+        """The records at ``paths``, each parsed once per tracker (they are immutable);
+        a truncated or malformed one is skipped with a warning."""
         records = []
         for where in paths:
             record = self._parsed.get(where)
@@ -338,10 +394,64 @@ class Tracker:
                 except MetadataError as exc:
                     log.warning("%s", exc)
                     continue
-                if not where.startswith("started/"):  # a start record may be superseded
-                    self._parsed[where] = record
+                self._parsed[where] = record
             records.append(record)
         return records
+
+    def _segment(self, name: str) -> pa.Table:
+        if name not in self._segments:
+            self._segments[name] = read_table(self._read(f"segments/{name}"))
+        return self._segments[name]
+
+    def _checkpoint(self, covered: list[tuple[str, str]]) -> Checkpoint | None:
+        """The newest readable checkpoint of an hour no segment covers, if any."""
+        hours = [h for h in self._names("checkpoints") if HOUR_PATTERN.match(h)]
+        for hour in [h for h in reversed(hours) if not _in(h, covered)][:2]:
+            for name in ranked(self._names(f"checkpoints/{hour}"))[:3]:
+                path = f"checkpoints/{hour}/{name}"
+                if self._last_checkpoint is not None and self._last_checkpoint.path == path:
+                    return self._last_checkpoint
+                try:
+                    checkpoint = load(path, hour, self._read(path))
+                except FileNotFoundError:  # pruned since the listing
+                    continue
+                except ValueError as exc:  # damaged: the records are read instead
+                    log.warning("experiment %r: %s; skipped", self.experiment, exc)
+                    continue
+                self._last_checkpoint = checkpoint
+                return checkpoint
+        return None
+
+    def _write_checkpoint(
+        self, kept: pa.Table | None, fresh: pa.Table | None, hour: str
+    ) -> str | None:
+        """Write the rows of a query as a checkpoint of ``hour`` and drop checkpoints of
+        older hours; best effort (a read-only board, say, just gets no checkpoint)."""
+        import pyarrow as pa
+
+        parts = [p for p in (kept, fresh) if p is not None]
+        table = canonical(pa.concat_tables(parts, promote_options="permissive"))
+        data = table_bytes(table)
+        path = f"checkpoints/{hour}/{checkpoint_name(table.num_rows, data)}"
+        try:
+            self._write(path, data, sync=False)  # a torn write fails its digest check
+        except FileExistsError:
+            pass
+        except (OSError, PinyardError) as exc:
+            log.info("experiment %r: no checkpoint written (%s)", self.experiment, exc)
+            return None
+        self._last_checkpoint = load(path, hour, data)
+        self._drop_checkpoints(lambda h: h < hour)
+        return path
+
+    def _drop_checkpoints(self, stale: Callable[[str], bool]) -> None:
+        for hour in self._names("checkpoints"):
+            if HOUR_PATTERN.match(hour) and stale(hour):
+                try:
+                    self.board.store.delete_tree(f"{self._prefix}/checkpoints/{hour}")
+                except (OSError, PinyardError) as exc:  # another process got there first
+                    log.info("experiment %r: checkpoints of %s kept (%s)", self.experiment,
+                             hour, exc)  # fmt: skip
 
 
 def _in(hour: str, ranges: list[tuple[str, str]]) -> bool:
@@ -351,34 +461,15 @@ def _in(hour: str, ranges: list[tuple[str, str]]) -> bool:
 def _presumed(record: RunRecord) -> RunRecord:
     """A start record without a final one: killed if its process is gone from this host."""
     ctx = record.context
-    if ctx.get("host") == socket.gethostname() and not _alive(ctx.get("pid")):
+    if ctx.get("host") == socket.gethostname() and not alive(ctx.get("pid")):
         from dataclasses import replace
 
         return replace(record, status="killed", error="the process ended without a final record")
     return record
 
 
-def _alive(pid: Any) -> bool:
-    if not isinstance(pid, int):
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _mark_killed(frame: pd.DataFrame) -> None:
-    import pandas as pd
-
-    running = frame["status"] == "running"
-    if not running.any():
-        return
-    host = socket.gethostname()
-    # A run started on this host whose process is gone ended without a record.
-    for index in frame.index[running & (frame["host"] == host)]:
-        pid = frame.loc[index, "pid"]
-        if pid is not None and not pd.isna(pid) and not _alive(int(pid)):
-            frame.loc[index, "status"] = "killed"
+def _without_empty_columns(table: pa.Table) -> pa.Table:
+    """``table`` without the params/metrics/tags columns its rows all lack."""
+    names = [c for c in table.column_names
+             if c in BASE_COLUMNS or table.column(c).null_count < table.num_rows]  # fmt: skip
+    return table if len(names) == table.num_columns else table.select(names)

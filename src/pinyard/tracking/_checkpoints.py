@@ -1,0 +1,78 @@
+"""Checkpoints: snapshots of the runs no segment covers yet, so that a cold query reads
+one Parquet file plus the few records written after it, not one object per run.
+
+A checkpoint is ``checkpoints/<hour>/<runs>-<digest>.parquet``: the segment
+schema and row order (see `pinyard.tracking._segments`), ``<hour>`` the newest
+hour of the records it was built from, ``<runs>`` its row count (8 digits) and
+``<digest>`` the first 16 hex of the sha256 of its bytes. Like a segment it is
+derived, created exclusively and never rewritten. Unlike segments, checkpoints
+overlap one another and the segments written after them, so they are not part
+of the segments dataset.
+
+A query trusts a checkpoint only as far as the records it lists: a run's row
+is taken from the checkpoint when the run's newest record (final, else start)
+is one the checkpoint was built from, and read from its record otherwise. So
+a stale, missing, deleted or damaged checkpoint only costs reads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from pinyard.tracking._records import FINAL_STATUSES
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+HOUR_PATTERN = re.compile(r"^\d{8}T\d{2}$")
+NAME_PATTERN = re.compile(r"^(\d{8})-([0-9a-f]{16})\.parquet$")
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A checkpoint read back: where it is, its rows, and what each run's row came from."""
+
+    path: str  # relative to the experiment: checkpoints/<hour>/<name>
+    hour: str
+    table: pa.Table
+    final: dict[str, bool]  # run id -> the row is the run's final record
+
+    def holds(self, run_id: str, final: bool) -> bool:
+        """Whether the run's row here is the one its newest record (``final`` or not) gives."""
+        held = self.final.get(run_id)
+        return held is not None and (held or not final)
+
+
+def ranked(names: Iterable[str]) -> list[str]:
+    """The checkpoints of one hour, best first: most runs, then the last name."""
+    matching = [n for n in names if NAME_PATTERN.match(n)]
+    return sorted(matching, key=lambda n: (int(n[:8]), n), reverse=True)
+
+
+def checkpoint_name(rows: int, data: bytes) -> str:
+    return f"{rows:08d}-{hashlib.sha256(data).hexdigest()[:16]}.parquet"
+
+
+def load(path: str, hour: str, data: bytes) -> Checkpoint:
+    """Check ``data`` against the digest in its name and parse it; ValueError if it
+    does not match or does not parse."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    match = NAME_PATTERN.match(path.rsplit("/", 1)[-1])
+    if match is None or hashlib.sha256(data).hexdigest()[:16] != match.group(2):
+        raise ValueError(f"checkpoint {path} does not match the digest in its name")
+    try:
+        table = pq.read_table(pa.BufferReader(data))
+    except (pa.ArrowException, OSError) as exc:
+        raise ValueError(f"checkpoint {path} does not parse: {exc}") from exc
+    if not {"run_id", "status"} <= set(table.column_names):
+        raise ValueError(f"checkpoint {path} has no run_id or status column")
+    ids = table.column("run_id").to_pylist()
+    statuses = table.column("status").to_pylist()
+    final = {i: s in FINAL_STATUSES for i, s in zip(ids, statuses, strict=True)}
+    return Checkpoint(path, hour, table, final)

@@ -1,0 +1,207 @@
+"""The runs table: segments, a checkpoint and loose records combined as one Arrow table,
+turned into pandas only for the rows and columns a query needs.
+
+Rows are one per run (a final record wins over a start record), ordered by
+``start_time`` then ``run_id``. Columns come out of `RunsTable.frame` as
+`runs()` documents them: params decoded from JSON text (each distinct text once),
+strings as objects with None, ``seed``/``pid`` Int64, ``git_dirty`` boolean,
+times ``datetime64[us, UTC]``, metrics float64.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from pinyard.tracking._records import FINAL_STATUSES
+from pinyard.tracking._segments import BASE_COLUMNS, base_type
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+
+def combine(parts: Sequence[pa.Table]) -> pa.Table:
+    """One table of ``parts``: a column missing from a part is null there; of two rows of
+    one run the final record's is kept; rows by start time, then run id."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    parts = [p for p in parts if p.num_rows] or list(parts[:1])
+    if not parts:
+        return pa.table({name: pa.array([], type=base_type(name)) for name in BASE_COLUMNS})
+    table = parts[0] if len(parts) == 1 else pa.concat_tables(parts, promote_options="permissive")
+    if len(parts) > 1:  # a run may be in two parts (say, started in one hour, ended in the next)
+        table = _one_row_per_run(table)
+    order = pc.sort_indices(table, [("start_time", "ascending"), ("run_id", "ascending")])
+    if not np.array_equal(order.to_numpy(), np.arange(table.num_rows)):  # segments come sorted
+        table = table.take(order)
+    names = table.column_names
+    for name in BASE_COLUMNS:
+        if name not in names:
+            table = table.append_column(name, pa.nulls(table.num_rows, base_type(name)))
+    rest = sorted(c for c in names if c not in BASE_COLUMNS)
+    grouped = [c for p in ("params.", "metrics.", "tags.") for c in rest if c.startswith(p)]
+    return table.select([*BASE_COLUMNS, *(c for c in rest if c not in grouped), *grouped])
+
+
+def _one_row_per_run(table: pa.Table) -> pa.Table:
+    """``table`` with one row per run id: the final record's, where a run has several."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    ids = table.column("run_id")
+    counts = pc.value_counts(ids)
+    repeated = counts.field("values").filter(pc.greater(counts.field("counts"), 1))
+    if len(repeated) == 0:
+        return table
+    rows = np.flatnonzero(pc.is_in(ids, repeated).to_numpy(zero_copy_only=False))
+    kept: dict[str, tuple[bool, int]] = {}  # run id -> (final?, row)
+    statuses = table.column("status").take(rows).to_pylist()
+    for row, run, status in zip(rows, ids.take(rows).to_pylist(), statuses, strict=True):
+        final = status in FINAL_STATUSES
+        if run not in kept or (final and not kept[run][0]):
+            kept[run] = (final, int(row))
+    keep = np.ones(table.num_rows, dtype=bool)
+    keep[rows] = False
+    keep[[row for _, row in kept.values()]] = True
+    return table.filter(pa.array(keep))
+
+
+class RunsTable:
+    """A combined table whose columns are converted to pandas when first asked for, once.
+
+    ``killed``: positions of running runs to show as killed (see `presume_killed`).
+    """
+
+    def __init__(
+        self,
+        table: pa.Table,
+        killed: npt.NDArray[np.intp] | None = None,
+        converted: dict[str, Any] | None = None,
+    ) -> None:
+        self.table = table
+        self.columns: list[str] = list(table.column_names)
+        self.num_rows = int(table.num_rows)
+        self._killed = killed
+        self._converted: dict[str, Any] = {} if converted is None else converted
+
+    def column(self, name: str) -> Any:
+        """Column ``name`` of every row as a numpy or pandas array (do not modify it)."""
+        if name not in self._converted:
+            self._converted[name] = _convert(name, self.table.column(name))
+        values = self._converted[name]
+        if name == "status" and self._killed is not None:
+            values = values.copy()
+            values[self._killed] = "killed"
+        return values
+
+    def frame(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """Every row as a new DataFrame; with ``columns``, just those, sharing memory
+        with this table (for reading only)."""
+        import pandas as pd
+
+        index = pd.RangeIndex(self.num_rows)
+        if columns is not None:
+            values = {c: _kept(self.column(c), index) for c in columns}
+            return pd.DataFrame(values, index=index, copy=False)
+        values = {c: _kept(self.column(c), index) for c in self.columns}
+        return pd.DataFrame(values, index=index, copy=True)
+
+    def rows(self, positions: npt.NDArray[np.intp]) -> pd.DataFrame:
+        """The rows at ``positions``, in that order, as a new DataFrame: columns already
+        converted are indexed, the others converted for these rows only."""
+        import pandas as pd
+
+        if len(positions) == self.num_rows:
+            return self.frame()
+        part = self.table.take(positions) if set(self.columns) - set(self._converted) else None
+        columns = {}
+        for name in self.columns:
+            if name in self._converted or part is None:
+                columns[name] = self.column(name)[positions]
+            else:
+                columns[name] = _convert(name, part.column(name))
+        if self._killed is not None and "status" not in self._converted:
+            columns["status"][np.isin(positions, self._killed)] = "killed"
+        index = pd.RangeIndex(len(positions))
+        return pd.DataFrame({c: _kept(v, index) for c, v in columns.items()}, index=index)
+
+    def presume_killed(self) -> RunsTable:
+        """A view of this table showing as killed the running runs that started on this
+        host and whose process is gone (pinyard keeps no heartbeat); self if none."""
+        import pyarrow.compute as pc
+
+        table = self.table
+        running = pc.equal(table.column("status"), "running")
+        if not pc.any(running).as_py():
+            return self
+        mine = pc.and_(running, pc.equal(table.column("host"), socket.gethostname()))
+        positions = np.flatnonzero(mine.to_numpy(zero_copy_only=False))
+        pids = table.column("pid").take(positions).to_pylist()
+        dead = [p for p, pid in zip(positions, pids, strict=True) if not alive(pid)]
+        if not dead:
+            return self
+        return RunsTable(table, np.array(dead, dtype=np.intp), self._converted)
+
+
+def _kept(values: Any, index: pd.Index) -> Any:
+    """Object arrays as object Series (pandas would otherwise infer its string dtype), on
+    the frame's own index (one index object for all columns spares aligning them)."""
+    import pandas as pd
+
+    if isinstance(values, np.ndarray) and values.dtype == object:
+        return pd.Series(values, index=index, dtype=object, copy=False)
+    return values
+
+
+def _convert(name: str, column: pa.ChunkedArray) -> Any:
+    import pandas as pd
+    import pyarrow as pa
+
+    if name.startswith("params."):
+        return _decoded(column)
+    kind = column.type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_null(kind):
+        return column.to_numpy(zero_copy_only=False).astype(object)
+    if pa.types.is_timestamp(kind):
+        naive = column.cast(pa.timestamp("us", tz="UTC")).to_numpy(zero_copy_only=False)
+        return pd.array(naive).tz_localize("UTC")  # 10x faster than to_pandas here
+    if pa.types.is_boolean(kind) or pa.types.is_integer(kind):
+        missing = column.is_null().to_numpy(zero_copy_only=False)
+        if pa.types.is_boolean(kind):
+            return pd.arrays.BooleanArray(column.fill_null(False).to_numpy(), missing)
+        values = column.cast(pa.int64()).fill_null(0).to_numpy()
+        return pd.arrays.IntegerArray(values, missing)
+    return column.to_numpy(zero_copy_only=False).astype(float)
+
+
+def _decoded(column: pa.ChunkedArray) -> npt.NDArray[Any]:
+    """JSON texts decoded back to Python values, each distinct text once."""
+    encoded = column.combine_chunks().dictionary_encode()
+    texts = encoded.dictionary.to_pylist()
+    values = np.empty(len(texts) + 1, dtype=object)  # the last one (None) for missing values
+    for i, text in enumerate(texts):
+        values[i] = json.loads(text)
+    positions = encoded.indices.fill_null(len(texts)).to_numpy(zero_copy_only=False)
+    decoded: npt.NDArray[Any] = values[positions]
+    return decoded
+
+
+def alive(pid: Any) -> bool:
+    """False only when no process ``pid`` exists on this host."""
+    if not isinstance(pid, int):
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

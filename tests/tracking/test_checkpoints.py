@@ -1,0 +1,302 @@
+"""Checkpoints: a cold query reads one Parquet file plus the records written after it,
+and a stale, damaged or missing checkpoint only ever costs reads."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import pinyard
+from pinyard import errors
+from pinyard.tracking import Tracker
+from pinyard.tracking._query import compile_filter
+
+EXPERIMENT = "sweep"
+
+
+@pytest.fixture(autouse=True)
+def checkpoint_after_five(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Tracker, "checkpoint_after", 5)
+
+
+@pytest.fixture
+def board(tmp_path: Path) -> pinyard.Board:
+    return pinyard.board_folder(tmp_path / "board")
+
+
+def fresh(board: pinyard.Board) -> Tracker:
+    """A new tracker on a new board object: nothing kept in memory."""
+    root = board.store.local_path("")
+    assert root is not None
+    return pinyard.board_folder(root).tracker(EXPERIMENT)
+
+
+def log_runs(tracker: Tracker, first: int, count: int) -> list[str]:
+    ids = []
+    for i in range(first, first + count):
+        with tracker.start_run(params={"i": i, "kind": "odd" if i % 2 else "even"}) as run:
+            run.log_metric("score", i / 10)
+        ids.append(run.run_id)
+    return ids
+
+
+def experiment_dir(board: pinyard.Board) -> Path:
+    return Path(board.store.local_path(f"runs/{EXPERIMENT}") or "")
+
+
+def checkpoints(board: pinyard.Board) -> list[Path]:
+    return sorted(experiment_dir(board).glob("checkpoints/*/*.parquet"))
+
+
+@pytest.fixture
+def reads() -> Callable[[Tracker], list[str]]:
+    """Record which objects a tracker reads (the real store still does every read)."""
+
+    def spy(tracker: Tracker) -> list[str]:
+        seen: list[str] = []
+        store = tracker.board.store
+        real = store.read_bytes
+
+        def read_bytes(path: str) -> bytes:
+            seen.append(path.removeprefix(f"runs/{EXPERIMENT}/"))
+            return real(path)
+
+        store.read_bytes = read_bytes  # type: ignore[method-assign]
+        return seen
+
+    return spy
+
+
+def test_a_query_that_read_many_records_leaves_a_checkpoint_the_next_one_reads(
+    board: pinyard.Board, reads: Callable[[Tracker], list[str]]
+) -> None:
+    tracker = board.tracker(EXPERIMENT)
+    log_runs(tracker, 0, 12)
+    before = tracker.runs()
+    assert len(before) == 12
+    [written] = checkpoints(board)
+    assert written.name.startswith("00000012-")
+
+    cold = fresh(board)
+    seen = reads(cold)
+    pd.testing.assert_frame_equal(cold.runs(), before)
+    assert seen == [f"checkpoints/{written.parent.name}/{written.name}"]  # no record read
+    assert cold.best_run("score", maximize=True).params == {"i": 11, "kind": "odd"}
+    assert list(cold.search("params.kind = 'odd' and metrics.score < 0.5")["params.i"]) == [1, 3]
+
+
+def test_runs_after_a_stale_checkpoint_are_read_from_their_records(
+    board: pinyard.Board, reads: Callable[[Tracker], list[str]]
+) -> None:
+    tracker = board.tracker(EXPERIMENT)
+    running = tracker.start_run(params={"i": -1})  # in the checkpoint as running
+    log_runs(tracker, 0, 6)
+    tracker.runs()
+    [stale] = checkpoints(board)
+    late = log_runs(tracker, 6, 3)  # fewer than checkpoint_after: no new checkpoint
+    running.log_metric("score", 9.0)
+    running.end()
+
+    cold = fresh(board)
+    seen = reads(cold)
+    frame = cold.runs().set_index("run_id")
+    assert len(frame) == 10
+    assert (frame["status"] == "finished").all()
+    assert frame.loc[running.run_id, "metrics.score"] == 9.0
+    assert set(frame.loc[late, "params.i"]) == {6, 7, 8}
+    read_records = sorted(p.rsplit("/", 1)[-1] for p in seen if p.startswith("records/"))
+    assert read_records == sorted(f"{r}.json" for r in [*late, running.run_id])
+    assert not any(p.startswith("started/") for p in seen)
+    assert checkpoints(board) == [stale]
+
+
+def test_notes_added_after_a_checkpoint_are_read(board: pinyard.Board) -> None:
+    tracker = board.tracker(EXPERIMENT)
+    ids = log_runs(tracker, 0, 6)
+    tracker.runs()
+    assert checkpoints(board)
+    tracker.note(ids[2], "looks overfit")
+    cold = fresh(board)
+    assert [n["text"] for n in cold.notes(ids[2])] == ["looks overfit"]
+    assert cold.get_run(ids[2]).params == {"i": 2, "kind": "even"}
+    assert len(cold.runs()) == 6
+
+
+def test_a_truncated_record_is_skipped_before_and_after_a_checkpoint(
+    board: pinyard.Board, caplog: pytest.LogCaptureFixture
+) -> None:
+    tracker = board.tracker(EXPERIMENT)
+    ids = log_runs(tracker, 0, 7)
+    records = experiment_dir(board) / "records"
+    victim = next(records.rglob(f"{ids[3]}.json"))
+    victim.write_bytes(victim.read_bytes()[:30])
+    with caplog.at_level(logging.WARNING, logger="pinyard"):
+        assert ids[3] not in set(tracker.runs()["run_id"])
+    assert checkpoints(board)  # six good records read: a checkpoint without the bad one
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="pinyard"):
+        frame = fresh(board).runs()
+    assert ids[3] in caplog.text  # still warned about, as without checkpoints
+    assert sorted(frame["params.i"]) == [0, 1, 2, 4, 5, 6]
+
+
+def test_a_checkpoint_holding_a_start_record_does_not_hide_a_truncated_final_one(
+    board: pinyard.Board,
+) -> None:
+    tracker = board.tracker(EXPERIMENT)
+    running = tracker.start_run(params={"only_here": "x"})
+    log_runs(tracker, 0, 6)
+    tracker.runs()  # checkpoint holds the running run's start record
+    running.end()
+    final = next((experiment_dir(board) / "records").rglob(f"{running.run_id}.json"))
+    final.write_bytes(final.read_bytes()[:20])
+    frame = fresh(board).runs()
+    assert running.run_id not in set(frame["run_id"])  # as without a checkpoint
+    assert "params.only_here" not in frame.columns
+
+
+def test_a_damaged_or_vanished_checkpoint_only_costs_reads(
+    board: pinyard.Board, caplog: pytest.LogCaptureFixture
+) -> None:
+    tracker = board.tracker(EXPERIMENT)
+    log_runs(tracker, 0, 8)
+    expected = tracker.runs()
+    [written] = checkpoints(board)
+    written.write_bytes(written.read_bytes()[:100])  # torn: the digest no longer matches
+    with caplog.at_level(logging.WARNING, logger="pinyard"):
+        pd.testing.assert_frame_equal(fresh(board).runs(), expected)
+    assert "digest" in caplog.text
+    for path in checkpoints(board):
+        path.unlink()
+    pd.testing.assert_frame_equal(fresh(board).runs(), expected)
+
+
+def test_a_failed_checkpoint_write_does_not_fail_the_query(board: pinyard.Board) -> None:
+    tracker = board.tracker(EXPERIMENT)
+    log_runs(tracker, 0, 6)
+    (experiment_dir(board) / "checkpoints").write_text("not a folder")
+    assert len(tracker.runs()) == 6
+    assert len(fresh(board).runs()) == 6
+
+
+def test_writes_in_progress_are_not_read(board: pinyard.Board) -> None:
+    tracker = board.tracker(EXPERIMENT)
+    [run_id] = log_runs(tracker, 0, 1)
+    hour = next((experiment_dir(board) / "records").iterdir())
+    (hour / f"{run_id}x.json.0123abcd.tmp").write_bytes(b'{"run_id": "')
+    assert list(fresh(board).runs()["run_id"]) == [run_id]
+
+
+def test_search_on_the_columns_it_reads_agrees_with_filtering_runs(board: pinyard.Board) -> None:
+    tracker = board.tracker(EXPERIMENT)
+    log_runs(tracker, 0, 9)
+    with tracker.start_run(params={"i": "7", "extra": [1, 2]}, tags={"team": "a"}):
+        pass
+    frame = tracker.runs()
+    for where in (
+        "params.i = 7",
+        "params.kind = 'odd' or tags.team is not null",
+        "not metrics.score < 0.3 and status = 'finished'",
+        "params.extra is null",
+        "",
+    ):
+        expected = frame[compile_filter(where).mask(frame)].reset_index(drop=True)
+        pd.testing.assert_frame_equal(fresh(board).search(where), expected)
+        pd.testing.assert_frame_equal(tracker.search(where), expected)
+    with pytest.raises(errors.QueryError, match=r"params\.kind"):
+        tracker.search("params.knd = 'odd'")
+
+
+WRITER = textwrap.dedent(
+    """
+    import sys
+    import pinyard
+    from pinyard.tracking import Tracker
+    Tracker.checkpoint_after = 2
+    tracker = pinyard.board_folder(sys.argv[1]).tracker("sweep")
+    for i in range(int(sys.argv[3])):
+        with tracker.start_run(params={"writer": int(sys.argv[2]), "i": i}) as run:
+            run.log_metric("score", i)
+        reader = pinyard.board_folder(sys.argv[1]).tracker("sweep")
+        assert len(reader.runs()) >= i + 1
+    """
+)
+
+
+def test_processes_logging_and_checkpointing_at_once_lose_nothing(board: pinyard.Board) -> None:
+    root = board.store.local_path("")
+    assert root is not None
+    procs = [
+        subprocess.Popen([sys.executable, "-c", WRITER, root, str(w), "15"]) for w in range(4)
+    ]
+    assert [p.wait(timeout=300) for p in procs] == [0] * 4
+    assert checkpoints(board)
+    for tracker in (fresh(board), board.tracker(EXPERIMENT)):
+        frame = tracker.runs()
+        assert len(frame) == 60
+        assert set(zip(frame["params.writer"], frame["params.i"], strict=True)) == {
+            (w, i) for w in range(4) for i in range(15)
+        }
+        assert (frame["status"] == "finished").all()
+
+
+def test_compaction_drops_covered_checkpoints_and_segments_stay_a_dataset(
+    board: pinyard.Board, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ds = pytest.importorskip("pyarrow.dataset")
+    pq = pytest.importorskip("pyarrow.parquet")
+    tracker = board.tracker(EXPERIMENT)
+    real_now = Tracker._now
+    monkeypatch.setattr(Tracker, "_now", lambda self: real_now(self) - timedelta(hours=3))
+    log_runs(tracker, 0, 10)
+    monkeypatch.setattr(Tracker, "_now", real_now)
+    expected = tracker.runs()
+    [old] = checkpoints(board)
+    segment_schema = pq.read_schema(old)
+    assert {"run_id", "status", "params.i", "metrics.score"} <= set(segment_schema.names)
+
+    assert len(tracker.compact()) == 1
+    assert checkpoints(board) == []  # its hour is compacted: nothing left to save
+    log_runs(tracker, 10, 6)
+    tracker.runs()
+    [current] = checkpoints(board)
+    assert current.name.startswith("00000006-")  # only the runs no segment covers
+
+    segments = experiment_dir(board) / "segments"
+    table = ds.dataset(segments, format="parquet").to_table()
+    assert table.num_rows == 10
+    assert len(set(table.column("run_id").to_pylist())) == 10
+    after = fresh(board).runs()
+    assert len(after) == 16
+    pd.testing.assert_frame_equal(
+        after.iloc[:10].drop(columns="duration_s"), expected.drop(columns="duration_s")
+    )
+
+
+def test_a_run_compacted_while_running_shows_once_finished(
+    board: pinyard.Board, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tracker = board.tracker(EXPERIMENT)
+    real_now = Tracker._now
+    monkeypatch.setattr(Tracker, "_now", lambda self: real_now(self) - timedelta(hours=3))
+    log_runs(tracker, 0, 3)
+    long = tracker.start_run(params={"i": 99})
+    monkeypatch.setattr(Tracker, "_now", real_now)
+    assert len(tracker.compact()) == 1  # the segment holds the long run as running
+    log_runs(tracker, 3, 6)
+    long.log_metric("score", -1.0)
+    long.end()
+    for reader in (tracker, fresh(board), fresh(board)):  # the second fresh one: checkpoint
+        frame = reader.runs()
+        assert len(frame) == 10
+        assert frame.set_index("run_id").loc[long.run_id, "status"] == "finished"
+        assert reader.best_run("score").run_id == long.run_id
+    assert checkpoints(board)
