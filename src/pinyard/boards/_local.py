@@ -149,6 +149,17 @@ class LocalStore(Store):
                 return name
         return None
 
+    def version_folders(self, pin_dir: str) -> list[str]:
+        # One listdir, no stat per entry: a write lists its pin's folder, and this must
+        # not grow costly as versions accumulate. An entry named like a version id is a
+        # folder unless someone put a file there, and then it holds no data.txt either.
+        try:
+            names = os.listdir(self._abs(pin_dir))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        names.sort()
+        return [n for n in names if is_version_id(n)]
+
     def list_dir(self, path: str) -> list[Entry]:
         try:
             with os.scandir(self._abs(path)) as it:
