@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -367,8 +367,3 @@ def describe_values(column: str, values: Sequence[Any], target: str) -> Signatur
         column=column,
         expected=target,
     )
-
-
-def names_of(columns: Iterable[Column]) -> list[str]:
-    """The column names, in order."""
-    return [c.name for c in columns]
