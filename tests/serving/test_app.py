@@ -227,7 +227,7 @@ def test_the_server_refuses_to_start_on_bad_versions(served: Any) -> None:
         create_app(board, "income", None)  # type: ignore[arg-type]
     with pytest.raises(VersionNotFoundError):
         create_app(board, "income", "20200101T000000Z-00000")
-    with pytest.raises(IntegrityError, match="refusing to serve"):
+    with pytest.raises(IntegrityError, match="refusing to load"):
         create_app(board, "income", result.version, sha256="0" * 64)
     (path,) = board.pin_download("income")
     Path(path).chmod(0o644)
@@ -269,3 +269,38 @@ def test_the_app_mounted_under_a_prefix_serves_the_same(served: Any, model: Any)
             "predict": model.predict(pd.DataFrame([ROW]).astype({"region": "category"})).tolist()
         }
         assert client.post("/models/income/predict", json=[{}]).status_code == 422
+
+
+def _rebuild_tripwire(marker: str) -> Tripwire:
+    Path(marker).touch()
+    return Tripwire(marker)
+
+
+class Tripwire:
+    """A model whose unpickling leaves a file behind: shows what was unpickled when."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def predict(self, data: Any) -> Any:
+        return [0] * len(data)
+
+    def __reduce__(self) -> Any:
+        return (_rebuild_tripwire, (self.marker,))
+
+
+def test_digest_checks_and_docker_files_never_unpickle(
+    train: pd.DataFrame, tmp_path: Path
+) -> None:
+    from pinyard.serving import write_docker_files
+
+    marker = tmp_path / "unpickled"
+    board = pinyard.board_folder(tmp_path / "b")
+    version = board.pin_write(ModelBundle(Tripwire(str(marker)), prototype=train), "t").version
+    marker.unlink(missing_ok=True)  # pickling for the environment record rebuilt nothing
+    with pytest.raises(IntegrityError, match="not the expected"):
+        create_app(board, "t", version, sha256="0" * 64)
+    write_docker_files(board, "t", version, tmp_path / "image")
+    assert not marker.exists()
+    create_app(board, "t", version)
+    assert marker.exists()  # serving does unpickle, after the checks

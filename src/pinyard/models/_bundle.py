@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import warnings
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pinyard.boards import PinPayload
+from pinyard.boards import PinMeta, PinPayload
 from pinyard.errors import (
     EnvironmentMismatchError,
     EnvironmentMismatchWarning,
+    IntegrityError,
     InvalidArgumentError,
     SignatureError,
 )
@@ -20,7 +22,7 @@ from pinyard.models._signature import ExtraColumns, Signature
 from pinyard.models._vetiver import environment_from_vetiver, signature_from_vetiver, vetiver_meta
 
 if TYPE_CHECKING:
-    from pinyard.boards import Board, PinMeta
+    from pinyard.boards import Board
 
 BUNDLE_KEY = "pinyard_bundle"
 BUNDLE_FORMAT = 1
@@ -130,47 +132,47 @@ class ModelBundle:
 
     @classmethod
     def from_pin(
-        cls, board: Board, name: str, version: str | None = None, *, strict: bool = False
+        cls,
+        board: Board,
+        name: str,
+        version: str | None = None,
+        *,
+        strict: bool = False,
+        sha256: str | None = None,
     ) -> ModelBundle:
         """Read a bundle (or a pin written by ``vetiver_pin_write``) from ``board``.
 
-        The model file is verified before it is unpickled. If Python or a
-        recorded package differs here, an `EnvironmentMismatchWarning` lists
-        the differences; with ``strict=True`` an `EnvironmentMismatchError`
-        is raised instead, before the model is unpickled.
+        The model file is verified before it is unpickled, and must have the
+        digest ``sha256`` when one is given. If Python or a recorded package
+        differs here, an `EnvironmentMismatchWarning` lists the differences;
+        with ``strict=True`` an `EnvironmentMismatchError` is raised instead.
+        Every check happens before anything is unpickled.
         """
-        meta = board.pin_meta(name, version)
-        user = meta.user
-        stored = user.get(BUNDLE_KEY)
-        if isinstance(stored, Mapping):
-            signature = Signature.from_dict(stored.get("signature") or {})
-            environment = dict(stored.get("environment") or {})
-            handler_name = str(stored.get("handler") or "")
-        elif "vetiver_meta" in user or "ptype" in user:
-            signature = signature_from_vetiver(user, name)
-            environment = environment_from_vetiver(user)
-            handler_name = ""
-        else:
-            raise SignatureError(
-                f"pin {name!r} version {meta.version} is not a model bundle (no "
-                f"{BUNDLE_KEY!r} or vetiver metadata); write it with "
-                "board.pin_write(ModelBundle(model, prototype=...), name)"
+        stored = StoredBundle.read(board, name, version)
+        meta = stored.meta
+        _check_environment(stored.environment, name, meta.version, strict)
+        digest = stored.sha256(board)
+        if sha256 is not None and digest != sha256.lower():
+            raise IntegrityError(
+                f"model {name!r} version {meta.version} has sha256 {digest}, not the expected "
+                f"{sha256}; refusing to load it"
             )
-        _check_environment(environment, name, meta.version, strict)
-        model = board.pin_read(name, meta.version)
+        # The read is pinned to the checked digest (pins-written versions: to their pin_hash,
+        # which pin_download verified while computing the digest).
+        model = board.pin_read(name, meta.version, hash=digest if meta.files else meta.pin_hash)
         bundle = cls.__new__(cls)
         bundle.model = model
-        bundle.handler = handler_named(handler_name) or handler_for(model)
+        bundle.handler = handler_named(stored.handler_name) or handler_for(model)
         if not bundle.handler.matches(model):
             bundle.handler = handler_for(model)
-        bundle.signature = signature
-        bundle.environment = environment
-        user_meta = user.get("user")
+        bundle.signature = stored.signature
+        bundle.environment = stored.environment
+        user_meta = meta.user.get("user")
         bundle.metadata = dict(user_meta) if isinstance(user_meta, Mapping) else {}
         bundle.description = meta.description
         bundle.lineage = dict(meta.lineage)
         bundle.pin = meta
-        bundle.sha256 = _sha256_of(board, meta)
+        bundle.sha256 = digest
         return bundle
 
     def __repr__(self) -> str:
@@ -179,6 +181,51 @@ class ModelBundle:
             f"<ModelBundle{where}: {type(self.model).__qualname__}, "
             f"{len(self.signature.columns)} columns>"
         )
+
+
+@dataclass(frozen=True)
+class StoredBundle:
+    """What a bundle's pin records, read from its metadata alone (nothing unpickled)."""
+
+    meta: PinMeta
+    signature: Signature
+    environment: dict[str, Any]
+    handler_name: str
+
+    @classmethod
+    def read(cls, board: Board, name: str, version: str | None) -> StoredBundle:
+        """The stored description of a bundle pin (or a vetiver pin)."""
+        meta = board.pin_meta(name, version)
+        user = meta.user
+        stored = user.get(BUNDLE_KEY)
+        if isinstance(stored, Mapping):
+            return cls(
+                meta,
+                Signature.from_dict(stored.get("signature") or {}),
+                dict(stored.get("environment") or {}),
+                str(stored.get("handler") or ""),
+            )
+        if "vetiver_meta" in user or "ptype" in user:
+            return cls(
+                meta, signature_from_vetiver(user, name), environment_from_vetiver(user), ""
+            )
+        raise SignatureError(
+            f"pin {name!r} version {meta.version} is not a model bundle (no {BUNDLE_KEY!r} "
+            "or vetiver metadata); write it with "
+            "board.pin_write(ModelBundle(model, prototype=...), name)"
+        )
+
+    def sha256(self, board: Board) -> str:
+        """The model file's sha256: recorded by pinyard, else computed from the file
+        (verified against its pins hash on the way)."""
+        if self.meta.files:
+            return self.meta.files[0].sha256
+        (path,) = board.pin_download(self.meta.name, self.meta.version)
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+        return digest.hexdigest()
 
 
 def _check_environment(
@@ -194,15 +241,3 @@ def _check_environment(
             "strict=False to accept the risk"
         )
     warnings.warn(text, EnvironmentMismatchWarning, stacklevel=3)
-
-
-def _sha256_of(board: Board, meta: PinMeta) -> str:
-    """The model file's sha256: recorded by pinyard, else computed from the verified file."""
-    if meta.files:
-        return meta.files[0].sha256
-    (path,) = board.pin_download(meta.name, meta.version)
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from pinyard.errors import IntegrityError, InvalidArgumentError
+from pinyard.errors import InvalidArgumentError
 from pinyard.models import ModelBundle
 from pinyard.serving._codec import ARROW_STREAM, JSON, PARQUET
 from pinyard.serving._guard import ASGIApp, Guard
@@ -55,14 +55,9 @@ def create_app(
         raise InvalidArgumentError(
             f"max_body_bytes must be a positive int, got {max_body_bytes!r}"
         )
-    bundle = ModelBundle.from_pin(board, name, version, strict=strict)
+    bundle = ModelBundle.from_pin(board, name, version, strict=strict, sha256=sha256)
     assert bundle.pin is not None
     assert bundle.sha256 is not None
-    if sha256 is not None and bundle.sha256 != sha256.lower():
-        raise IntegrityError(
-            f"model {name!r} version {bundle.pin.version} has sha256 {bundle.sha256}, not the "
-            f"expected {sha256}; refusing to serve it"
-        )
     resolved = bundle.pin.version
     app = FastAPI(
         title=f"{name} (version {resolved})",

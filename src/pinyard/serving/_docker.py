@@ -76,19 +76,19 @@ def write_docker_files(
     the server's (fastapi, uvicorn, ...) at the versions installed here. The
     app entry serves exactly ``version`` and checks its sha256 at start.
     """
-    from pinyard.models import ModelBundle
+    from pinyard.models._bundle import StoredBundle
 
     if not isinstance(version, str) or not version:
         raise InvalidArgumentError("pinyard docker needs an explicit version (--version V)")
-    bundle = ModelBundle.from_pin(board, name, version)
-    assert bundle.pin is not None
+    stored = StoredBundle.read(board, name, version)  # the metadata: nothing is unpickled
+    environment = stored.environment
     url = board_url or board.store.url
-    requirements = _requirements(bundle.environment.get("requirements") or [], url)
-    python = ".".join(str(bundle.environment.get("python") or "3.11").split(".")[:2])
+    requirements = _requirements(environment.get("requirements") or [], url)
+    python = ".".join(str(environment.get("python") or "3.11").split(".")[:2])
     fields = {
         "name": name,
-        "version": bundle.pin.version,
-        "sha256": bundle.sha256,
+        "version": stored.meta.version,
+        "sha256": stored.sha256(board),
         "board": url,
         "port": port,
         "python": python,
@@ -108,8 +108,7 @@ def write_docker_files(
 def _requirements(recorded: list[str], url: str) -> list[str]:
     """The bundle's pins win; the server's packages fill in what it lacks."""
     scheme = url.split("://", 1)[0] if "://" in url else ""
-    extras = ["serve"] + ([_BACKEND_DISTS[scheme]] if scheme in _BACKEND_DISTS else [])
-    wanted = list(_SERVER_DISTS) + extras[1:]
+    wanted = list(_SERVER_DISTS) + ([_BACKEND_DISTS[scheme]] if scheme in _BACKEND_DISTS else [])
     lines = {_dist(line): line for line in pinned_requirements(dict.fromkeys(wanted, ""))}
     lines.update({_dist(line): line for line in recorded if "==" in line})
     lines["pinyard"] = f"pinyard[serve]=={pinyard_version()}"
