@@ -291,3 +291,17 @@ def test_the_fast_path_leaves_every_defect_to_the_checked_path(
     with pytest.raises(SignatureError, match=fragment) as caught:
         signature.validate([record])
     assert caught.value.column == column
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        [{"a": 1.5, "b": 1.0}, {"a": True, "b": 1.0}],
+        pd.DataFrame({"a": pd.Series([1.5, True], dtype=object), "b": [1.0, 2.0]}),
+        {"a": [1.5, True], "b": [1.0, 2.0]},
+    ],
+)
+def test_a_boolean_among_numbers_is_refused_wherever_it_stands(data: Any) -> None:
+    with pytest.raises(SignatureError, match="boolean") as caught:
+        NUMERIC.validate(data)
+    assert caught.value.column == "a"

@@ -304,3 +304,32 @@ def test_digest_checks_and_docker_files_never_unpickle(
     assert not marker.exists()
     create_app(board, "t", version)
     assert marker.exists()  # serving does unpickle, after the checks
+
+
+def test_compressed_tables_that_would_decode_past_the_limit_get_413(served: Any) -> None:
+    big = pa.table({"income": pa.array([1.0] * 2_000_000), "age": pa.array([1] * 2_000_000)})
+    sink = pa.BufferOutputStream()
+    options = pa.ipc.IpcWriteOptions(compression="zstd")
+    with pa.ipc.new_stream(sink, big.schema, options=options) as writer:
+        writer.write_table(big)
+    arrow = sink.getvalue().to_pybytes()
+    buffer = io.BytesIO()
+    pq.write_table(big, buffer, compression="zstd")
+    assert len(arrow) < 1024 * 1024  # small on the wire
+    assert buffer.tell() < 1024 * 1024
+    with served(max_body_bytes=1024 * 1024) as client:
+        for body, kind in ((arrow, ARROW), (buffer.getvalue(), "application/vnd.apache.parquet")):
+            response = client.post("/predict", content=body, headers={"content-type": kind})
+            assert response.status_code == 413, (kind, response.text)
+            assert "decodes to more than" in response.json()["detail"]
+        assert client.get("/ping").status_code == 200
+
+
+def test_booleans_among_numbers_and_empty_columns_are_422(served: Any) -> None:
+    with served() as client:
+        mixed = client.post("/predict", json=[ROW, {**ROW, "income": True}])
+        assert mixed.status_code == 422
+        assert mixed.json()["detail"][0]["column"] == "income"
+        empty = client.post("/predict", json={"income": [], "age": [], "region": []})
+        assert empty.status_code == 422
+        assert "no rows" in empty.json()["detail"][0]["msg"]

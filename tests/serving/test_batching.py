@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.linear_model import LinearRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 import pinyard
 from pinyard.models import ModelBundle
@@ -24,11 +26,12 @@ CALLS: list[int] = []
 LOCK = threading.Lock()
 
 
-class SlowLinear(LinearRegression):
-    """A scikit-learn model whose predict is slow once, so requests pile up behind it,
-    that records the rows of every call, and that fails on a poisoned row."""
+def slow_once_predict(original: Any) -> Any:
+    """Wrap LinearRegression.predict: slow once (so requests pile up behind it), recording
+    the rows of every call, failing on a poisoned row. The model stays a plain
+    scikit-learn estimator, which is what batching is for."""
 
-    def predict(self, X: Any) -> Any:  # noqa: N803 - scikit-learn's name
+    def predict(self: Any, X: Any) -> Any:  # noqa: N803 - scikit-learn's name
         with LOCK:
             first = not CALLS
             CALLS.append(len(X))
@@ -36,7 +39,20 @@ class SlowLinear(LinearRegression):
             time.sleep(0.3)
         if (X["x"] == 999).any():
             raise RuntimeError("poisoned row")
-        return super().predict(X)
+        return original(self, X)
+
+    return predict
+
+
+@pytest.fixture
+def slow_linear(monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setattr(LinearRegression, "predict", slow_once_predict(LinearRegression.predict))
+    CALLS.clear()
+    return LinearRegression
+
+
+class Subclassed(LinearRegression):
+    """User code inside a scikit-learn class: may look across rows, so never batched."""
 
 
 def seen_rows(data: pd.DataFrame) -> Any:
@@ -60,8 +76,10 @@ def board_with(model: Any, tmp_path: Path) -> tuple[Any, str]:
     return board, board.pin_write(ModelBundle(model, prototype=frame), "m").version
 
 
-def test_requests_queued_behind_a_busy_model_are_scored_together(tmp_path: Path) -> None:
-    model = SlowLinear().fit(pd.DataFrame({"x": [0.0, 1.0, 2.0]}), [1.0, 3.0, 5.0])
+def test_requests_queued_behind_a_busy_model_are_scored_together(
+    tmp_path: Path, slow_linear: Any
+) -> None:
+    model = slow_linear().fit(pd.DataFrame({"x": [0.0, 1.0, 2.0]}), [1.0, 3.0, 5.0])
     CALLS.clear()
     board, version = board_with(model, tmp_path)
     bodies = [[{"x": float(i)}, {"x": float(i) + 0.5}] for i in range(40)]
@@ -75,8 +93,10 @@ def test_requests_queued_behind_a_busy_model_are_scored_together(tmp_path: Path)
     assert max(CALLS) > 2
 
 
-def test_a_failing_request_does_not_fail_the_batch_it_was_in(tmp_path: Path) -> None:
-    model = SlowLinear().fit(pd.DataFrame({"x": [0.0, 1.0]}), [0.0, 1.0])
+def test_a_failing_request_does_not_fail_the_batch_it_was_in(
+    tmp_path: Path, slow_linear: Any
+) -> None:
+    model = slow_linear().fit(pd.DataFrame({"x": [0.0, 1.0]}), [0.0, 1.0])
     CALLS.clear()
     board, version = board_with(model, tmp_path)
     bodies = [[{"x": 999.0 if i == 7 else float(i)}] for i in range(20)]
@@ -95,10 +115,30 @@ def test_batching_is_off_for_models_that_may_look_across_rows(tmp_path: Path) ->
     assert CALLS == [1] * 10
 
 
-def test_batching_can_be_turned_off(tmp_path: Path) -> None:
-    model = SlowLinear().fit(pd.DataFrame({"x": [0.0, 1.0]}), [0.0, 1.0])
+def test_batching_can_be_turned_off(tmp_path: Path, slow_linear: Any) -> None:
+    model = slow_linear().fit(pd.DataFrame({"x": [0.0, 1.0]}), [0.0, 1.0])
     CALLS.clear()
     board, version = board_with(model, tmp_path)
     with running(create_app(board, "m", version, batching=False)) as client:
         post_all(str(client.base_url), [[{"x": 1.0}]] * 10)
     assert CALLS == [1] * 10
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        Subclassed(),
+        make_pipeline(FunctionTransformer(lambda x: x - x.mean()), LinearRegression()),
+    ],
+)
+def test_scikit_learn_models_with_user_code_are_not_batched(model: Any) -> None:
+    from pinyard.models._handlers import handler_for
+
+    fitted = model.fit(pd.DataFrame({"x": [0.0, 1.0, 2.0]}), [0.0, 1.0, 2.0])
+    handler = handler_for(fitted)
+    assert handler.name == "sklearn"
+    assert not handler.rows_independent(fitted)
+    plain = make_pipeline(StandardScaler(), LinearRegression()).fit(
+        pd.DataFrame({"x": [0.0, 1.0, 2.0]}), [0.0, 1.0, 2.0]
+    )
+    assert handler_for(plain).rows_independent(plain)

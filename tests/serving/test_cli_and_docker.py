@@ -141,3 +141,18 @@ def test_docker_files_build_into_a_venv_that_serves_the_version(
 def run(args: list[str]) -> None:
     done = subprocess.run(args, capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        (["--token", "", "--host", "0.0.0.0"], "token is empty"),
+        (["--max-body-mb", "0"], "max_body_bytes must be a positive int"),
+    ],
+)
+def test_serve_refuses_empty_tokens_and_limits(
+    capsys: pytest.CaptureFixture[str], board_dir: str, extra: list[str], fragment: str
+) -> None:
+    code = main(["serve", board_dir, "income", "--latest", *extra])
+    assert code == 2
+    assert fragment in capsys.readouterr().err

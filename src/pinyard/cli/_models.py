@@ -37,7 +37,7 @@ def _cmd_serve(args: argparse.Namespace) -> None:
     from pinyard.serving import serve
     from pinyard.serving._serve import TOKEN_ENV, check_exposure
 
-    token = args.token or os.environ.get(TOKEN_ENV) or None
+    token = args.token if args.token is not None else os.environ.get(TOKEN_ENV) or None
     check_exposure(args.host, token, args.no_auth)  # before loading anything
     board = pinyard.board(args.board, create=False)
     serve(

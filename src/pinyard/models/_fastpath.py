@@ -42,6 +42,8 @@ def numeric_table(data: Any, plan: tuple[tuple[str, bool], ...]) -> pa.Table | N
             return None
         first = next(iter(data.values()), None)
         if isinstance(first, list):
+            if not first:
+                return None  # no rows: the checked path says so
             try:
                 columns = [data[name] for name in names]
             except KeyError:

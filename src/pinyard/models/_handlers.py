@@ -44,6 +44,23 @@ def _sklearn_methods(model: Any) -> tuple[str, ...]:
     return tuple(found)
 
 
+def _sklearn_rows_independent(model: Any) -> bool:
+    """True when every estimator in the model is scikit-learn's own (a fitted estimator's
+    predict scores each row alone) and none runs user code (FunctionTransformer)."""
+    parts = [model]
+    get_params = getattr(model, "get_params", None)
+    if callable(get_params):
+        try:
+            parts += [v for v in get_params(deep=True).values() if hasattr(v, "get_params")]
+        except Exception:  # an estimator whose get_params fails: do not guess
+            return False
+    for part in parts:
+        cls = type(part)
+        if not cls.__module__.startswith("sklearn.") or cls.__name__ == "FunctionTransformer":
+            return False
+    return True
+
+
 def _call_method(model: Any, method: str, data: Any) -> Any:
     return getattr(model, method)(data)
 
@@ -60,8 +77,7 @@ _HANDLERS: list[Handler] = [
         lambda m: ("predict",),
         _call_method,
     ),
-    # A fitted estimator's predict methods score each row on its own.
-    Handler("sklearn", _is_sklearn, _sklearn_methods, _call_method, lambda model: True),
+    Handler("sklearn", _is_sklearn, _sklearn_methods, _call_method, _sklearn_rows_independent),
 ]
 
 

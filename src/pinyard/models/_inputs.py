@@ -94,7 +94,13 @@ def _column_array(column: str, values: Any, signature: Signature | None) -> Any:
     from pinyard.models._signature import describe_values
 
     try:
-        return pa.array(values, from_pandas=True)
+        array = pa.array(values, from_pandas=True)
+        # Arrow reads [1.5, True] as numbers (True -> 1.0): a bool among numbers is a
+        # wrong value, not a number.
+        numeric = pa.types.is_integer(array.type) or pa.types.is_floating(array.type)
+        if numeric and _holds_bools(values):
+            raise pa.ArrowTypeError("booleans among numbers")
+        return array
     except _ARROW_ERRORS:
         target = _target(signature, column)
         if target is None:
@@ -104,6 +110,20 @@ def _column_array(column: str, values: Any, signature: Signature | None) -> Any:
                 received="mixed",
             ) from None
         raise describe_values(column, list(values), target) from None
+
+
+def _holds_bools(values: Any) -> bool:
+    """True when Python values (a list, or an object-dtype array or Series) include a bool."""
+    if isinstance(values, list | tuple):
+        items: Any = values
+    elif getattr(values, "dtype", None) is not None and values.dtype == object:
+        items = values.tolist() if hasattr(values, "tolist") else list(values)
+    else:
+        return False
+    import numpy as np
+
+    types = set(map(type, items))
+    return bool(types & {bool, np.bool_})
 
 
 def _from_pandas(frame: Any, signature: Signature | None) -> pa.Table:

@@ -348,7 +348,8 @@ def describe_values(column: str, values: Sequence[Any], target: str) -> Signatur
         if value is None:
             continue
         ok = {
-            "int": isinstance(value, int) and not isinstance(value, bool),
+            "int": (isinstance(value, int) and not isinstance(value, bool))
+            or (isinstance(value, float) and value.is_integer()),
             "float": isinstance(value, int | float) and not isinstance(value, bool),
             "bool": isinstance(value, bool),
             "string": isinstance(value, str),

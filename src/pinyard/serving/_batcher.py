@@ -32,23 +32,28 @@ class Batcher:
         self._score = score
         self._max_rows = max_rows
         self._queue: list[tuple[pa.Table, asyncio.Future[Columns]]] = []
-        self._draining = False
+        self._drainer: asyncio.Task[None] | None = None  # held: tasks are weakly referenced
 
     async def __call__(self, table: pa.Table) -> Columns:
         future: asyncio.Future[Columns] = asyncio.get_running_loop().create_future()
         self._queue.append((table, future))
-        if not self._draining:
-            self._draining = True
-            asyncio.get_running_loop().create_task(self._drain())
+        if self._drainer is None:
+            self._drainer = asyncio.get_running_loop().create_task(self._drain())
         return await future
 
     async def _drain(self) -> None:
+        batch: list[tuple[pa.Table, asyncio.Future[Columns]]] = []
         try:
             while self._queue:
                 batch = self._take()
                 await self._run(batch)
+        except BaseException as exc:  # never leave a request waiting forever
+            for _, future in batch + self._queue:
+                _settle(future, exc if isinstance(exc, Exception) else RuntimeError("stopped"))
+            self._queue = []
+            raise
         finally:
-            self._draining = False
+            self._drainer = None
 
     def _take(self) -> list[tuple[pa.Table, asyncio.Future[Columns]]]:
         rows = 0
@@ -63,8 +68,8 @@ class Batcher:
 
     async def _run(self, batch: list[tuple[pa.Table, asyncio.Future[Columns]]]) -> None:
         tables = [table for table, _ in batch]
-        combined = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
         try:
+            combined = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
             columns = await run_in_threadpool(self._score, combined)
         except Exception as exc:
             if len(batch) == 1:

@@ -36,12 +36,18 @@ def media_type(header: str | None) -> str:
     return header.split(";", 1)[0].strip().lower()
 
 
-def decode(body: bytes, content_type: str | None) -> Any:
+class DecodedTooLargeError(Exception):
+    """A compressed table body that would decode to more than the server allows."""
+
+
+def decode(body: bytes, content_type: str | None, max_decoded: int) -> Any:
     """The request body as something `Signature.validate` reads.
 
     JSON is a list of records, one record, or a mapping of columns; Arrow IPC
-    (stream or file) and Parquet are tables. Arrow extension types that would
-    need unpickling are not loaded (pyarrow refuses them by default).
+    (stream or file) and Parquet are tables, refused (`DecodedTooLargeError`)
+    once they would decode to more than ``max_decoded`` bytes, so a small
+    compressed body cannot expand into gigabytes. Arrow extension types that
+    would need unpickling are not loaded (pyarrow refuses them by default).
     """
     kind = media_type(content_type)
     if kind == JSON or kind.endswith("+json"):
@@ -54,16 +60,37 @@ def decode(body: bytes, content_type: str | None) -> Any:
             ) from None
     try:
         if kind == ARROW_STREAM:
-            return pa.ipc.open_stream(body).read_all()
+            stream = pa.ipc.open_stream(body)
+            return _bounded(stream.schema, iter(stream), max_decoded)
         if kind == ARROW_FILE:
-            return pa.ipc.open_file(pa.BufferReader(body)).read_all()
+            file = pa.ipc.open_file(pa.BufferReader(body))
+            batches = (file.get_batch(i) for i in range(file.num_record_batches))
+            return _bounded(file.schema, batches, max_decoded)
         if kind in _PARQUET_ALIASES:
             import pyarrow.parquet as pq
 
-            return pq.read_table(pa.BufferReader(body))
+            parquet = pq.ParquetFile(pa.BufferReader(body))
+            meta = parquet.metadata
+            # Encoded sizes say little (a dictionary-encoded column of one repeated value
+            # is a few bytes); 8 bytes per value is what a number takes once decoded.
+            size = meta.num_rows * max(meta.num_columns, 1) * 8
+            if size > max_decoded:
+                raise DecodedTooLargeError(size)
+            return parquet.read()
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise SignatureError(f"the body is not a readable {kind} table ({exc})") from None
     raise UnsupportedMediaTypeError(kind)
+
+
+def _bounded(schema: pa.Schema, batches: Any, max_decoded: int) -> pa.Table:
+    kept = []
+    size = 0
+    for batch in batches:
+        size += batch.nbytes
+        if size > max_decoded:
+            raise DecodedTooLargeError(size)
+        kept.append(batch)
+    return pa.Table.from_batches(kept, schema=schema)
 
 
 def response_kind(accept: str | None, request_kind: str) -> str:
@@ -108,8 +135,9 @@ def encode_json(columns: Mapping[str, Any]) -> bytes:
 
 def _as_list(values: Any) -> list[Any]:
     if isinstance(values, pa.ChunkedArray | pa.Array):
-        return list(values.to_pylist())
-    items = values.tolist() if hasattr(values, "tolist") else list(values)
+        items = values.to_pylist()
+    else:
+        items = values.tolist() if hasattr(values, "tolist") else list(values)
     return [None if isinstance(v, float) and not math.isfinite(v) else v for v in items]
 
 

@@ -36,6 +36,9 @@ class Guard:
         self.direct = direct
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and self.expected is not None:
+            await send({"type": "websocket.close", "code": 1008})  # no websocket routes
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

@@ -16,6 +16,7 @@ from pinyard.serving._codec import (
     ACCEPTED,
     ARROW_STREAM,
     JSON,
+    DecodedTooLargeError,
     UnsupportedMediaTypeError,
     decode,
     encode_arrow,
@@ -31,6 +32,12 @@ from pinyard.serving._responses import error, internal_error, unprocessable
 #: one bulk request does not hold up small ones (and /ping) on the event loop; smaller
 #: ones are read on the loop and scored through the batcher
 INLINE_BODY_BYTES = 64 * 1024
+#: a compressed Arrow or Parquet body may decode to at most this many times the body limit
+DECODED_LIMIT_FACTOR = 4
+
+
+class ClientDisconnectedError(Exception):
+    """The client went away before sending the whole body."""
 
 
 class PredictEndpoint:
@@ -50,7 +57,10 @@ class PredictEndpoint:
     async def endpoint(self, request: Request) -> Response:
         """FastAPI's way in."""
         headers = request.headers
-        body = await _read_limited(request.receive, self.limit, headers.get("content-length"))
+        try:
+            body = await _read_limited(request.receive, self.limit, headers.get("content-length"))
+        except ClientDisconnectedError:
+            return error(400, "the client disconnected before sending the whole body")
         return await self.respond(body, headers.get("content-type"), headers.get("accept"))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -60,6 +70,8 @@ class PredictEndpoint:
             response = await self.respond(
                 body, _header(scope, b"content-type"), _header(scope, b"accept")
             )
+        except ClientDisconnectedError:
+            return  # nobody to answer
         except Exception as exc:
             response = internal_error(scope["method"], scope["path"], exc)
         await response(scope, receive, send)
@@ -76,7 +88,7 @@ class PredictEndpoint:
                 "per request, or start the server with a larger limit (--max-body-mb)",
             )  # fmt: skip
         kind = media_type(content_type)
-        if len(body) > INLINE_BODY_BYTES:  # a bulk request: one trip to a worker thread
+        if len(body) > INLINE_BODY_BYTES or kind != JSON:  # bulk or binary: a worker thread
             return await run_in_threadpool(self._score, body, kind, accept)
         table = self._read(body, kind)
         if isinstance(table, Response):
@@ -95,9 +107,17 @@ class PredictEndpoint:
 
     def _read(self, body: bytes, kind: str) -> pa.Table | Response:
         try:
-            table: pa.Table = self.bundle.signature.validate(decode(body, kind))
+            table: pa.Table = self.bundle.signature.validate(
+                decode(body, kind, DECODED_LIMIT_FACTOR * self.limit)
+            )
         except SignatureError as exc:
             return unprocessable(exc)
+        except DecodedTooLargeError:
+            return error(
+                413, f"the table in the body decodes to more than "
+                f"{DECODED_LIMIT_FACTOR * self.limit} bytes ({DECODED_LIMIT_FACTOR}x the body "
+                "limit); send fewer rows per request",
+            )  # fmt: skip
         except UnsupportedMediaTypeError:
             return error(
                 415, f"Content-Type {kind!r} is not read here; send one of {', '.join(ACCEPTED)}"
@@ -139,7 +159,7 @@ async def _read_limited(receive: Receive, limit: int, declared: str | None) -> b
     while True:
         message: Message = await receive()
         if message["type"] == "http.disconnect":
-            break
+            raise ClientDisconnectedError  # a partial body is never scored
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:

@@ -72,7 +72,7 @@ def serve(
         version,
         sha256=sha256,
         token=token,
-        max_body_bytes=max_body_bytes or DEFAULT_MAX_BODY_BYTES,
+        max_body_bytes=DEFAULT_MAX_BODY_BYTES if max_body_bytes is None else max_body_bytes,
         strict=strict,
     )
     auth = "bearer token required" if token else "no authentication"
