@@ -187,8 +187,9 @@ def _decoded(column: pa.ChunkedArray) -> npt.NDArray[Any]:
     encoded = column.combine_chunks().dictionary_encode()
     texts = encoded.dictionary.to_pylist()
     values = np.empty(len(texts) + 1, dtype=object)  # the last one (None) for missing values
-    for i, text in enumerate(texts):
-        values[i] = json.loads(text)
+    # one json.loads for all of them: a JSON array of the texts (each one JSON value)
+    for i, value in enumerate(json.loads("[" + ",".join(texts) + "]")):
+        values[i] = value  # (lists stay values: no slice assignment, which would broadcast)
     positions = encoded.indices.fill_null(len(texts)).to_numpy(zero_copy_only=False)
     decoded: npt.NDArray[Any] = values[positions]
     return decoded
