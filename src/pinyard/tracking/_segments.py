@@ -122,13 +122,18 @@ def segment_bytes(records: Iterable[RunRecord]) -> bytes:
     return table_bytes(segment_table(records))
 
 
+_THREADED_PARSE_BYTES = 1 << 20
+
+
 def read_table(data: bytes) -> pa.Table:
     """A segment's (or checkpoint's) Parquet bytes as an Arrow table."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    # ParquetFile skips the dataset machinery of pq.read_table: ~1 ms less per file
-    return pq.ParquetFile(pa.BufferReader(data), pre_buffer=False).read()
+    # ParquetFile skips the dataset machinery of pq.read_table: ~1 ms less per file;
+    # threads only pay off on big files (a 40 kB checkpoint parses 0.3 ms faster without)
+    parsed = pq.ParquetFile(pa.BufferReader(data), pre_buffer=False)
+    return parsed.read(use_threads=len(data) > _THREADED_PARSE_BYTES)
 
 
 def segment_name(first_hour: str, last_hour: str, data: bytes) -> str:
