@@ -215,6 +215,42 @@ def test_search_on_the_columns_it_reads_agrees_with_filtering_runs(board: pinyar
         tracker.search("params.knd = 'odd'")
 
 
+def test_search_frames_match_runs_on_a_mixed_store(
+    board: pinyard.Board, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """search() builds its frame from the selected rows only; runs() builds every row:
+    the same columns, dtypes, values and value types."""
+    tracker = board.tracker(EXPERIMENT)
+    real_now = Tracker._now
+    monkeypatch.setattr(Tracker, "_now", lambda self: real_now(self) - timedelta(hours=3))
+    odd: list[object] = [1, 1.0, "1", None, [1, 2], {"a": 1}, True]
+    for i in range(14):
+        params = {"i": i, "kind": ["a", "b"][i % 2], "x": odd[i % 7]}
+        with tracker.start_run(params=params, tags={"team": f"t{i % 3}"}, seed=i or None) as run:
+            run.log_metric("score", i / 10 if i % 5 else float("nan"))
+    monkeypatch.setattr(Tracker, "_now", real_now)
+    assert tracker.compact()
+    log_runs(tracker, 20, 6)  # loose records, then a checkpoint of them
+    assert len(fresh(board).runs()) == 20
+    log_runs(tracker, 30, 2)
+    with pytest.raises(ValueError, match="boom"), tracker.start_run(params={"i": "99", "x": 2.5}):
+        raise ValueError("boom")
+    for reader in (tracker, fresh(board)):
+        frame = reader.runs()
+        for where in (
+            "params.kind = 'a' or metrics.score > 2",
+            "params.x = 1 and not status = 'failed'",
+            "params.x is not null",
+            "seed > 3 or tags.team = 't1'",
+            "",
+        ):
+            expected = frame[compile_filter(where).mask(frame)].reset_index(drop=True)
+            found = reader.search(where)
+            pd.testing.assert_frame_equal(found, expected, check_exact=True)
+            for column in found.columns:
+                assert list(map(type, found[column])) == list(map(type, expected[column]))
+
+
 WRITER = textwrap.dedent(
     """
     import sys
