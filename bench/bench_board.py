@@ -635,6 +635,34 @@ def parse_args(argv: Sequence[str]) -> tuple[Config, Path]:
     return cfg, args.json
 
 
+def write_report(
+    json_path: Path, cfg: Any, rows: Sequence[Any], extra: Any, raw: Any, wall: float
+) -> None:
+    """The full results of a pinyard-vs-pins run as JSON (this script's and bench_remote's)."""
+    import pins  # imported here, as in main(): child processes load only one of the two
+
+    import pinyard
+
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    report = {
+        "config": asdict(cfg),
+        "environment": {
+            "pinyard": pinyard.__version__,
+            "pins": pins.__version__,
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "wall_seconds": wall,
+            "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        },
+        "summary": [asdict(r) for r in rows],
+        "extra": extra,
+        "raw": asdict(raw),
+    }
+    json_path.write_text(json.dumps(report, indent=2) + "\n")
+    log(f"results written to {json_path}")
+
+
 def main(argv: Sequence[str]) -> int:
     cfg, json_path = parse_args(argv)
     import pins
@@ -665,24 +693,7 @@ def main(argv: Sequence[str]) -> int:
     print("ratio: how many times better pinyard is (>1 = pinyard better)")
     print(render(rows))
 
-    json_path.parent.mkdir(parents=True, exist_ok=True)
-    report = {
-        "config": asdict(cfg),
-        "environment": {
-            "pinyard": pinyard.__version__,
-            "pins": pins.__version__,
-            "python": platform.python_version(),
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "wall_seconds": wall,
-            "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        },
-        "summary": [asdict(r) for r in rows],
-        "extra": extra,
-        "raw": asdict(raw),
-    }
-    json_path.write_text(json.dumps(report, indent=2) + "\n")
-    log(f"results written to {json_path}")
+    write_report(json_path, cfg, rows, extra, raw, wall)
     return 0
 
 

@@ -62,6 +62,7 @@ from bench_board import (  # the sibling benchmark (bench/ is on sys.path)
     render,
     spread,
     time_sha256,
+    write_report,
     yes_no,
 )
 
@@ -793,24 +794,7 @@ def main(argv: Sequence[str]) -> int:
           "total: by kind (LIST = bucket GET with list-type)")  # fmt: skip
     print(render(rows))
 
-    json_path.parent.mkdir(parents=True, exist_ok=True)
-    report = {
-        "config": asdict(cfg),
-        "environment": {
-            "pinyard": pinyard.__version__,
-            "pins": pins.__version__,
-            "python": platform.python_version(),
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "wall_seconds": wall,
-            "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        },
-        "summary": [asdict(r) for r in rows],
-        "extra": extra,
-        "raw": asdict(raw),
-    }
-    json_path.write_text(json.dumps(report, indent=2) + "\n")
-    log(f"results written to {json_path}")
+    write_report(json_path, cfg, rows, extra, raw, wall)
     return 0
 
 
