@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import io
 import pickle
 import platform
@@ -13,6 +12,7 @@ from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 
+from pinyard._packages import distribution_versions
 from pinyard.errors import SerializationError
 
 _STDLIB = frozenset(sys.stdlib_module_names) | {"builtins", "__main__"}
@@ -63,23 +63,6 @@ def model_modules(model: Any) -> set[str]:
             "define its functions and classes at module level, not as lambdas or closures"
         ) from None
     return {m for m in finder.modules if m not in _STDLIB}
-
-
-@functools.cache
-def _distributions() -> Mapping[str, list[str]]:
-    return metadata.packages_distributions()
-
-
-def distribution_versions(modules: set[str]) -> dict[str, str]:
-    """``{distribution: version}`` of the installed distributions providing ``modules``."""
-    versions: dict[str, str] = {}
-    for module in sorted(modules):
-        for dist in _distributions().get(module, ()):
-            try:
-                versions[dist] = metadata.version(dist)
-            except metadata.PackageNotFoundError:
-                continue
-    return dict(sorted(versions.items(), key=lambda kv: kv[0].lower()))
 
 
 def pinned_requirements(dists: Mapping[str, str]) -> list[str]:

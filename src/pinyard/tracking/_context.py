@@ -10,9 +10,9 @@ import platform
 import socket
 import subprocess
 import sys
-from importlib import metadata
 from typing import Any
 
+from pinyard._packages import distribution_versions
 from pinyard.errors import InvalidArgumentError
 
 
@@ -64,22 +64,9 @@ def imported_package_versions() -> dict[str, str]:
     count = len(sys.modules)
     if count in _packages_seen:
         return dict(_packages_seen[count])
-    try:
-        dists = metadata.packages_distributions()
-    except Exception:  # pragma: no cover - broken metadata must not break a run
-        return {}
-    versions: dict[str, str] = {}
-    for module in list(sys.modules):
-        if "." in module or module not in dists:
-            continue
-        for dist in dists[module]:
-            if dist not in versions:
-                try:
-                    versions[dist] = metadata.version(dist)
-                except metadata.PackageNotFoundError:
-                    continue
+    versions = distribution_versions(m for m in list(sys.modules) if "." not in m)
     _packages_seen.clear()
-    _packages_seen[count] = dict(sorted(versions.items()))
+    _packages_seen[count] = versions
     return dict(_packages_seen[count])
 
 
