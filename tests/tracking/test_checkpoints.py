@@ -1,4 +1,4 @@
-"""Checkpoints: a cold query reads one Parquet file plus the records written after it,
+"""Checkpoints: a cold query reads one Arrow file plus the records written after it,
 and a stale, damaged or missing checkpoint only ever costs reads."""
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def experiment_dir(board: pinyard.Board) -> Path:
 
 
 def checkpoints(board: pinyard.Board) -> list[Path]:
-    return sorted(experiment_dir(board).glob("checkpoints/*/*.parquet"))
+    return sorted(experiment_dir(board).glob("checkpoints/*/*.arrow"))
 
 
 @pytest.fixture
@@ -179,6 +179,30 @@ def test_a_damaged_or_vanished_checkpoint_only_costs_reads(
     pd.testing.assert_frame_equal(fresh(board).runs(), expected)
 
 
+def test_a_parquet_checkpoint_of_an_older_version_is_ignored_and_replaced(
+    board: pinyard.Board, reads: Callable[[Tracker], list[str]]
+) -> None:
+    pq = pytest.importorskip("pyarrow.parquet")
+    ipc = pytest.importorskip("pyarrow.ipc")
+    tracker = board.tracker(EXPERIMENT)
+    log_runs(tracker, 0, 7)
+    expected = tracker.runs()
+    [written] = checkpoints(board)
+    table = ipc.open_file(written).read_all()
+    old = written.with_name(f"00000007-{'0' * 16}.parquet")  # as earlier versions wrote them
+    pq.write_table(table, old)
+    written.unlink()
+
+    cold = fresh(board)
+    seen = reads(cold)
+    pd.testing.assert_frame_equal(cold.runs(), expected)
+    assert not any(p.endswith(".parquet") for p in seen)
+    assert len([p for p in seen if p.startswith("records/")]) == 7
+    [rebuilt] = checkpoints(board)
+    assert rebuilt.name.startswith("00000007-")
+    assert old.exists()  # dropped with its hour, like any checkpoint
+
+
 def test_a_failed_checkpoint_write_does_not_fail_the_query(board: pinyard.Board) -> None:
     tracker = board.tracker(EXPERIMENT)
     log_runs(tracker, 0, 6)
@@ -288,7 +312,7 @@ def test_compaction_drops_covered_checkpoints_and_segments_stay_a_dataset(
     board: pinyard.Board, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ds = pytest.importorskip("pyarrow.dataset")
-    pq = pytest.importorskip("pyarrow.parquet")
+    ipc = pytest.importorskip("pyarrow.ipc")
     tracker = board.tracker(EXPERIMENT)
     real_now = Tracker._now
     monkeypatch.setattr(Tracker, "_now", lambda self: real_now(self) - timedelta(hours=3))
@@ -296,7 +320,7 @@ def test_compaction_drops_covered_checkpoints_and_segments_stay_a_dataset(
     monkeypatch.setattr(Tracker, "_now", real_now)
     expected = tracker.runs()
     [old] = checkpoints(board)
-    segment_schema = pq.read_schema(old)
+    segment_schema = ipc.open_file(old).schema
     assert {"run_id", "status", "params.i", "metrics.score"} <= set(segment_schema.names)
 
     assert len(tracker.compact()) == 1

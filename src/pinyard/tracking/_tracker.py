@@ -9,7 +9,7 @@ import os
 import socket
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any
 
 from pinyard.errors import (
     IntegrityError,
@@ -21,11 +21,13 @@ from pinyard.errors import (
 from pinyard.tracking._checkpoints import (
     HOUR_PATTERN,
     Checkpoint,
+    checkpoint_bytes,
     checkpoint_name,
     load,
     ranked,
 )
 from pinyard.tracking._context import capture_context, data_fingerprint
+from pinyard.tracking._listing import Listing
 from pinyard.tracking._records import (
     RunRecord,
     hour_of,
@@ -44,7 +46,6 @@ from pinyard.tracking._segments import (
     segment_bytes,
     segment_name,
     segment_table,
-    table_bytes,
 )
 from pinyard.tracking._table import RunsTable, alive, combine
 
@@ -59,7 +60,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("pinyard")
 _HOUR = timedelta(hours=1)
-_Where: TypeAlias = tuple[str, bool]  # (record path, final record?)
 
 
 class Tracker:
@@ -307,7 +307,7 @@ class Tracker:
         )  # fmt: skip
         if not hours:
             return []
-        records = self._parse(path for path, _ in self._listing(hours).values())
+        records = self._parse(path for path, _ in self._listing(hours).runs().values())
         data = segment_bytes(records)
         name = segment_name(hours[0], hours[-1], data)
         try:
@@ -330,7 +330,7 @@ class Tracker:
                         if HOUR_PATTERN.match(h) and not _in(h, covered)})  # fmt: skip
         loose = self._listing(hours)
         checkpoint = self._checkpoint(covered) if loose else None
-        key = (segments, checkpoint.path if checkpoint else None, tuple(loose.values()))
+        key = (segments, checkpoint.path if checkpoint else None, loose.key)
         if self._cached is None or self._cached[0] != key:
             table, written = self._build(segments, checkpoint, loose)
             if written is not None:  # the same rows: let the next query find them kept
@@ -339,26 +339,22 @@ class Tracker:
         return self._cached[1].presume_killed()
 
     def _build(
-        self, segments: Sequence[str], checkpoint: Checkpoint | None, loose: dict[str, _Where]
+        self, segments: Sequence[str], checkpoint: Checkpoint | None, loose: Listing
     ) -> tuple[RunsTable, str | None]:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        held: list[str] = []
-        unread: list[str] = []
-        for run, (path, final) in loose.items():
-            if checkpoint is not None and checkpoint.holds(run, final):
-                held.append(run)
-            else:
-                unread.append(path)
+        if checkpoint is None:
+            held, unread = frozenset[str](), [path for path, _ in loose.runs().values()]
+        else:
+            held, unread = loose.split(checkpoint.names, checkpoint.final_names)
         records = self._parse(unread)
         kept = None
         if checkpoint is not None and held:
             kept = checkpoint.table
             if len(held) < kept.num_rows:  # rows of runs now compacted, or superseded
-                kept = _without_empty_columns(
-                    kept.filter(pc.is_in(kept.column("run_id"), pa.array(held)))
-                )
+                ids = pa.array([name[:-5] for name in held], type=pa.string())
+                kept = _without_empty_columns(kept.filter(pc.is_in(kept.column("run_id"), ids)))
         fresh = segment_table(records) if records else None
         written = None
         if self.checkpoint_after is not None and len(records) >= self.checkpoint_after:
@@ -369,18 +365,15 @@ class Tracker:
         parts += [p for p in (kept, fresh) if p is not None]
         return RunsTable(combine(parts)), written
 
-    def _listing(self, hours: Iterable[str]) -> dict[str, _Where]:
-        """Run id -> (path of its newest record, whether that is its final record), for the
-        runs recorded in ``hours`` (a final record wins over a start record)."""
-        found: dict[str, _Where] = {}
-        for kind, final in (("started", False), ("records", True)):
-            for hour in sorted(set(hours).intersection(self._names(kind))):
-                folder = f"{kind}/{hour}/"
-                found.update(
-                    {n[:-5]: (folder + n, final) for n in self._names(folder[:-1])
-                     if n.endswith(".json")}  # not a write in progress
-                )  # fmt: skip
-        return found
+    def _listing(self, hours: Iterable[str]) -> Listing:
+        """The names of the start and final records of ``hours`` (one listing per folder)."""
+        store, wanted = self.board.store, set(hours)
+        folders = {
+            kind: {hour: store.name_set(f"{self._prefix}/{kind}/{hour}")
+                   for hour in wanted.intersection(self._names(kind))}
+            for kind in ("started", "records")
+        }  # fmt: skip
+        return Listing(folders["started"], folders["records"])
 
     def _parse(self, paths: Iterable[str]) -> list[RunRecord]:
         """The records at ``paths``, each parsed once per tracker (they are immutable);
@@ -431,7 +424,7 @@ class Tracker:
 
         parts = [p for p in (kept, fresh) if p is not None]
         table = canonical(pa.concat_tables(parts, promote_options="permissive"))
-        data = table_bytes(table)
+        data = checkpoint_bytes(table)
         path = f"checkpoints/{hour}/{checkpoint_name(table.num_rows, data)}"
         try:
             self._write(path, data, sync=False)  # a torn write fails its digest check
