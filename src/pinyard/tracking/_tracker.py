@@ -258,17 +258,15 @@ class Tracker:
 
     def _matching(self, table: RunsTable, where: str) -> npt.NDArray[np.intp]:
         """Positions of the rows of ``table`` that ``where`` selects (only the columns it
-        reads are converted to pandas)."""
+        reads are converted, and no DataFrame is built)."""
         import numpy as np
 
         from pinyard.tracking._query import compile_filter
 
         query = compile_filter(where)
         query.check(table.columns, table.num_rows)
-        read = table.frame([c for c in table.columns if c in query.columns])
-        if len(read.columns) == 0:
-            return np.arange(table.num_rows)
-        return np.flatnonzero(query.mask(read).to_numpy())
+        read = {c: table.column(c) for c in query.columns if c in table.columns}
+        return np.flatnonzero(query.select(read, table.num_rows))
 
     # -- plots -----------------------------------------------------------------------
 
