@@ -5,7 +5,10 @@ A checkpoint is ``checkpoints/<hour>/<runs>-<digest>.arrow``: an uncompressed
 Arrow IPC file in the segment schema and row order (see
 `pinyard.tracking._segments`), ``<hour>`` the newest hour of the records it was
 built from, ``<runs>`` its row count (8 digits) and ``<digest>`` the first 16
-hex of the sha256 of its bytes. Like a segment it is derived, created
+hex of the sha256 of its bytes. Its schema metadata names the records its rows
+hold as ``records/`` and ``started/`` name them (``<run_id>.json``, one per
+line): ``pinyard.final`` the final records, ``pinyard.started`` the start
+records of the runs it holds as running. Like a segment it is derived, created
 exclusively and never rewritten. Unlike segments, checkpoints overlap one
 another and the segments written after them, so they are not part of the
 segments dataset, and their format may change: older ``.parquet`` checkpoints
@@ -32,6 +35,7 @@ if TYPE_CHECKING:
 
 HOUR_PATTERN = re.compile(r"^\d{8}T\d{2}$")
 NAME_PATTERN = re.compile(r"^(\d{8})-([0-9a-f]{16})\.arrow$")
+_FINAL_KEY, _STARTED_KEY = "pinyard.final", "pinyard.started"  # schema metadata
 
 
 @dataclass(frozen=True)
@@ -56,12 +60,19 @@ def checkpoint_name(rows: int, data: bytes) -> str:
 
 
 def checkpoint_bytes(table: pa.Table) -> bytes:
-    """``table`` as an uncompressed Arrow IPC file (deterministic for equal tables)."""
+    """``table`` as an uncompressed Arrow IPC file, with the names of the records its
+    rows hold (deterministic for equal tables)."""
     import pyarrow as pa
 
+    ids = table.column("run_id").to_pylist()
+    final = [s in FINAL_STATUSES for s in table.column("status").to_pylist()]
+    names = {
+        key: "\n".join(f"{i}.json" for i, f in zip(ids, final, strict=True) if f is want)
+        for key, want in ((_FINAL_KEY, True), (_STARTED_KEY, False))
+    }
     sink = pa.BufferOutputStream()
-    with pa.ipc.new_file(sink, table.schema) as writer:
-        writer.write_table(table.combine_chunks())
+    with pa.ipc.new_file(sink, table.schema.with_metadata(names)) as writer:
+        writer.write_table(table.replace_schema_metadata(names).combine_chunks())
     return bytes(sink.getvalue())
 
 
@@ -69,7 +80,6 @@ def load(path: str, hour: str, data: bytes) -> Checkpoint:
     """Check ``data`` against the digest in its name and parse it; ValueError if it
     does not match or does not parse."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     match = NAME_PATTERN.match(path.rsplit("/", 1)[-1])
     if match is None or hashlib.sha256(data).hexdigest()[:16] != match.group(2):
@@ -78,10 +88,14 @@ def load(path: str, hour: str, data: bytes) -> Checkpoint:
         table = pa.ipc.open_file(pa.BufferReader(data)).read_all()
     except (pa.ArrowException, OSError) as exc:
         raise ValueError(f"checkpoint {path} does not parse: {exc}") from exc
-    if not {"run_id", "status"} <= set(table.column_names):
-        raise ValueError(f"checkpoint {path} has no run_id or status column")
-    names = pc.binary_join_element_wise(table.column("run_id"), ".json", "")
-    final = pc.is_in(table.column("status"), value_set=pa.array(FINAL_STATUSES))
-    held = frozenset(names.to_pylist())
-    final_names = held if pc.all(final).as_py() else frozenset(names.filter(final).to_pylist())
-    return Checkpoint(path, hour, table, held, final_names)
+    meta = table.schema.metadata or {}
+    keys = (_FINAL_KEY.encode(), _STARTED_KEY.encode())
+    if not {"run_id", "status"} <= set(table.column_names) or not set(keys) <= set(meta):
+        raise ValueError(f"checkpoint {path} lacks run_id, status or the record names")
+    # one text of names each: no Python string made from an Arrow array per row
+    final, started = (_lines(meta[key]) for key in keys)
+    return Checkpoint(path, hour, table.replace_schema_metadata(None), final | started, final)
+
+
+def _lines(text: bytes) -> frozenset[str]:
+    return frozenset(text.decode().split("\n")) if text else frozenset()
