@@ -239,6 +239,47 @@ def test_search_on_the_columns_it_reads_agrees_with_filtering_runs(board: pinyar
         tracker.search("params.knd = 'odd'")
 
 
+@pytest.fixture(params=["row by row", "distinct texts once"])
+def params_decoding(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both ways params columns are decoded from JSON text (by the number of rows)."""
+    first = 10**9 if request.param == "row by row" else 0
+    monkeypatch.setattr("pinyard.tracking._table._DISTINCT_FIRST", first)
+
+
+@pytest.mark.usefixtures("params_decoding")
+def test_runs_columns_hold_the_recorded_values_with_their_documented_dtypes(
+    board: pinyard.Board,
+) -> None:
+    tracker = board.tracker(EXPERIMENT)
+    values: list[object] = [1, 1.0, "1", None, [1, 2], {"a": 1}, True, 2**62]
+    for i, value in enumerate(values):
+        with tracker.start_run(params={"x": value}, seed=None if i % 3 else 2**62 + i) as run:
+            run.log_metric("score", i / 10)
+    for reader in (tracker, fresh(board)):  # a fresh one reads the checkpoint
+        frame = reader.runs()
+        dtypes = {c: str(frame[c].dtype) for c in frame.columns}
+        assert {k: dtypes[k] for k in ("run_id", "status", "user", "params.x")} == dict.fromkeys(
+            ("run_id", "status", "user", "params.x"), "object"
+        )
+        assert dtypes["start_time"] == dtypes["end_time"] == "datetime64[us, UTC]"
+        assert (dtypes["seed"], dtypes["pid"], dtypes["git_dirty"]) == (
+            "Int64",
+            "Int64",
+            "boolean",
+        )
+        assert dtypes["duration_s"] == dtypes["metrics.score"] == "float64"
+        for row in frame.itertuples(index=False):
+            record = reader.get_run(row.run_id)
+            assert row.start_time == pd.Timestamp(record.start_time)
+            assert row.end_time == pd.Timestamp(record.end_time)
+            assert (None if pd.isna(row.seed) else row.seed) == record.seed
+            assert row.pid == record.context["pid"]
+        got = list(frame["params.x"])
+        assert got == values
+        assert list(map(type, got)) == list(map(type, values))
+
+
+@pytest.mark.usefixtures("params_decoding")
 def test_search_frames_match_runs_on_a_mixed_store(
     board: pinyard.Board, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -361,7 +361,8 @@ class Tracker:
             written = self._write_checkpoint(kept, fresh, newest_hour)
         parts = [self._segment(name) for name in segments]
         parts += [p for p in (kept, fresh) if p is not None]
-        return RunsTable(combine(parts)), written
+        only_kept = len(parts) == 1 and parts[0] is kept  # a checkpoint's rows are in order
+        return RunsTable(combine(parts, ordered=only_kept)), written
 
     def _listing(self, hours: Iterable[str]) -> Listing:
         """The names of the start and final records of ``hours`` (one listing per folder)."""
