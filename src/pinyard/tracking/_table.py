@@ -141,9 +141,9 @@ class RunsTable:
         import pyarrow.compute as pc
 
         table = self.table
-        running = pc.equal(table.column("status"), "running")
-        if not pc.any(running).as_py():
+        if pc.index(table.column("status"), "running").as_py() < 0:  # one call: usually none
             return self
+        running = pc.equal(table.column("status"), "running")
         mine = pc.and_(running, pc.equal(table.column("host"), socket.gethostname()))
         positions = np.flatnonzero(mine.to_numpy(zero_copy_only=False))
         pids = table.column("pid").take(positions).to_pylist()

@@ -299,13 +299,12 @@ class Tracker:
             raise InvalidArgumentError(f"grace must not be negative, got {grace}")
         cutoff = hour_of(self._now() - grace - _HOUR)
         covered = covered_hours(self._names("segments"))
-        hours = sorted(
-            {h for kind in ("records", "started") for h in self._names(kind)
-             if h <= cutoff and not _in(h, covered)}
-        )  # fmt: skip
+        listed = {kind: self._names(kind) for kind in ("started", "records")}
+        hours = sorted({h for names in listed.values() for h in names
+                        if h <= cutoff and not _in(h, covered)})  # fmt: skip
         if not hours:
             return []
-        records = self._parse(path for path, _ in self._listing(hours).runs().values())
+        records = self._parse(path for path, _ in self._listing(hours, listed).runs().values())
         data = segment_bytes(records)
         name = segment_name(hours[0], hours[-1], data)
         try:
@@ -324,9 +323,10 @@ class Tracker:
         Kept while nothing changes (records are immutable, so the listing is the key)."""
         segments = tuple(n for n in self._names("segments") if SEGMENT_PATTERN.match(n))
         covered = covered_hours(segments)
-        hours = sorted({h for kind in ("records", "started") for h in self._names(kind)
-                        if HOUR_PATTERN.match(h) and not _in(h, covered)})  # fmt: skip
-        loose = self._listing(hours)
+        listed = {kind: self._names(kind) for kind in ("started", "records")}
+        hours = {h for names in listed.values() for h in names
+                 if HOUR_PATTERN.match(h) and not _in(h, covered)}  # fmt: skip
+        loose = self._listing(hours, listed)
         checkpoint = self._checkpoint(covered) if loose else None
         key = (segments, checkpoint.path if checkpoint else None, loose.key)
         if self._cached is None or self._cached[0] != key:
@@ -364,12 +364,13 @@ class Tracker:
         only_kept = len(parts) == 1 and parts[0] is kept  # a checkpoint's rows are in order
         return RunsTable(combine(parts, ordered=only_kept)), written
 
-    def _listing(self, hours: Iterable[str]) -> Listing:
-        """The names of the start and final records of ``hours`` (one listing per folder)."""
+    def _listing(self, hours: Iterable[str], listed: dict[str, list[str]]) -> Listing:
+        """The names of the start and final records of ``hours`` (one listing per folder;
+        ``listed``: the hour folders in ``started/`` and ``records/``)."""
         store, wanted = self.board.store, set(hours)
         folders = {
             kind: {hour: store.name_set(f"{self._prefix}/{kind}/{hour}")
-                   for hour in wanted.intersection(self._names(kind))}
+                   for hour in wanted.intersection(listed[kind])}
             for kind in ("started", "records")
         }  # fmt: skip
         return Listing(folders["started"], folders["records"])
