@@ -123,7 +123,8 @@ class RunsTable:
 
         if len(positions) == self.num_rows:
             return self.frame()
-        part = self.table.take(positions) if set(self.columns) - set(self._converted) else None
+        todo = [name for name in self.columns if name not in self._converted]
+        part = self.table.select(todo).take(positions) if todo else None
         columns = {}
         for name in self.columns:
             if name in self._converted or part is None:
@@ -167,10 +168,13 @@ def _convert(name: str, column: pa.ChunkedArray) -> Any:
     import pandas as pd
     import pyarrow as pa
 
+    kind = column.type
+    text = pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_null(kind)
+    if text and column.null_count == len(column):  # often: error, data_sha256, a rare param
+        return np.full(len(column), None, dtype=object)
     if name.startswith("params."):
         return _decoded(column)
-    kind = column.type
-    if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_null(kind):
+    if text:
         return column.to_numpy(zero_copy_only=False).astype(object)
     if pa.types.is_timestamp(kind):
         if kind != (utc_us := pa.timestamp("us", tz="UTC")):
