@@ -203,6 +203,38 @@ def test_a_parquet_checkpoint_of_an_older_version_is_ignored_and_replaced(
     assert old.exists()  # dropped with its hour, like any checkpoint
 
 
+RUNNING = textwrap.dedent(
+    """
+    import sys, time
+    import pinyard
+    run = pinyard.board_folder(sys.argv[1]).tracker("sweep").start_run(params={"i": -1})
+    print(run.run_id, flush=True)
+    time.sleep(60)
+    """
+)
+
+
+def test_a_run_a_checkpoint_holds_as_running_shows_killed_once_its_process_is_gone(
+    board: pinyard.Board,
+) -> None:
+    root = board.store.local_path("")
+    assert root is not None
+    proc = subprocess.Popen(
+        [sys.executable, "-c", RUNNING, root], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    run_id = proc.stdout.readline().strip()
+    log_runs(board.tracker(EXPERIMENT), 0, 6)
+    assert fresh(board).runs().set_index("run_id").loc[run_id, "status"] == "running"
+    assert checkpoints(board)  # holding the run as running
+    proc.kill()
+    proc.wait()
+    proc.stdout.close()
+    for reader in (fresh(board), fresh(board)):
+        assert reader.runs().set_index("run_id").loc[run_id, "status"] == "killed"
+        assert list(reader.search("status = 'killed'")["run_id"]) == [run_id]
+
+
 def test_a_failed_checkpoint_write_does_not_fail_the_query(board: pinyard.Board) -> None:
     tracker = board.tracker(EXPERIMENT)
     log_runs(tracker, 0, 6)

@@ -79,7 +79,8 @@ def _one_row_per_run(table: pa.Table) -> pa.Table:
 class RunsTable:
     """A combined table whose columns are converted to pandas when first asked for, once.
 
-    ``killed``: positions of running runs to show as killed (see `presume_killed`).
+    ``killed``: positions of running runs to show as killed (see `presume_killed`);
+    ``running``: False when the caller knows no row is a running run.
     """
 
     def __init__(
@@ -87,8 +88,10 @@ class RunsTable:
         table: pa.Table,
         killed: npt.NDArray[np.intp] | None = None,
         converted: dict[str, Any] | None = None,
+        running: bool = True,
     ) -> None:
         self.table = table
+        self._running = running
         self.columns: list[str] = list(table.column_names)
         self.num_rows = int(table.num_rows)
         self._killed = killed
@@ -142,7 +145,7 @@ class RunsTable:
         import pyarrow.compute as pc
 
         table = self.table
-        if pc.index(table.column("status"), "running").as_py() < 0:  # one call: usually none
+        if not self._running or pc.index(table.column("status"), "running").as_py() < 0:
             return self
         running = pc.equal(table.column("status"), "running")
         mine = pc.and_(running, pc.equal(table.column("host"), socket.gethostname()))

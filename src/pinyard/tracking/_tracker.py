@@ -362,7 +362,11 @@ class Tracker:
         parts = [self._segment(name) for name in segments]
         parts += [p for p in (kept, fresh) if p is not None]
         only_kept = len(parts) == 1 and parts[0] is kept  # a checkpoint's rows are in order
-        return RunsTable(combine(parts, ordered=only_kept)), written
+        running = bool(segments) or any(r.status == "running" for r in records)
+        if checkpoint is not None and kept is not None:  # holds running runs if it names any
+            running = running or len(checkpoint.names) > len(checkpoint.final_names)
+        table = RunsTable(combine(parts, ordered=only_kept), running=running)
+        return table, written
 
     def _listing(self, hours: Iterable[str], listed: dict[str, list[str]]) -> Listing:
         """The names of the start and final records of ``hours`` (one listing per folder;
