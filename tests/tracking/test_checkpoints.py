@@ -1,4 +1,4 @@
-"""Checkpoints: a cold query reads one Parquet file plus the records written after it,
+"""Checkpoints: a cold query reads one Arrow file plus the records written after it,
 and a stale, damaged or missing checkpoint only ever costs reads."""
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def experiment_dir(board: pinyard.Board) -> Path:
 
 
 def checkpoints(board: pinyard.Board) -> list[Path]:
-    return sorted(experiment_dir(board).glob("checkpoints/*/*.parquet"))
+    return sorted(experiment_dir(board).glob("checkpoints/*/*.arrow"))
 
 
 @pytest.fixture
@@ -179,6 +179,62 @@ def test_a_damaged_or_vanished_checkpoint_only_costs_reads(
     pd.testing.assert_frame_equal(fresh(board).runs(), expected)
 
 
+def test_a_parquet_checkpoint_of_an_older_version_is_ignored_and_replaced(
+    board: pinyard.Board, reads: Callable[[Tracker], list[str]]
+) -> None:
+    pq = pytest.importorskip("pyarrow.parquet")
+    ipc = pytest.importorskip("pyarrow.ipc")
+    tracker = board.tracker(EXPERIMENT)
+    log_runs(tracker, 0, 7)
+    expected = tracker.runs()
+    [written] = checkpoints(board)
+    table = ipc.open_file(written).read_all()
+    old = written.with_name(f"00000007-{'0' * 16}.parquet")  # as earlier versions wrote them
+    pq.write_table(table, old)
+    written.unlink()
+
+    cold = fresh(board)
+    seen = reads(cold)
+    pd.testing.assert_frame_equal(cold.runs(), expected)
+    assert not any(p.endswith(".parquet") for p in seen)
+    assert len([p for p in seen if p.startswith("records/")]) == 7
+    [rebuilt] = checkpoints(board)
+    assert rebuilt.name.startswith("00000007-")
+    assert old.exists()  # dropped with its hour, like any checkpoint
+
+
+RUNNING = textwrap.dedent(
+    """
+    import sys, time
+    import pinyard
+    run = pinyard.board_folder(sys.argv[1]).tracker("sweep").start_run(params={"i": -1})
+    print(run.run_id, flush=True)
+    time.sleep(60)
+    """
+)
+
+
+def test_a_run_a_checkpoint_holds_as_running_shows_killed_once_its_process_is_gone(
+    board: pinyard.Board,
+) -> None:
+    root = board.store.local_path("")
+    assert root is not None
+    proc = subprocess.Popen(
+        [sys.executable, "-c", RUNNING, root], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    run_id = proc.stdout.readline().strip()
+    log_runs(board.tracker(EXPERIMENT), 0, 6)
+    assert fresh(board).runs().set_index("run_id").loc[run_id, "status"] == "running"
+    assert checkpoints(board)  # holding the run as running
+    proc.kill()
+    proc.wait()
+    proc.stdout.close()
+    for reader in (fresh(board), fresh(board)):
+        assert reader.runs().set_index("run_id").loc[run_id, "status"] == "killed"
+        assert list(reader.search("status = 'killed'")["run_id"]) == [run_id]
+
+
 def test_a_failed_checkpoint_write_does_not_fail_the_query(board: pinyard.Board) -> None:
     tracker = board.tracker(EXPERIMENT)
     log_runs(tracker, 0, 6)
@@ -215,6 +271,47 @@ def test_search_on_the_columns_it_reads_agrees_with_filtering_runs(board: pinyar
         tracker.search("params.knd = 'odd'")
 
 
+@pytest.fixture(params=["row by row", "distinct texts once"])
+def params_decoding(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both ways params columns are decoded from JSON text (by the number of rows)."""
+    first = 10**9 if request.param == "row by row" else 0
+    monkeypatch.setattr("pinyard.tracking._table._DISTINCT_FIRST", first)
+
+
+@pytest.mark.usefixtures("params_decoding")
+def test_runs_columns_hold_the_recorded_values_with_their_documented_dtypes(
+    board: pinyard.Board,
+) -> None:
+    tracker = board.tracker(EXPERIMENT)
+    values: list[object] = [1, 1.0, "1", None, [1, 2], {"a": 1}, True, 2**62]
+    for i, value in enumerate(values):
+        with tracker.start_run(params={"x": value}, seed=None if i % 3 else 2**62 + i) as run:
+            run.log_metric("score", i / 10)
+    for reader in (tracker, fresh(board)):  # a fresh one reads the checkpoint
+        frame = reader.runs()
+        dtypes = {c: str(frame[c].dtype) for c in frame.columns}
+        assert {k: dtypes[k] for k in ("run_id", "status", "user", "params.x")} == dict.fromkeys(
+            ("run_id", "status", "user", "params.x"), "object"
+        )
+        assert dtypes["start_time"] == dtypes["end_time"] == "datetime64[us, UTC]"
+        assert (dtypes["seed"], dtypes["pid"], dtypes["git_dirty"]) == (
+            "Int64",
+            "Int64",
+            "boolean",
+        )
+        assert dtypes["duration_s"] == dtypes["metrics.score"] == "float64"
+        for row in frame.itertuples(index=False):
+            record = reader.get_run(row.run_id)
+            assert row.start_time == pd.Timestamp(record.start_time)
+            assert row.end_time == pd.Timestamp(record.end_time)
+            assert (None if pd.isna(row.seed) else row.seed) == record.seed
+            assert row.pid == record.context["pid"]
+        got = list(frame["params.x"])
+        assert got == values
+        assert list(map(type, got)) == list(map(type, values))
+
+
+@pytest.mark.usefixtures("params_decoding")
 def test_search_frames_match_runs_on_a_mixed_store(
     board: pinyard.Board, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -288,7 +385,7 @@ def test_compaction_drops_covered_checkpoints_and_segments_stay_a_dataset(
     board: pinyard.Board, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ds = pytest.importorskip("pyarrow.dataset")
-    pq = pytest.importorskip("pyarrow.parquet")
+    ipc = pytest.importorskip("pyarrow.ipc")
     tracker = board.tracker(EXPERIMENT)
     real_now = Tracker._now
     monkeypatch.setattr(Tracker, "_now", lambda self: real_now(self) - timedelta(hours=3))
@@ -296,7 +393,7 @@ def test_compaction_drops_covered_checkpoints_and_segments_stay_a_dataset(
     monkeypatch.setattr(Tracker, "_now", real_now)
     expected = tracker.runs()
     [old] = checkpoints(board)
-    segment_schema = pq.read_schema(old)
+    segment_schema = ipc.open_file(old).schema
     assert {"run_id", "status", "params.i", "metrics.score"} <= set(segment_schema.names)
 
     assert len(tracker.compact()) == 1

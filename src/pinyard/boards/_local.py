@@ -176,6 +176,12 @@ class LocalStore(Store):
         except (FileNotFoundError, NotADirectoryError):
             return []
 
+    def name_set(self, path: str) -> frozenset[str]:
+        try:  # one listdir, no sort
+            return frozenset(os.listdir(self._abs(path)))
+        except (FileNotFoundError, NotADirectoryError):
+            return frozenset()
+
     def exists(self, path: str) -> bool:
         return os.path.lexists(self._abs(path))
 

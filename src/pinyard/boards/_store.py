@@ -118,6 +118,11 @@ class Store(ABC):
         """The names of the children of ``path``, sorted (files and folders alike)."""
         return [e.name for e in self.list_dir(path)]
 
+    def name_set(self, path: str) -> frozenset[str]:
+        """The names of the children of ``path``, unordered: for membership checks, which
+        need no sort."""
+        return frozenset(self.list_names(path))
+
     @abstractmethod
     def exists(self, path: str) -> bool:
         """True if an object or folder exists at ``path``."""

@@ -1,13 +1,18 @@
 """Checkpoints: snapshots of the runs no segment covers yet, so that a cold query reads
-one Parquet file plus the few records written after it, not one object per run.
+one file plus the few records written after it, not one object per run.
 
-A checkpoint is ``checkpoints/<hour>/<runs>-<digest>.parquet``: the segment
-schema and row order (see `pinyard.tracking._segments`), ``<hour>`` the newest
-hour of the records it was built from, ``<runs>`` its row count (8 digits) and
-``<digest>`` the first 16 hex of the sha256 of its bytes. Like a segment it is
-derived, created exclusively and never rewritten. Unlike segments, checkpoints
-overlap one another and the segments written after them, so they are not part
-of the segments dataset.
+A checkpoint is ``checkpoints/<hour>/<runs>-<digest>.arrow``: an uncompressed
+Arrow IPC file in the segment schema and row order (see
+`pinyard.tracking._segments`), ``<hour>`` the newest hour of the records it was
+built from, ``<runs>`` its row count (8 digits) and ``<digest>`` the first 16
+hex of the sha256 of its bytes. Its schema metadata names the records its rows
+hold as ``records/`` and ``started/`` name them (``<run_id>.json``, one per
+line): ``pinyard.final`` the final records, ``pinyard.started`` the start
+records of the runs it holds as running. Like a segment it is derived, created
+exclusively and never rewritten. Unlike segments, checkpoints overlap one
+another and the segments written after them, so they are not part of the
+segments dataset, and their format may change: older ``.parquet`` checkpoints
+are ignored (0008).
 
 A query trusts a checkpoint only as far as the records it lists: a run's row
 is taken from the checkpoint when the run's newest record (final, else start)
@@ -29,7 +34,8 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 HOUR_PATTERN = re.compile(r"^\d{8}T\d{2}$")
-NAME_PATTERN = re.compile(r"^(\d{8})-([0-9a-f]{16})\.parquet$")
+NAME_PATTERN = re.compile(r"^(\d{8})-([0-9a-f]{16})\.arrow$")
+_FINAL_KEY, _STARTED_KEY = "pinyard.final", "pinyard.started"  # schema metadata
 
 
 @dataclass(frozen=True)
@@ -39,12 +45,8 @@ class Checkpoint:
     path: str  # relative to the experiment: checkpoints/<hour>/<name>
     hour: str
     table: pa.Table
-    final: dict[str, bool]  # run id -> the row is the run's final record
-
-    def holds(self, run_id: str, final: bool) -> bool:
-        """Whether the run's row here is the one its newest record (``final`` or not) gives."""
-        held = self.final.get(run_id)
-        return held is not None and (held or not final)
+    names: frozenset[str]  # <run_id>.json of every row, as the records are named
+    final_names: frozenset[str]  # those of the rows holding a final record
 
 
 def ranked(names: Iterable[str]) -> list[str]:
@@ -54,7 +56,24 @@ def ranked(names: Iterable[str]) -> list[str]:
 
 
 def checkpoint_name(rows: int, data: bytes) -> str:
-    return f"{rows:08d}-{hashlib.sha256(data).hexdigest()[:16]}.parquet"
+    return f"{rows:08d}-{hashlib.sha256(data).hexdigest()[:16]}.arrow"
+
+
+def checkpoint_bytes(table: pa.Table) -> bytes:
+    """``table`` as an uncompressed Arrow IPC file, with the names of the records its
+    rows hold (deterministic for equal tables)."""
+    import pyarrow as pa
+
+    ids = table.column("run_id").to_pylist()
+    final = [s in FINAL_STATUSES for s in table.column("status").to_pylist()]
+    names = {
+        key: "\n".join(f"{i}.json" for i, f in zip(ids, final, strict=True) if f is want)
+        for key, want in ((_FINAL_KEY, True), (_STARTED_KEY, False))
+    }
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_file(sink, table.schema.with_metadata(names)) as writer:
+        writer.write_table(table.replace_schema_metadata(names).combine_chunks())
+    return bytes(sink.getvalue())
 
 
 def load(path: str, hour: str, data: bytes) -> Checkpoint:
@@ -62,18 +81,21 @@ def load(path: str, hour: str, data: bytes) -> Checkpoint:
     does not match or does not parse."""
     import pyarrow as pa
 
-    from pinyard.tracking._segments import read_table
-
     match = NAME_PATTERN.match(path.rsplit("/", 1)[-1])
     if match is None or hashlib.sha256(data).hexdigest()[:16] != match.group(2):
         raise ValueError(f"checkpoint {path} does not match the digest in its name")
     try:
-        table = read_table(data)
+        table = pa.ipc.open_file(pa.BufferReader(data)).read_all()
     except (pa.ArrowException, OSError) as exc:
         raise ValueError(f"checkpoint {path} does not parse: {exc}") from exc
-    if not {"run_id", "status"} <= set(table.column_names):
-        raise ValueError(f"checkpoint {path} has no run_id or status column")
-    ids = table.column("run_id").to_pylist()
-    statuses = table.column("status").to_pylist()
-    final = {i: s in FINAL_STATUSES for i, s in zip(ids, statuses, strict=True)}
-    return Checkpoint(path, hour, table, final)
+    meta = table.schema.metadata or {}
+    keys = (_FINAL_KEY.encode(), _STARTED_KEY.encode())
+    if not {"run_id", "status"} <= set(table.column_names) or not set(keys) <= set(meta):
+        raise ValueError(f"checkpoint {path} lacks run_id, status or the record names")
+    # one text of names each: no Python string made from an Arrow array per row
+    final, started = (_lines(meta[key]) for key in keys)
+    return Checkpoint(path, hour, table.replace_schema_metadata(None), final | started, final)
+
+
+def _lines(text: bytes) -> frozenset[str]:
+    return frozenset(text.decode().split("\n")) if text else frozenset()

@@ -47,7 +47,7 @@ from __future__ import annotations
 import difflib
 import operator
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from itertools import repeat
 from typing import Any, TypeAlias
 
@@ -109,9 +109,15 @@ class Filter:
     def mask(self, df: pd.DataFrame) -> pd.Series[bool]:
         """Which rows of ``df`` match, as a boolean Series on ``df.index``."""
         self.check(df.columns, len(df))
-        if self._root is None or len(df) == 0:
-            return pd.Series(True, index=df.index, dtype=bool)
-        return pd.Series(_Table(df, self._text).evaluate(self._root), index=df.index, dtype=bool)
+        return pd.Series(self.select(df, len(df)), index=df.index, dtype=bool)
+
+    def select(self, columns: Mapping[str, Any] | pd.DataFrame, rows: int) -> _Mask:
+        """Which of ``rows`` rows match, given at least the columns the filter reads
+        (`check` first): Series, numpy arrays or pandas arrays, by name. A runs table
+        passes its converted columns here without building a DataFrame."""
+        if self._root is None or rows == 0:
+            return np.ones(rows, dtype=bool)
+        return _Table(columns, rows, self._text).evaluate(self._root)
 
     def check(self, columns: Collection[str], rows: int) -> None:
         """Raise `QueryError` if the filter names a column a table of ``columns`` and
@@ -146,26 +152,28 @@ class Filter:
 
 
 class _Table:
-    """The columns of one frame, each read once as values and kind codes."""
+    """The columns a filter reads, each read once as values and kind codes."""
 
-    def __init__(self, df: pd.DataFrame, text: str) -> None:
-        self.df, self.text, self.n = df, text, len(df)
+    def __init__(self, columns: Mapping[str, Any] | pd.DataFrame, rows: int, text: str) -> None:
+        self.columns, self.text, self.n = columns, text, rows
         self.cache: dict[str, _Read] = {}
 
     def column(self, name: str) -> _Read:
         if name not in self.cache:
-            self.cache[name] = self._read(self.df[name])
+            self.cache[name] = self._read(self.columns[name])
         return self.cache[name]
 
-    def _read(self, s: pd.Series[Any]) -> _Read:
+    def _read(self, s: Any) -> _Read:
+        if isinstance(s, pd.Series):  # its array: a numpy one, or a pandas extension array
+            s = s.array if isinstance(s.dtype, pd.api.extensions.ExtensionDtype) else s.to_numpy()
         if isinstance(s.dtype, pd.DatetimeTZDtype):
-            s = s.dt.tz_convert(None)
+            s = s.tz_convert(None)
         if isinstance(s.dtype, np.dtype) and s.dtype.kind in "biufM":
-            values = s.to_numpy()
-            code = {"b": _BOOL, "M": _TIME}.get(s.dtype.kind, _NUM)
-            missing = pd.isna(values) if s.dtype.kind in "fM" else np.zeros(self.n, bool)
+            values = np.asarray(s)
+            code = {"b": _BOOL, "M": _TIME}.get(values.dtype.kind, _NUM)
+            missing = pd.isna(values) if values.dtype.kind in "fM" else np.zeros(self.n, bool)
             return values, np.where(missing, _MISSING, code).astype(np.int8)
-        values = s.to_numpy(dtype=object)
+        values = s if isinstance(s, np.ndarray) and s.dtype == object else s.astype(object)
         if (same := _INFERRED.get(pd.api.types.infer_dtype(values, skipna=True))) is not None:
             kinds = np.full(self.n, same, dtype=np.int8)
         else:  # mixed types: look at each value
@@ -179,7 +187,7 @@ class _Table:
 
     def literal(self, col: _Column, value: Value) -> tuple[int, Any]:
         """The kind code and value to compare ``col`` with (a quoted date for time columns)."""
-        if not pd.api.types.is_datetime64_any_dtype(self.df[col.name].dtype):
+        if not pd.api.types.is_datetime64_any_dtype(self.columns[col.name].dtype):
             return _kind(value), value
         try:
             stamp = pd.Timestamp(value) if isinstance(value, str) else pd.NaT

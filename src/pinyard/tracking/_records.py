@@ -8,7 +8,7 @@ Layout under ``ROOT/runs/<experiment>/``::
     notes/<run_id>/<time>-<rand>.json notes added later (annotate / note)
     artifacts/<sha256>                artifact bytes, named by their digest
     segments/<first>_<last>-<digest>.parquet   compacted rows of whole hours
-    checkpoints/<hour>/<runs>-<digest>.parquet derived rows of the runs not yet compacted
+    checkpoints/<hour>/<runs>-<digest>.arrow   derived rows of the runs not yet compacted
 
 ``<hour>`` is ``YYYYmmddTHH`` (UTC) of the start (started/) or end
 (records/) time. Every object is created exclusively and never rewritten.

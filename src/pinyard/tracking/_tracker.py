@@ -9,7 +9,7 @@ import os
 import socket
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any
 
 from pinyard.errors import (
     IntegrityError,
@@ -21,11 +21,13 @@ from pinyard.errors import (
 from pinyard.tracking._checkpoints import (
     HOUR_PATTERN,
     Checkpoint,
+    checkpoint_bytes,
     checkpoint_name,
     load,
     ranked,
 )
 from pinyard.tracking._context import capture_context, data_fingerprint
+from pinyard.tracking._listing import Listing
 from pinyard.tracking._records import (
     RunRecord,
     hour_of,
@@ -44,7 +46,6 @@ from pinyard.tracking._segments import (
     segment_bytes,
     segment_name,
     segment_table,
-    table_bytes,
 )
 from pinyard.tracking._table import RunsTable, alive, combine
 
@@ -59,7 +60,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("pinyard")
 _HOUR = timedelta(hours=1)
-_Where: TypeAlias = tuple[str, bool]  # (record path, final record?)
 
 
 class Tracker:
@@ -258,17 +258,15 @@ class Tracker:
 
     def _matching(self, table: RunsTable, where: str) -> npt.NDArray[np.intp]:
         """Positions of the rows of ``table`` that ``where`` selects (only the columns it
-        reads are converted to pandas)."""
+        reads are converted, and no DataFrame is built)."""
         import numpy as np
 
         from pinyard.tracking._query import compile_filter
 
         query = compile_filter(where)
         query.check(table.columns, table.num_rows)
-        read = table.frame([c for c in table.columns if c in query.columns])
-        if len(read.columns) == 0:
-            return np.arange(table.num_rows)
-        return np.flatnonzero(query.mask(read).to_numpy())
+        read = {c: table.column(c) for c in query.columns if c in table.columns}
+        return np.flatnonzero(query.select(read, table.num_rows))
 
     # -- plots -----------------------------------------------------------------------
 
@@ -301,13 +299,12 @@ class Tracker:
             raise InvalidArgumentError(f"grace must not be negative, got {grace}")
         cutoff = hour_of(self._now() - grace - _HOUR)
         covered = covered_hours(self._names("segments"))
-        hours = sorted(
-            {h for kind in ("records", "started") for h in self._names(kind)
-             if h <= cutoff and not _in(h, covered)}
-        )  # fmt: skip
+        listed = {kind: self._names(kind) for kind in ("started", "records")}
+        hours = sorted({h for names in listed.values() for h in names
+                        if h <= cutoff and not _in(h, covered)})  # fmt: skip
         if not hours:
             return []
-        records = self._parse(path for path, _ in self._listing(hours).values())
+        records = self._parse(path for path, _ in self._listing(hours, listed).runs().values())
         data = segment_bytes(records)
         name = segment_name(hours[0], hours[-1], data)
         try:
@@ -326,11 +323,12 @@ class Tracker:
         Kept while nothing changes (records are immutable, so the listing is the key)."""
         segments = tuple(n for n in self._names("segments") if SEGMENT_PATTERN.match(n))
         covered = covered_hours(segments)
-        hours = sorted({h for kind in ("records", "started") for h in self._names(kind)
-                        if HOUR_PATTERN.match(h) and not _in(h, covered)})  # fmt: skip
-        loose = self._listing(hours)
+        listed = {kind: self._names(kind) for kind in ("started", "records")}
+        hours = {h for names in listed.values() for h in names
+                 if HOUR_PATTERN.match(h) and not _in(h, covered)}  # fmt: skip
+        loose = self._listing(hours, listed)
         checkpoint = self._checkpoint(covered) if loose else None
-        key = (segments, checkpoint.path if checkpoint else None, tuple(loose.values()))
+        key = (segments, checkpoint.path if checkpoint else None, loose.key)
         if self._cached is None or self._cached[0] != key:
             table, written = self._build(segments, checkpoint, loose)
             if written is not None:  # the same rows: let the next query find them kept
@@ -339,26 +337,22 @@ class Tracker:
         return self._cached[1].presume_killed()
 
     def _build(
-        self, segments: Sequence[str], checkpoint: Checkpoint | None, loose: dict[str, _Where]
+        self, segments: Sequence[str], checkpoint: Checkpoint | None, loose: Listing
     ) -> tuple[RunsTable, str | None]:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        held: list[str] = []
-        unread: list[str] = []
-        for run, (path, final) in loose.items():
-            if checkpoint is not None and checkpoint.holds(run, final):
-                held.append(run)
-            else:
-                unread.append(path)
+        if checkpoint is None:
+            held, unread = frozenset[str](), [path for path, _ in loose.runs().values()]
+        else:
+            held, unread = loose.split(checkpoint.names, checkpoint.final_names)
         records = self._parse(unread)
         kept = None
         if checkpoint is not None and held:
             kept = checkpoint.table
             if len(held) < kept.num_rows:  # rows of runs now compacted, or superseded
-                kept = _without_empty_columns(
-                    kept.filter(pc.is_in(kept.column("run_id"), pa.array(held)))
-                )
+                ids = pa.array([name[:-5] for name in held], type=pa.string())
+                kept = _without_empty_columns(kept.filter(pc.is_in(kept.column("run_id"), ids)))
         fresh = segment_table(records) if records else None
         written = None
         if self.checkpoint_after is not None and len(records) >= self.checkpoint_after:
@@ -367,20 +361,23 @@ class Tracker:
             written = self._write_checkpoint(kept, fresh, newest_hour)
         parts = [self._segment(name) for name in segments]
         parts += [p for p in (kept, fresh) if p is not None]
-        return RunsTable(combine(parts)), written
+        only_kept = len(parts) == 1 and parts[0] is kept  # a checkpoint's rows are in order
+        running = bool(segments) or any(r.status == "running" for r in records)
+        if checkpoint is not None and kept is not None:  # holds running runs if it names any
+            running = running or len(checkpoint.names) > len(checkpoint.final_names)
+        table = RunsTable(combine(parts, ordered=only_kept), running=running)
+        return table, written
 
-    def _listing(self, hours: Iterable[str]) -> dict[str, _Where]:
-        """Run id -> (path of its newest record, whether that is its final record), for the
-        runs recorded in ``hours`` (a final record wins over a start record)."""
-        found: dict[str, _Where] = {}
-        for kind, final in (("started", False), ("records", True)):
-            for hour in sorted(set(hours).intersection(self._names(kind))):
-                folder = f"{kind}/{hour}/"
-                found.update(
-                    {n[:-5]: (folder + n, final) for n in self._names(folder[:-1])
-                     if n.endswith(".json")}  # not a write in progress
-                )  # fmt: skip
-        return found
+    def _listing(self, hours: Iterable[str], listed: dict[str, list[str]]) -> Listing:
+        """The names of the start and final records of ``hours`` (one listing per folder;
+        ``listed``: the hour folders in ``started/`` and ``records/``)."""
+        store, wanted = self.board.store, set(hours)
+        folders = {
+            kind: {hour: store.name_set(f"{self._prefix}/{kind}/{hour}")
+                   for hour in wanted.intersection(listed[kind])}
+            for kind in ("started", "records")
+        }  # fmt: skip
+        return Listing(folders["started"], folders["records"])
 
     def _parse(self, paths: Iterable[str]) -> list[RunRecord]:
         """The records at ``paths``, each parsed once per tracker (they are immutable);
@@ -431,7 +428,7 @@ class Tracker:
 
         parts = [p for p in (kept, fresh) if p is not None]
         table = canonical(pa.concat_tables(parts, promote_options="permissive"))
-        data = table_bytes(table)
+        data = checkpoint_bytes(table)
         path = f"checkpoints/{hour}/{checkpoint_name(table.num_rows, data)}"
         try:
             self._write(path, data, sync=False)  # a torn write fails its digest check
