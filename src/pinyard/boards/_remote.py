@@ -32,7 +32,7 @@ from typing import Any, BinaryIO, TypeVar
 
 from pinyard.boards._hashing import FileDigest
 from pinyard.boards._names import is_version_id
-from pinyard.boards._remote_staging import SMALL_FILE_BYTES, RemoteStaging
+from pinyard.boards._remote_staging import SINGLE_PUT_BYTES, SMALL_FILE_BYTES, RemoteStaging
 from pinyard.boards._retry import retrying
 from pinyard.boards._s3 import download as s3_download
 from pinyard.boards._s3 import list_folder as s3_list_folder
@@ -56,6 +56,8 @@ class RemoteStore(Store):
 
     atomic_publish = False
     needs_cache = True
+    #: S3: a larger file is streamed into a multipart upload instead of one PutObject.
+    single_put_bytes = SINGLE_PUT_BYTES
 
     def __init__(self, fs: Any, root: str, *, staging_prefix: str | None) -> None:
         self.fs = fs

@@ -1,10 +1,14 @@
 """Writing one version to an object store: the staging area of `RemoteStore`.
 
-Small files are held in memory and PUT at publish. A large file is either
-fingerprinted now and streamed to its final key at publish (S3, when the
-caller can produce its bytes again), or uploaded to ``staging/`` while it is
-hashed and copied server-side at publish; plain pins boards, which have no
-staging area, spool it to a local temporary file instead.
+Small files are held in memory and PUT at publish. On S3, when the caller can
+produce a file's bytes again, a larger one is spilled to a local temporary
+file while it is hashed and sent in one exclusive PutObject at publish; past
+the store's ``single_put_bytes`` (or if the local disk refuses it) only its
+fingerprint is kept and it is produced again, at publish, straight into an
+exclusive multipart upload at its final key (docs/decisions/0005, 0009).
+Elsewhere a large file is uploaded to ``staging/`` while it is hashed and
+copied server-side at publish; plain pins boards, which have no staging area,
+spool it to a local temporary file instead.
 """
 
 from __future__ import annotations
@@ -16,11 +20,12 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import xxhash
 
-from pinyard.boards._s3 import MultipartUpload
+from pinyard.boards._hashing import FileDigest, digest_stream
+from pinyard.boards._s3 import MultipartUpload, put_exclusive
 from pinyard.boards._store import BytesLike, Replay, ReplayMismatchError, Sink, Staging
 
 if TYPE_CHECKING:
@@ -28,11 +33,14 @@ if TYPE_CHECKING:
 
 SMALL_FILE_BYTES = 8 * 1024 * 1024
 UPLOAD_BLOCK_BYTES = 16 * 1024 * 1024
+#: Largest file sent to S3 in one PutObject (S3 allows 5 GiB); larger ones go multipart.
+SINGLE_PUT_BYTES = 1024 * 1024 * 1024
 
 
 class RemoteStaging(Staging):
-    """Small files in memory; a large one either fingerprinted now and streamed to its
-    final key at publish (``replay``: S3), or uploaded to ``staging/`` and copied."""
+    """Small files in memory; a large one spilled to a local file and PUT at publish, or
+    fingerprinted now and streamed to its final key at publish (both ``replay``: S3),
+    or uploaded to ``staging/`` and copied."""
 
     max_pending_bytes = UPLOAD_BLOCK_BYTES // 2  # one hashing chunk
 
@@ -41,6 +49,8 @@ class RemoteStaging(Staging):
         self._replay = replay
         self._small: dict[str, bytes] = {}
         self._direct: dict[str, tuple[Replay, _Fingerprint]] = {}  # streamed at publish
+        self._spilled: dict[str, _Spill] = {}  # sent in one PUT each at publish
+        self._digests: dict[str, FileDigest] = {}
         self._staged: dict[str, str] = {}  # file name -> staged object path (relative)
         self._spooled: dict[str, str] = {}  # file name -> local temporary file
         self._id = uuid.uuid4().hex
@@ -57,7 +67,8 @@ class RemoteStaging(Staging):
                 return
             buffer.write(data)
             if buffer.tell() > SMALL_FILE_BYTES:
-                target.append(_Fingerprint() if direct else self._open_large(file_name))
+                limit = self._store.single_put_bytes
+                target.append(_Spill(limit) if direct else self._open_large(file_name))
                 target[0].write(buffer.getbuffer())
                 buffer.seek(0)
                 buffer.truncate()
@@ -69,11 +80,18 @@ class RemoteStaging(Staging):
                 _abandon(target[0])
             raise
         if target and direct is not None:
-            self._direct[file_name] = (direct, target[0])
+            spill: _Spill = target[0]
+            if spill.close():
+                self._spilled[file_name] = spill
+            else:
+                self._direct[file_name] = (direct, spill.fingerprint)
         elif target:
             self._store._call("uploading", file_name, target[0].close)
         else:
             self._small[file_name] = buffer.getvalue()
+
+    def note_digest(self, file_name: str, digest: FileDigest) -> None:
+        self._digests[file_name] = digest
 
     def _open_large(self, file_name: str) -> Any:
         store = self._store
@@ -95,9 +113,13 @@ class RemoteStaging(Staging):
             raise FileExistsError(store.abs(final_dir))
         created: list[str] = []  # objects this call created, removed again if it fails
         try:
-            # Streamed first: nothing is visible under the version until each completes.
+            # Large first: nothing is visible under the version until each completes.
             for name, (replay, fingerprint) in self._direct.items():
                 if self._stream(f"{final_dir}/{name}", replay, fingerprint):
+                    created.append(f"{final_dir}/{name}")
+            for name, spill in self._spilled.items():
+                assert spill.file is not None
+                if self._put(f"{final_dir}/{name}", spill.file, self._digest(name, spill.file)):
                     created.append(f"{final_dir}/{name}")
             for name, data in self._small.items():
                 if store.put_small(f"{final_dir}/{name}", data):
@@ -112,6 +134,20 @@ class RemoteStaging(Staging):
         except BaseException:
             self._remove_orphans(final_dir, meta_name, created)
             raise
+
+    def _digest(self, name: str, file: BinaryIO) -> FileDigest:
+        if name not in self._digests:  # a caller that did not note it: hash the file
+            file.seek(0)
+            self._digests[name] = digest_stream(file, with_xxh64=False)
+        return self._digests[name]
+
+    def _put(self, rel: str, file: BinaryIO, digest: FileDigest) -> bool:
+        """One exclusive PutObject of a spilled file at ``rel``; True if this call created
+        the object."""
+        store = self._store
+        bucket, key, _ = store.fs.split_path(store.abs(rel))
+        call = lambda what, fn: store._call(what, rel, fn)  # noqa: E731
+        return put_exclusive(store.fs, call, bucket, key, file, digest.sha256)
 
     def _stream(self, rel: str, replay: Replay, fingerprint: _Fingerprint) -> bool:
         """Produce a file again straight into an exclusive multipart upload at ``rel``;
@@ -157,7 +193,10 @@ class RemoteStaging(Staging):
         for local in self._spooled.values():
             with contextlib.suppress(OSError):
                 os.unlink(local)
+        for spill in self._spilled.values():
+            spill.discard()
         self._small, self._direct, self._staged, self._spooled = {}, {}, {}, {}
+        self._spilled, self._digests = {}, {}
 
 
 class _Fingerprint:
@@ -178,6 +217,48 @@ class _Fingerprint:
 
     def close(self) -> None:
         pass
+
+
+class _Spill:
+    """A large file's fingerprint, and its bytes in an anonymous local temporary file
+    while they are at most ``limit`` bytes and the disk takes them (then sent in one
+    PUT). The file has no name: a killed writer leaves nothing on the disk."""
+
+    def __init__(self, limit: int) -> None:
+        self.fingerprint = _Fingerprint()
+        self._limit = limit
+        self.file: BinaryIO | None = None
+        with contextlib.suppress(OSError):
+            self._tmp = tempfile.TemporaryFile(prefix="pinyard-put-")  # noqa: SIM115
+            # A plain file object (Windows wraps it; the wrapper deletes it on close).
+            self.file = getattr(self._tmp, "file", self._tmp)
+
+    def write(self, data: BytesLike) -> None:
+        self.fingerprint.write(data)
+        if self.file is None:
+            return
+        if self.fingerprint.size > self._limit:
+            self.discard()  # too large for one PUT: produced again at publish instead
+            return
+        try:
+            self.file.write(data)
+        except OSError:  # a full disk: the bytes will be produced again
+            self.discard()
+
+    def close(self) -> bool:
+        """Finish writing; True if the file holds every byte."""
+        if self.file is not None:
+            try:
+                self.file.flush()
+            except OSError:
+                self.discard()
+        return self.file is not None
+
+    def discard(self) -> None:
+        if self.file is not None:
+            self.file = None
+            with contextlib.suppress(OSError):
+                self._tmp.close()
 
 
 def _abandon(handle: Any) -> None:
