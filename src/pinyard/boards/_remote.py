@@ -8,10 +8,12 @@ Few requests, bounded memory, no silent overwrite:
   directly and fall back to the next folder when it is missing.
 * A small file (up to `SMALL_FILE_BYTES`) is held in memory and PUT once,
   straight into its version folder, with an exclusive create. A larger file
-  streams, while it is hashed, into ``staging/`` as a multipart/block upload
-  (memory bounded by the block size), and is copied server-side into place
-  at publish. Plain pins boards have no staging area pins would ignore, so
-  there a large file is spooled to a local temporary file instead.
+  goes straight to its final name too, created exclusively: on S3 one PutObject
+  from a local spill up to `single_put_bytes`, else (and on Azure) a second
+  serialization into a multipart/block upload (see `_remote_staging`). On GCS
+  it streams, while it is hashed, into ``staging/`` (memory bounded by the
+  block size) and is copied server-side into place at publish; plain pins
+  boards there spool it to a local temporary file instead.
 * ``data.txt`` is created last with the backend's conditional create
   (S3 ``If-None-Match: *``, Azure ``overwrite=False``, GCS
   ``ifGenerationMatch=0``). If the response is lost and the client's retry
@@ -30,10 +32,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, BinaryIO, TypeVar
 
+from pinyard.boards._azure import BlockUpload
 from pinyard.boards._hashing import FileDigest
 from pinyard.boards._names import is_version_id
-from pinyard.boards._remote_staging import SINGLE_PUT_BYTES, SMALL_FILE_BYTES, RemoteStaging
+from pinyard.boards._remote_staging import (
+    SINGLE_PUT_BYTES,
+    SMALL_FILE_BYTES,
+    RemoteStaging,
+    Upload,
+)
 from pinyard.boards._retry import retrying
+from pinyard.boards._s3 import MultipartUpload
 from pinyard.boards._s3 import download as s3_download
 from pinyard.boards._s3 import list_folder as s3_list_folder
 from pinyard.boards._store import (
@@ -45,8 +54,11 @@ from pinyard.errors import StorageError
 
 _T = TypeVar("_T")
 
-#: Protocols where a large file is streamed straight to its final key at publish.
+#: S3: delimited listings, one-GET downloads, large files sent straight to their key.
 DIRECT_PROTOCOLS = frozenset({"s3", "s3a"})
+AZURE_PROTOCOLS = frozenset({"az", "abfs", "abfss"})
+#: Protocols where a large file is streamed straight to its final name at publish.
+STREAM_PROTOCOLS = DIRECT_PROTOCOLS | AZURE_PROTOCOLS
 #: Protocols whose ``pipe_file(mode="create")`` is a real conditional create.
 EXCLUSIVE_PROTOCOLS = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss"})
 
@@ -56,7 +68,8 @@ class RemoteStore(Store):
 
     atomic_publish = False
     needs_cache = True
-    #: S3: a larger file is streamed into a multipart upload instead of one PutObject.
+    #: S3: a file up to this size is spilled to local disk while hashed and sent in one
+    #: PutObject; a larger one is produced again into a multipart upload.
     single_put_bytes = SINGLE_PUT_BYTES
 
     def __init__(self, fs: Any, root: str, *, staging_prefix: str | None) -> None:
@@ -66,6 +79,8 @@ class RemoteStore(Store):
         protocols = fs.protocol if isinstance(fs.protocol, tuple | list) else (fs.protocol,)
         self.protocol = str(protocols[0])
         self.exclusive_create = bool(EXCLUSIVE_PROTOCOLS.intersection(protocols))
+        if self.protocol not in DIRECT_PROTOCOLS:
+            self.single_put_bytes = 0  # Azure streams blocks to the final name instead
 
     @property
     def url(self) -> str:
@@ -232,7 +247,20 @@ class RemoteStore(Store):
         self._call("uploading", dst, lambda: self.fs.put_file(local, target))
 
     def new_staging(self, pin_dir: str, *, replay: bool = True) -> Staging:
-        return RemoteStaging(self, replay=replay and self.protocol in DIRECT_PROTOCOLS)
+        return RemoteStaging(self, replay=replay and self.protocol in STREAM_PROTOCOLS)
+
+    def open_upload(self, path: str, size: int, sha256: str) -> Upload:
+        """An exclusive upload straight to ``path``, fed with ``write`` and ended with
+        ``complete`` (True: this call created the object) or ``abort``: S3 multipart,
+        Azure blocks on the final name."""
+        bucket, key, _ = self.fs.split_path(self.abs(path))
+
+        def call(what: str, fn: Callable[[], _T]) -> _T:
+            return self._call(what, path, fn)
+
+        if self.protocol in AZURE_PROTOCOLS:
+            return BlockUpload(self.fs, call, bucket, key, size, sha256)
+        return MultipartUpload(self.fs, call, bucket, key, size)
 
     def delete_tree(self, path: str) -> None:
         target = self.abs(path)

@@ -1,14 +1,15 @@
 """Writing one version to an object store: the staging area of `RemoteStore`.
 
-Small files are held in memory and PUT at publish. On S3, when the caller can
-produce a file's bytes again, a larger one is spilled to a local temporary
-file while it is hashed and sent in one exclusive PutObject at publish; past
-the store's ``single_put_bytes`` (or if the local disk refuses it) only its
-fingerprint is kept and it is produced again, at publish, straight into an
-exclusive multipart upload at its final key (docs/decisions/0005, 0009).
-Elsewhere a large file is uploaded to ``staging/`` while it is hashed and
-copied server-side at publish; plain pins boards, which have no staging area,
-spool it to a local temporary file instead.
+Small files are held in memory and PUT at publish. When the caller can
+produce a file's bytes again, a larger one is, on S3, spilled to a local
+temporary file while it is hashed and sent in one exclusive PutObject at
+publish; past the store's ``single_put_bytes`` (or if the local disk refuses
+it), and always on Azure, only its fingerprint is kept and it is produced
+again at publish straight into an exclusive upload at its final name (S3
+multipart, Azure blocks; docs/decisions/0005, 0009). Otherwise (GCS, or bytes
+that came out different twice) a large file is uploaded to ``staging/`` while
+it is hashed and copied server-side at publish; plain pins boards, which have
+no staging area, spool it to a local temporary file instead.
 """
 
 from __future__ import annotations
@@ -20,12 +21,12 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 import xxhash
 
 from pinyard.boards._hashing import FileDigest, digest_stream
-from pinyard.boards._s3 import MultipartUpload, put_exclusive
+from pinyard.boards._s3 import put_exclusive
 from pinyard.boards._store import BytesLike, Replay, ReplayMismatchError, Sink, Staging
 
 if TYPE_CHECKING:
@@ -37,10 +38,22 @@ UPLOAD_BLOCK_BYTES = 16 * 1024 * 1024
 SINGLE_PUT_BYTES = 1024 * 1024 * 1024
 
 
+class Upload(Protocol):
+    """An exclusive upload straight to an object's final name (`RemoteStore.open_upload`)."""
+
+    def write(self, data: BytesLike) -> None: ...
+
+    def complete(self) -> bool:
+        """Create the object; True if this call did, FileExistsError if another is there."""
+        ...
+
+    def abort(self) -> None: ...
+
+
 class RemoteStaging(Staging):
-    """Small files in memory; a large one spilled to a local file and PUT at publish, or
-    fingerprinted now and streamed to its final key at publish (both ``replay``: S3),
-    or uploaded to ``staging/`` and copied."""
+    """Small files in memory; a large one spilled to a local file and PUT at publish (S3),
+    or fingerprinted now and streamed to its final name at publish (S3, Azure; both
+    need ``replay``), or uploaded to ``staging/`` and copied."""
 
     max_pending_bytes = UPLOAD_BLOCK_BYTES // 2  # one hashing chunk
 
@@ -115,7 +128,7 @@ class RemoteStaging(Staging):
         try:
             # Large first: nothing is visible under the version until each completes.
             for name, (replay, fingerprint) in self._direct.items():
-                if self._stream(f"{final_dir}/{name}", replay, fingerprint):
+                if self._stream(name, f"{final_dir}/{name}", replay, fingerprint):
                     created.append(f"{final_dir}/{name}")
             for name, spill in self._spilled.items():
                 assert spill.file is not None
@@ -149,14 +162,12 @@ class RemoteStaging(Staging):
         call = lambda what, fn: store._call(what, rel, fn)  # noqa: E731
         return put_exclusive(store.fs, call, bucket, key, file, digest.sha256)
 
-    def _stream(self, rel: str, replay: Replay, fingerprint: _Fingerprint) -> bool:
-        """Produce a file again straight into an exclusive multipart upload at ``rel``;
-        True if this call created the object."""
+    def _stream(self, name: str, rel: str, replay: Replay, fingerprint: _Fingerprint) -> bool:
+        """Produce a file again straight into an exclusive upload at ``rel`` (S3
+        multipart, Azure blocks); True if this call created the object."""
         store = self._store
-        bucket, key, _ = store.fs.split_path(store.abs(rel))
-        upload = MultipartUpload(
-            store.fs, lambda what, fn: store._call(what, rel, fn), bucket, key, fingerprint.size
-        )
+        sha256 = self._digests[name].sha256 if name in self._digests else ""
+        upload = store.open_upload(rel, fingerprint.size, sha256)
         again = _Fingerprint()
 
         def sink(data: BytesLike) -> None:
@@ -228,6 +239,8 @@ class _Spill:
         self.fingerprint = _Fingerprint()
         self._limit = limit
         self.file: BinaryIO | None = None
+        if limit <= 0:
+            return
         with contextlib.suppress(OSError):
             self._tmp = tempfile.TemporaryFile(prefix="pinyard-put-")  # noqa: SIM115
             # A plain file object (Windows wraps it; the wrapper deletes it on close).
