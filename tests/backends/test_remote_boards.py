@@ -263,6 +263,27 @@ def test_s3_single_put_never_replaces_an_object(s3_bucket: Bucket, tmp_path: Pat
     assert s3_bucket.fs.cat_file(s3_bucket.path(other)) == mine.read_bytes()
 
 
+def test_s3_single_put_is_not_hashed_again_and_other_puts_are_untouched(
+    s3_bucket: Bucket, tmp_path: Path
+) -> None:
+    from pinyard.boards._retry import retrying
+    from pinyard.boards._s3 import put_exclusive
+
+    fs, sent = s3_bucket.fs, []
+    fs.pipe_file(s3_bucket.path("warm"), b"x")  # the client exists
+    fs.s3.meta.events.register(
+        "before-send.s3.PutObject", lambda request, **_: sent.append(request.headers)
+    )
+    data = b"y" * (3 * MIB)
+    with io.BytesIO(data) as body:
+        call = lambda what, fn: retrying(what, fn, "k")  # noqa: E731
+        put_exclusive(fs, call, s3_bucket.name, "k", body, hashlib.sha256(data).hexdigest())
+    fs.pipe_file(s3_bucket.path("plain"), b"z")  # someone else's PutObject, same client
+    ours, plain = (h["X-Amz-Content-SHA256"] for h in sent)
+    assert ours == b"UNSIGNED-PAYLOAD"  # bound by the signed x-amz-checksum-sha256
+    assert plain == hashlib.sha256(b"z").hexdigest().encode()  # botocore's default
+
+
 def test_s3_request_body_is_rewound_before_each_attempt(s3_bucket: Bucket) -> None:
     """s3fs retries some failures by calling again with the same, partly read, body."""
     from pinyard.boards._s3 import call_with_body
