@@ -9,7 +9,7 @@ time and leaves hashing to a second pass over the file).
 `put_exclusive`: one object sent from a local file in a single PutObject,
 created exclusively, with the SHA-256 the first pass took: S3 checks the body
 against it, so the request is not signed with a second hash of the body
-(botocore would hash it over plain http), and a retry that finds the object
+(botocore would read the body again for that), and a retry that finds the object
 tells our own earlier attempt from another writer's by that checksum.
 
 `MultipartUpload`: one object written as a multipart upload straight from a
@@ -138,8 +138,8 @@ def _skip_payload_hash(request: Any, **_: Any) -> None:
     """Sign a checksummed PutObject with ``UNSIGNED-PAYLOAD``: the signed
     ``x-amz-checksum-sha256`` header binds the body already (S3 rejects a body that
     does not match it), and botocore would otherwise read the whole body once more to
-    hash it into the signature (it does over plain http; over https it sends a
-    checksum and no payload hash anyway)."""
+    hash it into the signature (over plain http always; over https too when the
+    caller gives the checksum)."""
     if not (_OWN_BODY.get() and "x-amz-checksum-sha256" in request.headers):
         return
     config = request.context.get("client_config")  # a botocore Config
