@@ -284,6 +284,30 @@ def test_s3_single_put_is_not_hashed_again_and_other_puts_are_untouched(
     assert plain == hashlib.sha256(b"z").hexdigest().encode()  # botocore's default
 
 
+def test_s3_download_leaves_the_checksum_to_its_own_sha256(
+    s3_bucket: Bucket, tmp_path: Path
+) -> None:
+    """An object sent by put_exclusive carries a sha256 checksum; botocore would hash
+    every download of it a second time to check it."""
+    from pinyard.boards._retry import retrying
+    from pinyard.boards._s3 import download, put_exclusive
+
+    fs, sent = s3_bucket.fs, []
+    data = b"y" * (3 * MIB)
+    with io.BytesIO(data) as body:
+        call = lambda what, fn: retrying(what, fn, "k")  # noqa: E731
+        put_exclusive(fs, call, s3_bucket.name, "k", body, hashlib.sha256(data).hexdigest())
+    fs.s3.meta.events.register(
+        "before-send.s3.GetObject", lambda request, **_: sent.append(request.headers)
+    )
+    digest = download(fs, s3_bucket.path("k"), str(tmp_path / "k"))
+    assert digest.sha256 == hashlib.sha256(data).hexdigest()
+    assert fs.cat_file(s3_bucket.path("k")) == data  # someone else's GET, same client
+    ours, plain = sent
+    assert "x-amz-checksum-mode" not in {k.lower() for k in ours}
+    assert plain.get("x-amz-checksum-mode") == b"ENABLED"  # botocore's default
+
+
 def test_s3_request_body_is_rewound_before_each_attempt(s3_bucket: Bucket) -> None:
     """s3fs retries some failures by calling again with the same, partly read, body."""
     from pinyard.boards._s3 import call_with_body

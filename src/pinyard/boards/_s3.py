@@ -70,6 +70,7 @@ def download(fs: Any, path: str, local: str) -> FileDigest:
     bucket, key, _ = fs.split_path(path)
 
     async def open_body() -> Any:
+        await _own_request(fs, bucket)
         return (await fs._call_s3("get_object", Bucket=bucket, Key=key))["Body"]
 
     async def block(body: Any) -> bytes:
@@ -103,7 +104,7 @@ def download(fs: Any, path: str, local: str) -> FileDigest:
     return writer.digest
 
 
-#: Set while pinyard sends a request whose Body it owns (see `call_with_body`).
+#: Set while pinyard sends a request of its own (see `_own_request`).
 _OWN_BODY: contextvars.ContextVar[bool] = contextvars.ContextVar("pinyard_own_body", default=False)
 
 
@@ -118,20 +119,36 @@ def call_with_body(fs: Any, method: str, **kwargs: Any) -> dict[str, Any]:
     """
 
     async def run() -> dict[str, Any]:
-        await fs.set_session()
-        events = (await fs.get_s3(kwargs.get("Bucket"))).meta.events
-        for op in ("PutObject", "UploadPart"):
-            events.register(f"before-parameter-build.s3.{op}", _rewind, unique_id=f"pinyard-{op}")
-        events.register("before-sign.s3.PutObject", _skip_payload_hash, unique_id="pinyard-sign")
-        _OWN_BODY.set(True)  # this task only: other users of the client are untouched
+        await _own_request(fs, kwargs.get("Bucket"))
         return dict(await fs._call_s3(method, **kwargs))
 
     return asyncio.run_coroutine_threadsafe(run(), fs.loop).result()
 
 
+async def _own_request(fs: Any, bucket: str | None) -> None:
+    """Mark the current task as sending pinyard's own request: the handlers below act
+    on it only (other users of the shared s3fs client are untouched)."""
+    await fs.set_session()
+    events = (await fs.get_s3(bucket)).meta.events
+    for op in ("PutObject", "UploadPart"):
+        events.register(f"before-parameter-build.s3.{op}", _rewind, unique_id=f"pinyard-{op}")
+    events.register("before-sign.s3.PutObject", _skip_payload_hash, unique_id="pinyard-sign")
+    events.register("before-call.s3.GetObject", _skip_response_hash, unique_id="pinyard-get")
+    _OWN_BODY.set(True)
+
+
 def _rewind(params: dict[str, Any], **_: Any) -> None:
     if _OWN_BODY.get() and hasattr(params.get("Body"), "seek"):
         params["Body"].seek(0)
+
+
+def _skip_response_hash(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+    """`download` hashes what it receives (sha256, checked against data.txt): botocore
+    need not hash it again to check a checksum the object carries (it would, in the
+    event loop, for objects sent by `put_exclusive`)."""
+    if _OWN_BODY.get():
+        context.get("checksum", {}).pop("response_algorithms", None)
+        params.get("headers", {}).pop("x-amz-checksum-mode", None)
 
 
 def _skip_payload_hash(request: Any, **_: Any) -> None:
