@@ -714,6 +714,24 @@ BIG_WRITER = textwrap.dedent(
 )
 
 
+def _wait_until_settled(bucket: Bucket, prefix: str, quiet_s: float = 1.0) -> None:
+    """Until the objects and open uploads under ``prefix`` stop changing: the server may
+    still be handling what a killed writer sent (a PUT whose body had arrived completes
+    after the client is gone)."""
+    seen, since, deadline = None, time.monotonic(), time.monotonic() + 60
+    while time.monotonic() < deadline:
+        bucket.fs.invalidate_cache()
+        now = (
+            sorted(bucket.fs.find(bucket.path(prefix))),
+            sorted(u["UploadId"] for u in _open_uploads(bucket)),
+        )
+        if now != seen:
+            seen, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet_s:
+            return
+        time.sleep(0.2)
+
+
 @pytest.mark.parametrize("kill_after", [0.3, 1.5, 4.0])
 def test_writer_killed_during_200_mib_write_leaves_no_version(
     s3_bucket: Bucket, tmp_path: Path, kill_after: float
@@ -739,6 +757,7 @@ def test_writer_killed_during_200_mib_write_leaves_no_version(
     proc.wait()
     finished = "done" in proc.stdout.read()
     proc.stdout.close()
+    _wait_until_settled(s3_bucket, "team/pins/big")
     reader = open_board(s3_bucket, tmp_path)
     versions = [v.version for v in reader.pin_versions("big", as_df=False)]
     if finished:  # the write beat the kill: then it is whole and verified
