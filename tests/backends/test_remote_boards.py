@@ -3,6 +3,9 @@ lost responses, concurrent processes, killed writers and clear errors."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import io
 import json
 import signal
 import subprocess
@@ -168,12 +171,44 @@ def _open_uploads(bucket: Bucket) -> list[Any]:
     return list(bucket.fs.call_s3("list_multipart_uploads", Bucket=bucket.name).get("Uploads", []))
 
 
-def test_s3_large_write_streams_straight_to_its_version(
+MIB = 1024 * 1024
+
+
+def _stored_checksum(bucket: Bucket, key: str) -> str | None:
+    head = bucket.fs.call_s3("head_object", Bucket=bucket.name, Key=key, ChecksumMode="ENABLED")
+    return head.get("ChecksumSHA256")
+
+
+def test_s3_large_write_is_one_exclusive_put_at_its_version(
     s3_bucket_via_proxy: Bucket, tmp_path: Path
 ) -> None:
     bucket = s3_bucket_via_proxy
     assert bucket.proxy is not None
     board = open_board(bucket, tmp_path)
+    payload = bytes(range(256)) * (96 * 1024)  # 24 MiB: under the single-PUT limit
+    source = tmp_path / "model.bin"
+    source.write_bytes(payload)
+    with bucket.proxy.measure() as write:
+        meta = board.pin_upload(source, "big")
+    paths = [r.path for r in write.records]
+    assert not [p for p in paths if "/staging/" in p], paths  # no staged copy
+    assert write.by_method == {"GET": 1, "PUT": 2}, write.by_method  # LIST, data, data.txt
+    key = f"team/pins/big/{meta.version}/model.bin"
+    assert bucket.fs.cat_file(bucket.path(key)) == payload
+    # S3 checked the body against the sha256 in data.txt, and keeps it.
+    sha256 = base64.b64encode(bytes.fromhex(meta.files[0].sha256)).decode()
+    assert _stored_checksum(bucket, key) == sha256
+    assert open_board(bucket, tmp_path).pin_download("big") != []
+    assert _open_uploads(bucket) == []
+
+
+def test_s3_write_over_the_single_put_limit_streams_into_a_multipart_upload(
+    s3_bucket_via_proxy: Bucket, tmp_path: Path
+) -> None:
+    bucket = s3_bucket_via_proxy
+    assert bucket.proxy is not None
+    board = open_board(bucket, tmp_path)
+    board.store.single_put_bytes = 16 * MIB  # type: ignore[attr-defined]
     payload = bytes(range(256)) * (96 * 1024)  # 24 MiB: three parts
     source = tmp_path / "model.bin"
     source.write_bytes(payload)
@@ -182,9 +217,105 @@ def test_s3_large_write_streams_straight_to_its_version(
     paths = [r.path for r in write.records]
     assert not [p for p in paths if "/staging/" in p], paths  # no staged copy
     assert write.by_method["PUT"] == 3 + 1, write.by_method  # parts + data.txt
+    assert write.by_method["POST"] == 2, write.by_method  # create, complete
     assert bucket.fs.cat_file(bucket.path("team/pins/big", meta.version, "model.bin")) == payload
     assert open_board(bucket, tmp_path).pin_download("big") != []
     assert _open_uploads(bucket) == []
+
+
+def test_s3_write_goes_multipart_when_it_cannot_spill_to_local_disk(
+    s3_bucket_via_proxy: Bucket, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bucket = s3_bucket_via_proxy
+    assert bucket.proxy is not None
+    board = open_board(bucket, tmp_path)
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path / "no-such-folder"))
+    payload = b"\x03" * (10 * MIB)
+    with bucket.proxy.measure() as write:
+        board.pin_write(payload, "big", type="joblib")
+    assert write.by_method["POST"] == 2, write.by_method  # a multipart upload instead
+    assert open_board(bucket, tmp_path).pin_read("big") == payload
+
+
+def test_s3_single_put_never_replaces_an_object(s3_bucket: Bucket, tmp_path: Path) -> None:
+    from pinyard.boards._retry import retrying
+    from pinyard.boards._s3 import put_exclusive
+
+    key = "team/pins/big/20300101T000000Z-abcde/model.bin"
+    s3_bucket.fs.pipe_file(s3_bucket.path(key), b"committed")
+
+    def call(what: str, fn: Any) -> Any:
+        return retrying(what, fn, key)
+
+    mine = tmp_path / "mine.bin"
+    mine.write_bytes(b"x" * (9 * MIB))
+    sha = hashlib.sha256(mine.read_bytes()).hexdigest()
+    with mine.open("rb") as body, pytest.raises(FileExistsError):
+        put_exclusive(s3_bucket.fs, call, s3_bucket.name, key, body, sha)
+    assert s3_bucket.fs.cat_file(s3_bucket.path(key)) == b"committed"
+    # The same bytes already there (our earlier attempt, or an identical writer's):
+    # present, but not created by this call.
+    other = "team/pins/big/20300101T000000Z-abcde/other.bin"
+    with mine.open("rb") as body:
+        assert put_exclusive(s3_bucket.fs, call, s3_bucket.name, other, body, sha) is True
+    with mine.open("rb") as body:
+        assert put_exclusive(s3_bucket.fs, call, s3_bucket.name, other, body, sha) is False
+    assert s3_bucket.fs.cat_file(s3_bucket.path(other)) == mine.read_bytes()
+
+
+def test_s3_single_put_is_not_hashed_again_and_other_puts_are_untouched(
+    s3_bucket: Bucket, tmp_path: Path
+) -> None:
+    from pinyard.boards._retry import retrying
+    from pinyard.boards._s3 import put_exclusive
+
+    fs, sent = s3_bucket.fs, []
+    fs.pipe_file(s3_bucket.path("warm"), b"x")  # the client exists
+    fs.s3.meta.events.register(
+        "before-send.s3.PutObject", lambda request, **_: sent.append(request.headers)
+    )
+    data = b"y" * (3 * MIB)
+    with io.BytesIO(data) as body:
+        call = lambda what, fn: retrying(what, fn, "k")  # noqa: E731
+        put_exclusive(fs, call, s3_bucket.name, "k", body, hashlib.sha256(data).hexdigest())
+    fs.pipe_file(s3_bucket.path("plain"), b"z")  # someone else's PutObject, same client
+    ours, plain = (h["X-Amz-Content-SHA256"] for h in sent)
+    assert ours == b"UNSIGNED-PAYLOAD"  # bound by the signed x-amz-checksum-sha256
+    assert plain == hashlib.sha256(b"z").hexdigest().encode()  # botocore's default
+
+
+def test_s3_download_leaves_the_checksum_to_its_own_sha256(
+    s3_bucket: Bucket, tmp_path: Path
+) -> None:
+    """An object sent by put_exclusive carries a sha256 checksum; botocore would hash
+    every download of it a second time to check it."""
+    from pinyard.boards._retry import retrying
+    from pinyard.boards._s3 import download, put_exclusive
+
+    fs, sent = s3_bucket.fs, []
+    data = b"y" * (3 * MIB)
+    with io.BytesIO(data) as body:
+        call = lambda what, fn: retrying(what, fn, "k")  # noqa: E731
+        put_exclusive(fs, call, s3_bucket.name, "k", body, hashlib.sha256(data).hexdigest())
+    fs.s3.meta.events.register(
+        "before-send.s3.GetObject", lambda request, **_: sent.append(request.headers)
+    )
+    digest = download(fs, s3_bucket.path("k"), str(tmp_path / "k"))
+    assert digest.sha256 == hashlib.sha256(data).hexdigest()
+    assert fs.cat_file(s3_bucket.path("k")) == data  # someone else's GET, same client
+    ours, plain = sent
+    assert "x-amz-checksum-mode" not in {k.lower() for k in ours}
+    assert plain.get("x-amz-checksum-mode") == b"ENABLED"  # botocore's default
+
+
+def test_s3_request_body_is_rewound_before_each_attempt(s3_bucket: Bucket) -> None:
+    """s3fs retries some failures by calling again with the same, partly read, body."""
+    from pinyard.boards._s3 import call_with_body
+
+    body = io.BytesIO(b"0123456789" * 100_000)
+    body.read()  # where an earlier, failed attempt leaves it
+    call_with_body(s3_bucket.fs, "put_object", Bucket=s3_bucket.name, Key="k", Body=body)
+    assert s3_bucket.fs.cat_file(s3_bucket.path("k")) == b"0123456789" * 100_000
 
 
 def test_s3_multipart_complete_never_replaces_an_object(s3_bucket: Bucket) -> None:
@@ -205,36 +336,142 @@ def test_s3_multipart_complete_never_replaces_an_object(s3_bucket: Bucket) -> No
     assert _open_uploads(s3_bucket) == []
 
 
-def test_s3_lost_answer_to_the_completing_request_counts_as_success(
-    s3_bucket_via_proxy: Bucket, tmp_path: Path
+@pytest.mark.parametrize("single_put", [True, False])
+def test_s3_lost_answer_to_the_creating_request_counts_as_success(
+    s3_bucket_via_proxy: Bucket, tmp_path: Path, single_put: bool
 ) -> None:
     bucket = s3_bucket_via_proxy
     assert bucket.proxy is not None
     board = open_board(bucket, tmp_path)
+    if not single_put:
+        board.store.single_put_bytes = 0  # type: ignore[attr-defined]
     source = tmp_path / "model.bin"
-    source.write_bytes(b"\x01" * (12 * 1024 * 1024))
-    bucket.proxy.fail_next("drop_after", count=1, methods="POST", path_regex=r"\?uploadId=")
+    source.write_bytes(b"\x01" * (12 * MIB))
+    if single_put:
+        bucket.proxy.fail_next("drop_after", count=1, methods="PUT", path_regex=r"model\.bin")
+    else:
+        bucket.proxy.fail_next("drop_after", count=1, methods="POST", path_regex=r"\?uploadId=")
     meta = board.pin_upload(source, "big")
     assert bucket.proxy.faults()["drop_after"] == 1
     assert [v.version for v in board.pin_versions("big", as_df=False)] == [meta.version]
+    # Recognised as our own: no second attempt under a later id left an orphan folder.
+    assert len(bucket.fs.ls(bucket.path("team/pins/big"), refresh=True)) == 1
     (path,) = open_board(bucket, tmp_path).pin_download("big")
     assert Path(path).read_bytes() == source.read_bytes()
 
 
-def test_s3_object_that_serializes_differently_twice_is_staged_instead(
+def test_s3_large_put_that_fails_for_good_leaves_nothing(
     s3_bucket_via_proxy: Bucket, tmp_path: Path
 ) -> None:
     bucket = s3_bucket_via_proxy
     assert bucket.proxy is not None
     board = open_board(bucket, tmp_path)
+    board.pin_write({"k": 0}, "obj")
+    bucket.proxy.set_faults(error_rate=1.0, methods="PUT", path_regex=r"obj\.joblib")
+    with pytest.raises(errors.StorageError, match=r"uploading failed at s3://"):
+        board.pin_write(b"\x04" * (10 * MIB), "obj", type="joblib")
+    bucket.proxy.clear_faults()
+    assert len(board.pin_versions("obj", as_df=False)) == 1
+    assert len(bucket.fs.ls(f"{bucket.name}/team/pins/obj", refresh=True)) == 1
+
+
+def test_s3_object_under_the_limit_is_serialized_once(
+    s3_bucket_via_proxy: Bucket, tmp_path: Path
+) -> None:
+    board = open_board(s3_bucket_via_proxy, tmp_path)
+    before = Restless.pickled
+    board.pin_write(Restless(b"\x02" * (10 * MIB)), "obj", type="joblib")
+    assert Restless.pickled == before + 1  # spilled and sent: never produced again
+    back = open_board(s3_bucket_via_proxy, tmp_path).pin_read("obj")
+    assert back.payload == b"\x02" * (10 * MIB)
+
+
+@pytest.mark.parametrize("backend", ["s3_bucket_via_proxy", "azure_container_via_proxy"])
+def test_object_that_serializes_differently_twice_is_staged_instead(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    bucket: Bucket = request.getfixturevalue(backend)
+    assert bucket.proxy is not None
+    board = open_board(bucket, tmp_path)
+    board.store.single_put_bytes = 0  # type: ignore[attr-defined]  # produced again
     with bucket.proxy.measure() as write:
-        meta = board.pin_write(Restless(b"\x02" * (10 * 1024 * 1024)), "obj", type="joblib")
+        meta = board.pin_write(Restless(b"\x02" * (10 * MIB)), "obj", type="joblib")
     assert [r for r in write.records if "/staging/" in r.path]  # the fallback ran
     back = open_board(bucket, tmp_path).pin_read("obj")  # verified against data.txt
-    assert back.payload == b"\x02" * (10 * 1024 * 1024)
+    assert back.payload == b"\x02" * (10 * MIB)
     assert [v.version for v in board.pin_versions("obj", as_df=False)] == [meta.version]
     assert bucket.fs.find(f"{bucket.name}/team/staging") == []
-    assert _open_uploads(bucket) == []
+    if bucket.protocol == "s3":
+        assert _open_uploads(bucket) == []
+
+
+def test_azure_large_write_is_committed_straight_at_its_version(
+    azure_container_via_proxy: Bucket, tmp_path: Path
+) -> None:
+    bucket = azure_container_via_proxy
+    assert bucket.proxy is not None
+    board = open_board(bucket, tmp_path)
+    payload = bytes(range(256)) * (96 * 1024)  # 24 MiB: three blocks
+    source = tmp_path / "model.bin"
+    source.write_bytes(payload)
+    with bucket.proxy.measure() as write:
+        meta = board.pin_upload(source, "big")
+    queries = [r.query for r in write.records if r.method == "PUT"]
+    assert not [r.path for r in write.records if "/staging/" in r.path]  # no staged copy
+    assert sum("comp=block&" in f"{q}&" for q in queries) == 3, queries  # blocks
+    assert sum("comp=blocklist" in q for q in queries) == 1, queries  # the commit
+    assert not [r for r in write.records if r.method == "DELETE"]
+    key = bucket.path("team/pins/big", meta.version, "model.bin")
+    assert bucket.fs.cat_file(key) == payload
+    (path,) = open_board(bucket, tmp_path).pin_download("big")
+    assert Path(path).read_bytes() == payload
+
+
+def _azure_upload(bucket: Bucket, blob: str, data: bytes) -> Any:
+    from pinyard.boards._azure import BlockUpload
+    from pinyard.boards._retry import retrying
+
+    def call(what: str, fn: Any) -> Any:
+        return retrying(what, fn, blob)
+
+    sha = hashlib.sha256(data).hexdigest()
+    upload = BlockUpload(bucket.fs, call, bucket.name, blob, len(data), sha)
+    upload.write(data)
+    return upload
+
+
+def test_azure_block_commit_never_replaces_a_blob(azure_container: Bucket) -> None:
+    fs, blob = azure_container.fs, "team/pins/big/20300101T000000Z-abcde/model.bin"
+    fs.pipe_file(azure_container.path(blob), b"committed")
+    with pytest.raises(FileExistsError):
+        _azure_upload(azure_container, blob, b"x" * (9 * MIB)).complete()
+    assert fs.cat_file(azure_container.path(blob)) == b"committed"
+    other = "team/pins/big/20300101T000000Z-abcde/other.bin"
+    pending = _azure_upload(azure_container, other, b"y" * (9 * MIB))  # a block staged
+    assert not fs.exists(azure_container.path(other))  # invisible until committed
+    assert pending.complete() is True
+    # Identical bytes already there (our lost earlier commit, or an identical writer's):
+    # present, but not created by this call.
+    assert _azure_upload(azure_container, other, b"y" * (9 * MIB)).complete() is False
+    assert fs.cat_file(azure_container.path(other)) == b"y" * (9 * MIB)
+
+
+def test_azure_lost_answer_to_the_commit_counts_as_success(
+    azure_container_via_proxy: Bucket, tmp_path: Path
+) -> None:
+    bucket = azure_container_via_proxy
+    assert bucket.proxy is not None
+    board = open_board(bucket, tmp_path)
+    source = tmp_path / "model.bin"
+    source.write_bytes(b"\x01" * (12 * MIB))
+    bucket.proxy.fail_next("drop_after", count=1, methods="PUT", path_regex=r"comp=blocklist")
+    meta = board.pin_upload(source, "big")
+    assert bucket.proxy.faults()["drop_after"] == 1
+    assert [v.version for v in board.pin_versions("big", as_df=False)] == [meta.version]
+    # Recognised as our own: no second attempt under a later id left an orphan folder.
+    assert len(bucket.fs.ls(bucket.path("team/pins/big"), refresh=True)) == 1
+    (path,) = open_board(bucket, tmp_path).pin_download("big")
+    assert Path(path).read_bytes() == source.read_bytes()
 
 
 def test_s3_large_read_is_checked_as_it_downloads(
@@ -278,14 +515,26 @@ def _race(boards: list[pinyard.Board], payloads: list[bytes]) -> list[pinyard.Wr
     return [results[i] for i in range(len(boards))]
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+def _large_boards(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path, n: int
+) -> tuple[Bucket, list[pinyard.Board]]:
+    """``n`` boards on one bucket; "s3_multipart": on S3, sending large files multipart."""
+    bucket: Bucket = request.getfixturevalue(backend.replace("_multipart", "_bucket"))
+    boards = [open_board(bucket, tmp_path) for _ in range(n)]
+    if backend == "s3_multipart":
+        for board in boards:
+            board.store.single_put_bytes = 0  # type: ignore[attr-defined]
+    return bucket, boards
+
+
+@pytest.mark.parametrize("backend", [*BACKENDS, "s3_multipart"])
 def test_concurrent_large_writers_lose_nothing(
     backend: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    bucket: Bucket = request.getfixturevalue(backend)
-    size = 9 * 1024 * 1024  # over the small-file limit: streamed (S3) or staged
+    size = 9 * 1024 * 1024  # over the small-file limit: one PUT or multipart (S3), or staged
     payloads = [bytes([i]) * size for i in range(3)]
-    results = _race([open_board(bucket, tmp_path) for _ in payloads], payloads)
+    bucket, boards = _large_boards(backend, request, tmp_path, len(payloads))
+    results = _race(boards, payloads)
     assert all(r.written for r in results)
     reader = open_board(bucket, tmp_path)
     versions = [v.version for v in reader.pin_versions("big", as_df=False)]
@@ -293,13 +542,13 @@ def test_concurrent_large_writers_lose_nothing(
     assert {reader.pin_read("big", version=v) for v in versions} == set(payloads)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", [*BACKENDS, "s3_multipart"])
 def test_concurrent_identical_large_writers_meet_at_one_version(
     backend: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    bucket: Bucket = request.getfixturevalue(backend)
     payload = b"\x07" * (9 * 1024 * 1024)
-    results = _race([open_board(bucket, tmp_path) for _ in range(2)], [payload, payload])
+    bucket, boards = _large_boards(backend, request, tmp_path, 2)
+    results = _race(boards, [payload, payload])
     assert sorted(r.written for r in results) == [False, True]
     assert results[0].version == results[1].version
     reader = open_board(bucket, tmp_path)
@@ -465,6 +714,24 @@ BIG_WRITER = textwrap.dedent(
 )
 
 
+def _wait_until_settled(bucket: Bucket, prefix: str, quiet_s: float = 1.0) -> None:
+    """Until the objects and open uploads under ``prefix`` stop changing: the server may
+    still be handling what a killed writer sent (a PUT whose body had arrived completes
+    after the client is gone)."""
+    seen, since, deadline = None, time.monotonic(), time.monotonic() + 60
+    while time.monotonic() < deadline:
+        bucket.fs.invalidate_cache()
+        now = (
+            sorted(bucket.fs.find(bucket.path(prefix))),
+            sorted(u["UploadId"] for u in _open_uploads(bucket)),
+        )
+        if now != seen:
+            seen, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet_s:
+            return
+        time.sleep(0.2)
+
+
 @pytest.mark.parametrize("kill_after", [0.3, 1.5, 4.0])
 def test_writer_killed_during_200_mib_write_leaves_no_version(
     s3_bucket: Bucket, tmp_path: Path, kill_after: float
@@ -490,6 +757,7 @@ def test_writer_killed_during_200_mib_write_leaves_no_version(
     proc.wait()
     finished = "done" in proc.stdout.read()
     proc.stdout.close()
+    _wait_until_settled(s3_bucket, "team/pins/big")
     reader = open_board(s3_bucket, tmp_path)
     versions = [v.version for v in reader.pin_versions("big", as_df=False)]
     if finished:  # the write beat the kill: then it is whole and verified

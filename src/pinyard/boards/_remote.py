@@ -8,10 +8,12 @@ Few requests, bounded memory, no silent overwrite:
   directly and fall back to the next folder when it is missing.
 * A small file (up to `SMALL_FILE_BYTES`) is held in memory and PUT once,
   straight into its version folder, with an exclusive create. A larger file
-  streams, while it is hashed, into ``staging/`` as a multipart/block upload
-  (memory bounded by the block size), and is copied server-side into place
-  at publish. Plain pins boards have no staging area pins would ignore, so
-  there a large file is spooled to a local temporary file instead.
+  goes straight to its final name too, created exclusively: on S3 one PutObject
+  from a local spill up to `single_put_bytes`, else (and on Azure) a second
+  serialization into a multipart/block upload (see `_remote_staging`). On GCS
+  it streams, while it is hashed, into ``staging/`` (memory bounded by the
+  block size) and is copied server-side into place at publish; plain pins
+  boards there spool it to a local temporary file instead.
 * ``data.txt`` is created last with the backend's conditional create
   (S3 ``If-None-Match: *``, Azure ``overwrite=False``, GCS
   ``ifGenerationMatch=0``). If the response is lost and the client's retry
@@ -25,39 +27,38 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
-import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, BinaryIO, TypeVar
 
-import xxhash
-
+from pinyard.boards._azure import BlockUpload
 from pinyard.boards._hashing import FileDigest
 from pinyard.boards._names import is_version_id
+from pinyard.boards._remote_staging import (
+    SINGLE_PUT_BYTES,
+    SMALL_FILE_BYTES,
+    RemoteStaging,
+    Upload,
+)
 from pinyard.boards._retry import retrying
 from pinyard.boards._s3 import MultipartUpload
 from pinyard.boards._s3 import download as s3_download
 from pinyard.boards._s3 import list_folder as s3_list_folder
 from pinyard.boards._store import (
-    BytesLike,
     Entry,
-    Replay,
-    ReplayMismatchError,
-    Sink,
     Staging,
     Store,
 )
 from pinyard.errors import StorageError
 
-SMALL_FILE_BYTES = 8 * 1024 * 1024
-UPLOAD_BLOCK_BYTES = 16 * 1024 * 1024
 _T = TypeVar("_T")
 
-#: Protocols where a large file is streamed straight to its final key at publish.
+#: S3: delimited listings, one-GET downloads, large files sent straight to their key.
 DIRECT_PROTOCOLS = frozenset({"s3", "s3a"})
+AZURE_PROTOCOLS = frozenset({"az", "abfs", "abfss"})
+#: Protocols where a large file is streamed straight to its final name at publish.
+STREAM_PROTOCOLS = DIRECT_PROTOCOLS | AZURE_PROTOCOLS
 #: Protocols whose ``pipe_file(mode="create")`` is a real conditional create.
 EXCLUSIVE_PROTOCOLS = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss"})
 
@@ -67,6 +68,9 @@ class RemoteStore(Store):
 
     atomic_publish = False
     needs_cache = True
+    #: S3: a file up to this size is spilled to local disk while hashed and sent in one
+    #: PutObject; a larger one is produced again into a multipart upload.
+    single_put_bytes = SINGLE_PUT_BYTES
 
     def __init__(self, fs: Any, root: str, *, staging_prefix: str | None) -> None:
         self.fs = fs
@@ -75,6 +79,8 @@ class RemoteStore(Store):
         protocols = fs.protocol if isinstance(fs.protocol, tuple | list) else (fs.protocol,)
         self.protocol = str(protocols[0])
         self.exclusive_create = bool(EXCLUSIVE_PROTOCOLS.intersection(protocols))
+        if self.protocol not in DIRECT_PROTOCOLS:
+            self.single_put_bytes = 0  # Azure streams blocks to the final name instead
 
     @property
     def url(self) -> str:
@@ -241,7 +247,20 @@ class RemoteStore(Store):
         self._call("uploading", dst, lambda: self.fs.put_file(local, target))
 
     def new_staging(self, pin_dir: str, *, replay: bool = True) -> Staging:
-        return _RemoteStaging(self, replay=replay and self.protocol in DIRECT_PROTOCOLS)
+        return RemoteStaging(self, replay=replay and self.protocol in STREAM_PROTOCOLS)
+
+    def open_upload(self, path: str, size: int, sha256: str) -> Upload:
+        """An exclusive upload straight to ``path``, fed with ``write`` and ended with
+        ``complete`` (True: this call created the object) or ``abort``: S3 multipart,
+        Azure blocks on the final name."""
+        bucket, key, _ = self.fs.split_path(self.abs(path))
+
+        def call(what: str, fn: Callable[[], _T]) -> _T:
+            return self._call(what, path, fn)
+
+        if self.protocol in AZURE_PROTOCOLS:
+            return BlockUpload(self.fs, call, bucket, key, size, sha256)
+        return MultipartUpload(self.fs, call, bucket, key, size)
 
     def delete_tree(self, path: str) -> None:
         target = self.abs(path)
@@ -293,156 +312,6 @@ class RemoteStore(Store):
         self._call("deleting", path, lambda: self.fs.rm_file(full))
 
 
-class _RemoteStaging(Staging):
-    """Small files in memory; a large one either fingerprinted now and streamed to its
-    final key at publish (``replay``: S3), or uploaded to ``staging/`` and copied."""
-
-    max_pending_bytes = UPLOAD_BLOCK_BYTES // 2  # one hashing chunk
-
-    def __init__(self, store: RemoteStore, *, replay: bool) -> None:
-        self._store = store
-        self._replay = replay
-        self._small: dict[str, bytes] = {}
-        self._direct: dict[str, tuple[Replay, _Fingerprint]] = {}  # streamed at publish
-        self._staged: dict[str, str] = {}  # file name -> staged object path (relative)
-        self._spooled: dict[str, str] = {}  # file name -> local temporary file
-        self._id = uuid.uuid4().hex
-
-    @contextmanager
-    def open_sink(self, file_name: str, replay: Replay | None = None) -> Iterator[Sink]:
-        buffer = io.BytesIO()
-        target: list[Any] = []  # the large-file destination, once opened
-        direct = replay if self._replay else None
-
-        def sink(data: BytesLike) -> None:
-            if target:
-                target[0].write(data)
-                return
-            buffer.write(data)
-            if buffer.tell() > SMALL_FILE_BYTES:
-                target.append(_Fingerprint() if direct else self._open_large(file_name))
-                target[0].write(buffer.getbuffer())
-                buffer.seek(0)
-                buffer.truncate()
-
-        try:
-            yield sink
-        except BaseException:
-            if target:
-                _abandon(target[0])
-            raise
-        if target and direct is not None:
-            self._direct[file_name] = (direct, target[0])
-        elif target:
-            self._store._call("uploading", file_name, target[0].close)
-        else:
-            self._small[file_name] = buffer.getvalue()
-
-    def _open_large(self, file_name: str) -> Any:
-        store = self._store
-        if store.staging_prefix is None:
-            fd, local = tempfile.mkstemp(prefix="pinyard-spool-")
-            self._spooled[file_name] = local
-            return os.fdopen(fd, "wb")
-        rel = f"{store.staging_prefix}/{self._id}/{file_name}"
-        self._staged[file_name] = rel
-        return store._call(
-            "uploading",
-            rel,
-            lambda: store.fs.open(store.abs(rel), "wb", block_size=UPLOAD_BLOCK_BYTES),
-        )
-
-    def publish(self, final_dir: str, meta_name: str, meta: bytes) -> None:
-        store = self._store
-        if (self._staged or self._spooled) and store.exists(f"{final_dir}/{meta_name}"):
-            raise FileExistsError(store.abs(final_dir))
-        created: list[str] = []  # objects this call created, removed again if it fails
-        try:
-            # Streamed first: nothing is visible under the version until each completes.
-            for name, (replay, fingerprint) in self._direct.items():
-                if self._stream(f"{final_dir}/{name}", replay, fingerprint):
-                    created.append(f"{final_dir}/{name}")
-            for name, data in self._small.items():
-                if store.put_small(f"{final_dir}/{name}", data):
-                    created.append(f"{final_dir}/{name}")
-            for name, rel in self._staged.items():
-                store.copy(rel, f"{final_dir}/{name}")
-                created.append(f"{final_dir}/{name}")
-            for name, local in self._spooled.items():
-                store.upload(local, f"{final_dir}/{name}")
-                created.append(f"{final_dir}/{name}")
-            store.write_exclusive(f"{final_dir}/{meta_name}", meta)
-        except BaseException:
-            self._remove_orphans(final_dir, meta_name, created)
-            raise
-
-    def _stream(self, rel: str, replay: Replay, fingerprint: _Fingerprint) -> bool:
-        """Produce a file again straight into an exclusive multipart upload at ``rel``;
-        True if this call created the object."""
-        store = self._store
-        bucket, key, _ = store.fs.split_path(store.abs(rel))
-        upload = MultipartUpload(
-            store.fs, lambda what, fn: store._call(what, rel, fn), bucket, key, fingerprint.size
-        )
-        again = _Fingerprint()
-
-        def sink(data: BytesLike) -> None:
-            again.write(data)
-            upload.write(data)
-
-        try:
-            replay(sink)
-        except BaseException:
-            upload.abort()
-            raise
-        if (again.size, again.xxh64) != (fingerprint.size, fingerprint.xxh64):
-            upload.abort()
-            raise ReplayMismatchError(f"{store.protocol}://{store.abs(rel)}")
-        return upload.complete()
-
-    def _remove_orphans(self, final_dir: str, meta_name: str, created: list[str]) -> None:
-        """Best effort: take back files of a version that was not committed, so pins
-        readers do not meet a folder without data.txt. A version committed meanwhile
-        by another writer (same id, same bytes) keeps them."""
-        store = self._store
-        with contextlib.suppress(Exception):
-            if store.exists(f"{final_dir}/{meta_name}"):
-                return
-            for rel in created:
-                with contextlib.suppress(Exception):
-                    store.fs.rm_file(store.abs(rel))
-
-    def discard(self) -> None:
-        store = self._store
-        for rel in self._staged.values():
-            with contextlib.suppress(Exception):
-                store.fs.rm_file(store.abs(rel))
-        for local in self._spooled.values():
-            with contextlib.suppress(OSError):
-                os.unlink(local)
-        self._small, self._direct, self._staged, self._spooled = {}, {}, {}, {}
-
-
-class _Fingerprint:
-    """Size and xxh64 of the bytes written: tells whether a second pass produced the
-    same bytes as the first (sha256 was taken in the first; reads verify it)."""
-
-    def __init__(self) -> None:
-        self._xxh = xxhash.xxh64(seed=0)
-        self.size = 0
-
-    def write(self, data: BytesLike) -> None:
-        self._xxh.update(data)
-        self.size += memoryview(data).nbytes
-
-    @property
-    def xxh64(self) -> str:
-        return self._xxh.hexdigest()
-
-    def close(self) -> None:
-        pass
-
-
 def _wait_for_azure_copy(fs: Any, target: str, url: str, timeout_s: float = 600.0) -> None:
     """adlfs starts a copy and returns; block until Azure reports it finished."""
     from fsspec.asyn import sync
@@ -482,13 +351,3 @@ def _modified(info: dict[str, Any]) -> float | None:
             with contextlib.suppress(ValueError):
                 return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
     return None
-
-
-def _abandon(handle: Any) -> None:
-    """Drop a half-written upload without completing it (aborts an S3 multipart upload)."""
-    discard = getattr(handle, "discard", None)
-    with contextlib.suppress(Exception):
-        if callable(discard):
-            discard()
-        else:
-            handle.close()

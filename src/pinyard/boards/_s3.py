@@ -6,6 +6,12 @@
 read while the current one is hashed and written (s3fs reads 64 KiB at a
 time and leaves hashing to a second pass over the file).
 
+`put_exclusive`: one object sent from a local file in a single PutObject,
+created exclusively, with the SHA-256 the first pass took: S3 checks the body
+against it, so the request is not signed with a second hash of the body
+(botocore would read the body again for that), and a retry that finds the object
+tells our own earlier attempt from another writer's by that checksum.
+
 `MultipartUpload`: one object written as a multipart upload straight from a
 producer, created exclusively.
 
@@ -22,12 +28,14 @@ retry finds the object, its ETag is compared with the one these parts make
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import contextvars
 import hashlib
 import io
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import Any, BinaryIO
 
 from pinyard.boards._hashing import FileDigest, HashingWriter
 from pinyard.boards._store import BytesLike
@@ -62,6 +70,7 @@ def download(fs: Any, path: str, local: str) -> FileDigest:
     bucket, key, _ = fs.split_path(path)
 
     async def open_body() -> Any:
+        await _own_request(fs, bucket)
         return (await fs._call_s3("get_object", Bucket=bucket, Key=key))["Body"]
 
     async def block(body: Any) -> bytes:
@@ -95,6 +104,113 @@ def download(fs: Any, path: str, local: str) -> FileDigest:
     return writer.digest
 
 
+#: Set while pinyard sends a request of its own (see `_own_request`).
+_OWN_BODY: contextvars.ContextVar[bool] = contextvars.ContextVar("pinyard_own_body", default=False)
+
+
+def call_with_body(fs: Any, method: str, **kwargs: Any) -> dict[str, Any]:
+    """``fs.call_s3(method, **kwargs)`` for a PutObject or UploadPart whose ``Body`` is a
+    seekable stream of the whole body from offset 0.
+
+    The body is rewound before every attempt (s3fs retries some failures by
+    calling again with the same, partly read, stream: botocore would then send
+    its rest only), and a PutObject carrying ``ChecksumSHA256`` is not signed
+    with a hash of its body (see `_skip_payload_hash`).
+    """
+
+    async def run() -> dict[str, Any]:
+        await _own_request(fs, kwargs.get("Bucket"))
+        return dict(await fs._call_s3(method, **kwargs))
+
+    return asyncio.run_coroutine_threadsafe(run(), fs.loop).result()
+
+
+async def _own_request(fs: Any, bucket: str | None) -> None:
+    """Mark the current task as sending pinyard's own request: the handlers below act
+    on it only (other users of the shared s3fs client are untouched)."""
+    await fs.set_session()
+    events = (await fs.get_s3(bucket)).meta.events
+    for op in ("PutObject", "UploadPart"):
+        events.register(f"before-parameter-build.s3.{op}", _rewind, unique_id=f"pinyard-{op}")
+    events.register("before-sign.s3.PutObject", _skip_payload_hash, unique_id="pinyard-sign")
+    events.register("before-call.s3.GetObject", _skip_response_hash, unique_id="pinyard-get")
+    _OWN_BODY.set(True)
+
+
+def _rewind(params: dict[str, Any], **_: Any) -> None:
+    if _OWN_BODY.get() and hasattr(params.get("Body"), "seek"):
+        params["Body"].seek(0)
+
+
+def _skip_response_hash(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+    """`download` hashes what it receives (sha256, checked against data.txt): botocore
+    need not hash it again to check a checksum the object carries (it would, in the
+    event loop, for objects sent by `put_exclusive`)."""
+    if _OWN_BODY.get():
+        context.get("checksum", {}).pop("response_algorithms", None)
+        params.get("headers", {}).pop("x-amz-checksum-mode", None)
+
+
+def _skip_payload_hash(request: Any, **_: Any) -> None:
+    """Sign a checksummed PutObject with ``UNSIGNED-PAYLOAD``: the signed
+    ``x-amz-checksum-sha256`` header binds the body already (S3 rejects a body that
+    does not match it), and botocore would otherwise read the whole body once more to
+    hash it into the signature (over plain http always; over https too when the
+    caller gives the checksum)."""
+    if not (_OWN_BODY.get() and "x-amz-checksum-sha256" in request.headers):
+        return
+    config = request.context.get("client_config")  # a botocore Config
+    if config is not None:
+        s3 = {**(config.s3 or {}), "payload_signing_enabled": False}
+        request.context["client_config"] = config.merge(type(config)(s3=s3))
+
+
+def put_exclusive(fs: Any, call: Any, bucket: str, key: str, body: BinaryIO, sha256: str) -> bool:
+    """Upload the whole seekable file ``body``, whose SHA-256 (hex) is ``sha256``, to a
+    new object in one PutObject; True if this call created it, FileExistsError if
+    another is there.
+
+    ``call(what, fn)`` runs one request with the store's retries and error
+    translation. The body is read as it is sent (bounded memory) and left open.
+    """
+    checksum = base64.b64encode(bytes.fromhex(sha256)).decode()
+
+    def put() -> None:
+        call_with_body(
+            fs,
+            "put_object",
+            Bucket=bucket,
+            Key=key,
+            Body=body,
+            IfNoneMatch="*",
+            ChecksumAlgorithm="SHA256",
+            ChecksumSHA256=checksum,
+        )
+
+    try:
+        call("uploading", put)
+    except FileExistsError:
+        # A lost answer whose retry found the object: ours if it has our checksum
+        # (or another writer's identical bytes: then not ours to take back, hence False).
+        if _existing_checksum(fs, call, bucket, key) != checksum:
+            raise FileExistsError(f"{bucket}/{key}") from None
+        return False
+    return True
+
+
+def _existing_checksum(fs: Any, call: Any, bucket: str, key: str) -> str | None:
+    """The full-object SHA-256 checksum S3 keeps for ``key`` (None if absent or none)."""
+
+    def head() -> dict[str, Any]:
+        return dict(fs.call_s3("head_object", Bucket=bucket, Key=key, ChecksumMode="ENABLED"))
+
+    try:
+        found = call("checking", head).get("ChecksumSHA256")
+    except FileNotFoundError:
+        return None
+    return str(found) if found else None
+
+
 def part_size_for(size: int) -> int:
     """Parts of at least `PART_BYTES`, whole MiB, few enough for ``size`` bytes."""
     needed = -(-size // MAX_PARTS)
@@ -119,6 +235,8 @@ class MultipartUpload:
         self._upload_id = str(created["UploadId"])
 
     def _request(self, what: str, method: str, **kwargs: Any) -> dict[str, Any]:
+        if "Body" in kwargs:
+            return dict(self._call(what, lambda: call_with_body(self._fs, method, **kwargs)))
         return dict(self._call(what, lambda: self._fs.call_s3(method, **kwargs)))
 
     def write(self, data: BytesLike) -> None:

@@ -83,6 +83,10 @@ class Staging(ABC):
         at publish (raising `ReplayMismatchError` there if they differ).
         """
 
+    def note_digest(self, file_name: str, digest: FileDigest) -> None:  # noqa: B027
+        """The digest of a file just written through `open_sink` (a store may use it at
+        publish, e.g. to have the server check the bytes). Optional to call."""
+
     @abstractmethod
     def publish(self, final_dir: str, meta_name: str, meta: bytes) -> None:
         """Make the staged files visible in ``final_dir`` with ``meta`` written last.

@@ -104,6 +104,7 @@ def stage_object(
         finally:
             writer.close()
             meter.close()
+    staging.note_digest(file_name, writer.digest)
     return writer.digest
 
 
@@ -124,6 +125,7 @@ def stage_file(
             while chunk := src.read(READ_CHUNK):
                 writer.write(chunk)
     meter.close()
+    staging.note_digest(file_name, writer.digest)
     return writer.digest
 
 

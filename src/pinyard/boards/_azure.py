@@ -1,0 +1,131 @@
+"""Azure Blob requests adlfs does not make the way pinyard needs.
+
+`BlockUpload`: one blob written straight from a producer as blocks staged on
+its final name, then committed exclusively (Put Block List with
+``If-None-Match: *``). Uncommitted blocks are listed by no ordinary listing, so
+nothing is visible under the name until the commit; Azure drops them when
+another writer commits that name, or after a week. An existing blob is never
+replaced (409 BlobAlreadyExists). The blob carries the file's sha256 as
+metadata: if the answer to the commit is lost and the retry finds the blob,
+equal metadata means our bytes (or another writer's identical ones).
+
+Each full block is sent as it fills, `IN_FLIGHT` at a time, so memory is about
+``(IN_FLIGHT + 1) * BLOCK_BYTES`` (blocks grow past 390 GiB).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import uuid
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from pinyard.boards._store import BytesLike
+
+BLOCK_BYTES = 8 * 1024 * 1024
+MAX_BLOCKS = 50_000  # Azure's limit per blob
+IN_FLIGHT = 2
+SHA256_KEY = "pinyard_sha256"  # blob metadata
+
+
+class BlockUpload:
+    """Write bytes with `write`, then `complete` (or `abort`) exactly once.
+
+    ``call(what, fn)`` runs one request with the store's retries and error
+    translation; ``fs`` is an ``adlfs.AzureBlobFileSystem``.
+    """
+
+    def __init__(
+        self, fs: Any, call: Any, container: str, blob: str, size: int, sha256: str
+    ) -> None:
+        self._fs, self._call, self._sha256 = fs, call, sha256
+        self._block_bytes = max(BLOCK_BYTES, -(-size // MAX_BLOCKS))
+        self._client = fs.service_client.get_container_client(container).get_blob_client(blob)
+        self._url = f"{container}/{blob}"
+        self._block = io.BytesIO()
+        self._ids: list[str] = []
+        self._pending: deque[Future[None]] = deque()
+        self._pool = ThreadPoolExecutor(IN_FLIGHT, thread_name_prefix="pinyard-upload")
+
+    def _run(self, what: str, make: Any) -> Any:
+        """Run the coroutine ``make()`` on adlfs' loop, Azure's errors as the store's."""
+        from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+        from fsspec.asyn import sync
+
+        def run() -> Any:
+            try:
+                return sync(self._fs.loop, make)
+            except ResourceExistsError:
+                raise FileExistsError(self._url) from None
+            except ResourceNotFoundError:
+                raise FileNotFoundError(self._url) from None
+
+        return self._call(what, run)
+
+    def write(self, data: BytesLike) -> None:
+        view = memoryview(data).cast("B")
+        while view.nbytes:
+            n = min(view.nbytes, self._block_bytes - self._block.tell())
+            self._block.write(view[:n])
+            view = view[n:]
+            if self._block.tell() == self._block_bytes:
+                self._send_block()
+
+    def _send_block(self) -> None:
+        data, self._block = self._block.getvalue(), io.BytesIO()
+        if len(self._pending) >= IN_FLIGHT:
+            self._pending.popleft().result()
+        block_id = base64.b64encode(uuid.uuid4().hex.encode()).decode()
+        self._ids.append(block_id)
+
+        def stage() -> None:
+            self._run("uploading", lambda: self._client.stage_block(block_id, data, len(data)))
+
+        self._pending.append(self._pool.submit(stage))
+
+    def complete(self) -> bool:
+        """Send the last block and commit exclusively; True if this call created the
+        blob, FileExistsError if another one is there."""
+        from azure.core import MatchConditions
+
+        try:
+            if self._block.tell() or not self._ids:
+                self._send_block()
+            while self._pending:
+                self._pending.popleft().result()
+            try:
+                self._run(
+                    "uploading",
+                    lambda: self._client.commit_block_list(
+                        self._ids,
+                        match_condition=MatchConditions.IfMissing,
+                        metadata={SHA256_KEY: self._sha256},
+                    ),
+                )
+            except FileExistsError:
+                if self._existing_sha256() != self._sha256:
+                    raise
+                return False  # ours (a lost answer) or identical bytes: not ours to remove
+            return True
+        except BaseException:
+            self.abort()
+            raise
+        finally:
+            self._pool.shutdown(wait=False)
+
+    def _existing_sha256(self) -> str | None:
+        try:
+            props = self._run("checking", self._client.get_blob_properties)
+        except FileNotFoundError:
+            return None
+        return (props.metadata or {}).get(SHA256_KEY)
+
+    def abort(self) -> None:
+        """Stop sending; the staged blocks stay uncommitted (invisible, dropped by Azure)."""
+        for future in self._pending:
+            future.cancel()
+        self._pending.clear()
+        self._pool.shutdown(wait=True)
+        self._block = io.BytesIO()
