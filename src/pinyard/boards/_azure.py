@@ -22,6 +22,7 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+from pinyard.boards._blocks import BlockFiller
 from pinyard.boards._store import BytesLike
 
 BLOCK_BYTES = 8 * 1024 * 1024
@@ -41,10 +42,9 @@ class BlockUpload:
         self, fs: Any, call: Any, container: str, blob: str, size: int, sha256: str
     ) -> None:
         self._fs, self._call, self._sha256 = fs, call, sha256
-        self._block_bytes = max(BLOCK_BYTES, -(-size // MAX_BLOCKS))
         self._client = fs.service_client.get_container_client(container).get_blob_client(blob)
         self._url = f"{container}/{blob}"
-        self._block = io.BytesIO()
+        self._blocks = BlockFiller(max(BLOCK_BYTES, -(-size // MAX_BLOCKS)), self._send_block)
         self._ids: list[str] = []
         self._pending: deque[Future[None]] = deque()
         self._pool = ThreadPoolExecutor(IN_FLIGHT, thread_name_prefix="pinyard-upload")
@@ -65,16 +65,10 @@ class BlockUpload:
         return self._call(what, run)
 
     def write(self, data: BytesLike) -> None:
-        view = memoryview(data).cast("B")
-        while view.nbytes:
-            n = min(view.nbytes, self._block_bytes - self._block.tell())
-            self._block.write(view[:n])
-            view = view[n:]
-            if self._block.tell() == self._block_bytes:
-                self._send_block()
+        self._blocks.write(data)
 
-    def _send_block(self) -> None:
-        data, self._block = self._block.getvalue(), io.BytesIO()
+    def _send_block(self, block: io.BytesIO) -> None:
+        data = block.getvalue()
         if len(self._pending) >= IN_FLIGHT:
             self._pending.popleft().result()
         block_id = base64.b64encode(uuid.uuid4().hex.encode()).decode()
@@ -91,8 +85,8 @@ class BlockUpload:
         from azure.core import MatchConditions
 
         try:
-            if self._block.tell() or not self._ids:
-                self._send_block()
+            if self._blocks.filled or not self._ids:
+                self._blocks.flush()
             while self._pending:
                 self._pending.popleft().result()
             try:
@@ -128,4 +122,4 @@ class BlockUpload:
             future.cancel()
         self._pending.clear()
         self._pool.shutdown(wait=True)
-        self._block = io.BytesIO()
+        self._blocks.drop()

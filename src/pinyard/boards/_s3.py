@@ -37,6 +37,7 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, BinaryIO
 
+from pinyard.boards._blocks import BlockFiller
 from pinyard.boards._hashing import FileDigest, HashingWriter
 from pinyard.boards._store import BytesLike
 
@@ -226,8 +227,8 @@ class MultipartUpload:
 
     def __init__(self, fs: Any, call: Any, bucket: str, key: str, size: int) -> None:
         self._fs, self._call, self._bucket, self._key = fs, call, bucket, key
-        self._part_size = part_size_for(size)
-        self._part = io.BytesIO()  # the part being filled (owns its bytes: no copy later)
+        # The part being filled owns its bytes: sent as a stream, no copy later.
+        self._blocks = BlockFiller(part_size_for(size), self._send)
         self._parts: list[dict[str, Any]] = []
         self._pending: deque[Future[dict[str, Any]]] = deque()
         self._pool = ThreadPoolExecutor(IN_FLIGHT, thread_name_prefix="pinyard-upload")
@@ -240,18 +241,7 @@ class MultipartUpload:
         return dict(self._call(what, lambda: self._fs.call_s3(method, **kwargs)))
 
     def write(self, data: BytesLike) -> None:
-        view = memoryview(data).cast("B")
-        while view.nbytes:
-            n = min(view.nbytes, self._part_size - self._part.tell())
-            self._part.write(view[:n])
-            view = view[n:]
-            if self._part.tell() == self._part_size:
-                self._send_part()
-
-    def _send_part(self) -> None:
-        body, self._part = self._part, io.BytesIO()
-        body.seek(0)
-        self._send(body)
+        self._blocks.write(data)
 
     def _send(self, body: io.BytesIO) -> None:
         if len(self._pending) >= IN_FLIGHT:
@@ -279,8 +269,8 @@ class MultipartUpload:
         """Send the last part and complete the upload exclusively; True if this call
         created the object, FileExistsError if another one is there."""
         try:
-            if self._part.tell() or not (self._parts or self._pending):
-                self._send_part()
+            if self._blocks.filled or not (self._parts or self._pending):
+                self._blocks.flush()
             while self._pending:
                 self._collect(self._pending.popleft())
             etag = _multipart_etag([p["ETag"] for p in self._parts])
@@ -328,7 +318,7 @@ class MultipartUpload:
                 Key=self._key,
                 UploadId=self._upload_id,
             )
-        self._part = io.BytesIO()
+        self._blocks.drop()
 
 
 def _multipart_etag(part_etags: list[str]) -> str | None:
