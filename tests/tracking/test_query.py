@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pinyard import errors
-from pinyard.tracking._query import compile_filter
+from pinyard.tracking._query import Factorized, compile_filter
 
 NAN, INF = float("nan"), float("inf")
 
@@ -560,3 +560,20 @@ def test_mask_agrees_with_plain_python(
     again = compile_filter(str(flt))
     assert str(again) == str(flt)
     assert list(again.mask(df)) == expected
+    assert list(flt.select(factorized(df), len(df))) == expected
+
+
+def factorized(df: pd.DataFrame) -> dict[str, Factorized]:
+    """Each column as `Factorized`: its values reversed and twice over, rows pointing at
+    either copy (values need not be distinct, nor in row order)."""
+    n = len(df)
+    codes = np.array([n - 1 - i + (n if i % 2 else 0) for i in range(n)], dtype=np.intp)
+    out = {}
+    for name in df.columns:
+        values = list(df[name].to_numpy(dtype=object))[::-1] * 2
+        array = np.empty(len(values), dtype=object)
+        array[:] = values
+        if df[name].dtype.kind == "f":
+            array = array.astype(float)
+        out[name] = Factorized(array, codes)
+    return out

@@ -49,7 +49,7 @@ import operator
 import re
 from collections.abc import Callable, Collection, Mapping
 from itertools import repeat
-from typing import Any, TypeAlias
+from typing import Any, NamedTuple, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -73,12 +73,30 @@ from pinyard.tracking._query_syntax import (
     _Parser,
     _references,
     _render,
+    _Test,
 )
 
-__all__ = ["Filter", "compile_filter"]
+__all__ = ["Factorized", "Filter", "compile_filter"]
 
 _Mask: TypeAlias = npt.NDArray[np.bool_]
-_Read: TypeAlias = tuple[npt.NDArray[Any], npt.NDArray[np.int8]]  # values, kind codes
+
+
+class Factorized(NamedTuple):
+    """A column given as values and, for each row, the position of its value among them
+    (``values[codes]`` is the column): a filter tests each of ``values`` once."""
+
+    values: npt.NDArray[Any]
+    codes: npt.NDArray[np.intp]
+
+
+class _Read(NamedTuple):
+    """A column as a filter reads it: values, their kind codes, and for a factorized
+    column the position of each row's value (None: one value per row)."""
+
+    values: npt.NDArray[Any]
+    kinds: npt.NDArray[np.int8]
+    codes: npt.NDArray[np.intp] | None
+
 
 _COMPARE: dict[str, Callable[[Any, Any], Any]] = {
     "=": operator.eq, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
@@ -113,11 +131,11 @@ class Filter:
 
     def select(self, columns: Mapping[str, Any] | pd.DataFrame, rows: int) -> _Mask:
         """Which of ``rows`` rows match, given at least the columns the filter reads
-        (`check` first): Series, numpy arrays or pandas arrays, by name. A runs table
-        passes its converted columns here without building a DataFrame."""
+        (`check` first): Series, numpy arrays, pandas arrays or `Factorized`, by name. A
+        runs table passes its converted columns here without building a DataFrame."""
         if self._root is None or rows == 0:
             return np.ones(rows, dtype=bool)
-        return _Table(columns, rows, self._text).evaluate(self._root)
+        return _Table(columns, self._text).evaluate(self._root)
 
     def check(self, columns: Collection[str], rows: int) -> None:
         """Raise `QueryError` if the filter names a column a table of ``columns`` and
@@ -154,8 +172,8 @@ class Filter:
 class _Table:
     """The columns a filter reads, each read once as values and kind codes."""
 
-    def __init__(self, columns: Mapping[str, Any] | pd.DataFrame, rows: int, text: str) -> None:
-        self.columns, self.text, self.n = columns, text, rows
+    def __init__(self, columns: Mapping[str, Any] | pd.DataFrame, text: str) -> None:
+        self.columns, self.text = columns, text
         self.cache: dict[str, _Read] = {}
 
     def column(self, name: str) -> _Read:
@@ -164,6 +182,9 @@ class _Table:
         return self.cache[name]
 
     def _read(self, s: Any) -> _Read:
+        if isinstance(s, Factorized):
+            values, kinds, _ = self._read(s.values)
+            return _Read(values, kinds, s.codes)
         if isinstance(s, pd.Series):  # its array: a numpy one, or a pandas extension array
             s = s.array if isinstance(s.dtype, pd.api.extensions.ExtensionDtype) else s.to_numpy()
         if isinstance(s.dtype, pd.DatetimeTZDtype):
@@ -171,11 +192,11 @@ class _Table:
         if isinstance(s.dtype, np.dtype) and s.dtype.kind in "biufM":
             values = np.asarray(s)
             code = {"b": _BOOL, "M": _TIME}.get(values.dtype.kind, _NUM)
-            missing = pd.isna(values) if values.dtype.kind in "fM" else np.zeros(self.n, bool)
-            return values, np.where(missing, _MISSING, code).astype(np.int8)
+            missing = pd.isna(values) if values.dtype.kind in "fM" else np.zeros(len(values), bool)
+            return _Read(values, np.where(missing, _MISSING, code).astype(np.int8), None)
         values = s if isinstance(s, np.ndarray) and s.dtype == object else s.astype(object)
         if (same := _INFERRED.get(pd.api.types.infer_dtype(values, skipna=True))) is not None:
-            kinds = np.full(self.n, same, dtype=np.int8)
+            kinds = np.full(len(values), same, dtype=np.int8)
         else:  # mixed types: look at each value
             kinds = np.fromiter(
                 map(_KIND_OF_TYPE.get, map(type, values), repeat(_UNSEEN)), np.int8
@@ -183,11 +204,11 @@ class _Table:
             for i in np.flatnonzero(kinds == _UNSEEN):
                 kinds[i] = _kind(values[i])
         kinds[pd.isna(values)] = _MISSING
-        return values, kinds
+        return _Read(values, kinds, None)
 
     def literal(self, col: _Column, value: Value) -> tuple[int, Any]:
         """The kind code and value to compare ``col`` with (a quoted date for time columns)."""
-        if not pd.api.types.is_datetime64_any_dtype(self.columns[col.name].dtype):
+        if not pd.api.types.is_datetime64_any_dtype(self.column(col.name).values.dtype):
             return _kind(value), value
         try:
             stamp = pd.Timestamp(value) if isinstance(value, str) else pd.NaT
@@ -205,14 +226,19 @@ class _Table:
                 return ~parts[0]
             reduce = np.logical_and.reduce if node.op == "and" else np.logical_or.reduce
             return np.asarray(reduce(parts), dtype=bool)
-        values, kinds = self.column(node.column.name)
+        read = self.column(node.column.name)
+        tested = self._test(node, read.values, read.kinds)
+        return tested if read.codes is None else tested[read.codes]
+
+    def _test(self, node: _Test, values: npt.NDArray[Any], kinds: npt.NDArray[np.int8]) -> _Mask:
+        """Which of ``values`` (of kinds ``kinds``) pass the comparison ``node``."""
         present: _Mask = kinds != _MISSING
         if node.op == "null":
             return present if node.negated else ~present
         if node.op in _COMPARE:
             kind, value = self.literal(node.column, node.values[0])
             return _compared(values, kinds == kind, _COMPARE[node.op], value)
-        hit = np.zeros(self.n, dtype=bool)
+        hit = np.zeros(len(values), dtype=bool)
         if node.op in ("like", "ilike"):
             body = "".join({"%": ".*", "_": "."}.get(c, re.escape(c)) for c in str(node.values[0]))
             regex = re.compile(body, re.DOTALL | (re.IGNORECASE if node.op == "ilike" else 0))

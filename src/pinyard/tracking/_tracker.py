@@ -265,7 +265,7 @@ class Tracker:
 
         query = compile_filter(where)
         query.check(table.columns, table.num_rows)
-        read = {c: table.column(c) for c in query.columns if c in table.columns}
+        read = {c: table.filterable(c) for c in query.columns if c in table.columns}
         return np.flatnonzero(query.select(read, table.num_rows))
 
     # -- plots -----------------------------------------------------------------------
