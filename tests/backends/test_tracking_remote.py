@@ -42,6 +42,12 @@ def test_runs_queries_and_compaction_on_remote_boards(
     assert best.params == {"lambda": 1.0}
     assert reader.artifact(best.run_id, "config.json") == b'{"lambda": 1.0}'
     assert len(reader.search("params.lambda >= 10 or metrics.val_rmse < 1.5")) == 3
+    # ended runs leave no start record (decision 0010); deleting one that is gone is fine
+    assert list(reader.board.store.walk_files("runs/sweep/started")) == []
+    reader.board.store.delete_file("runs/sweep/started/none.json")
+    running = reader.start_run(params={"lambda": 1000.0})
+    assert len(list(reader.board.store.walk_files("runs/sweep/started"))) == 1
+    assert reader.get_run(running.run_id).status == "running"
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -300,6 +300,89 @@ def test_processes_logging_at_once_lose_nothing(board: pinyard.Board, tracker: T
     assert (frame["status"] == "finished").all()
 
 
+def started_records(board: pinyard.Board) -> list[str]:
+    return sorted(board.store.walk_files("runs/sweep/started"))
+
+
+def test_a_start_record_lasts_while_the_run_runs(board: pinyard.Board, tracker: Tracker) -> None:
+    """The final record supersedes the start record, which is then deleted: queries list
+    only the runs still running."""
+    running = tracker.start_run(params={"k": 1})
+    with tracker.start_run(params={"k": 2}) as done:
+        pass
+    assert started_records(board) == [
+        f"runs/sweep/started/{running.run_id[:11]}/{running.run_id}.json"
+    ]
+    statuses = tracker.runs().set_index("run_id")["status"]
+    assert statuses.to_dict() == {running.run_id: "running", done.run_id: "finished"}
+    running.end()
+    assert started_records(board) == []
+    assert board.tracker("sweep").get_run(running.run_id).status == "finished"
+
+
+def test_a_start_record_that_cannot_be_deleted_is_superseded(
+    board: pinyard.Board,
+    tracker: Tracker,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def refuse(path: str) -> None:
+        raise PermissionError(f"no delete permission on {path}")
+
+    monkeypatch.setattr(board.store, "delete_file", refuse)
+    with (
+        caplog.at_level(logging.INFO, logger="pinyard"),
+        tracker.start_run(params={"k": 1}) as run,
+    ):
+        run.log_metric("m", 1.0)
+    assert "start record of" in caplog.text
+    assert len(started_records(board)) == 1  # kept, as boards written before 0010 keep them
+    frame = board.tracker("sweep").runs()
+    assert frame[["run_id", "status"]].values.tolist() == [[run.run_id, "finished"]]
+    assert board.tracker("sweep").get_run(run.run_id).metrics == {"m": 1.0}
+
+
+def test_a_query_sees_a_run_that_ends_while_it_lists(
+    board: pinyard.Board, tracker: Tracker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run that ends (in a new hour folder) between the listings of one query is either
+    running or finished in it, never missing: start records are listed first."""
+    real_now = Tracker._now
+    monkeypatch.setattr(Tracker, "_now", lambda self: real_now(self) - timedelta(hours=2))
+    run = tracker.start_run(params={"k": 1})
+    monkeypatch.setattr(Tracker, "_now", real_now)  # it ends in the current hour
+    real_name_set = board.store.name_set
+    ended = []
+
+    def name_set(path: str) -> frozenset[str]:
+        names = real_name_set(path)
+        if "/started/" in path and not ended:
+            ended.append(run.end())  # final record written, start record deleted
+        return names
+
+    monkeypatch.setattr(board.store, "name_set", name_set)
+    frame = board.tracker("sweep").runs()
+    assert ended
+    assert frame[["run_id", "status"]].values.tolist() == [[run.run_id, "finished"]]
+
+
+def test_get_run_finds_a_run_that_ends_while_it_looks(
+    board: pinyard.Board, tracker: Tracker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = tracker.start_run(params={"k": 1})
+    real_read = board.store.read_bytes
+    ended = []
+
+    def read_bytes(path: str) -> bytes:
+        if "/started/" in path and not ended:
+            ended.append(run.end())  # after get_run found no final record, before this read
+        return real_read(path)
+
+    monkeypatch.setattr(board.store, "read_bytes", read_bytes)
+    assert board.tracker("sweep").get_run(run.run_id).status == "finished"
+    assert ended
+
+
 def test_runs_of_an_empty_experiment(tracker: Tracker) -> None:
     assert tracker.runs().empty
     with pytest.raises(errors.InvalidArgumentError, match="none"):

@@ -233,6 +233,10 @@ class LocalStore(Store):
                     newest = mtime if newest is None else max(newest, mtime)
         return newest
 
+    def delete_file(self, path: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._abs(path))
+
     def delete_tree(self, path: str) -> None:
         target = self._abs(path)
         if not os.path.lexists(target):

@@ -61,6 +61,10 @@ class MemoryStore(Store):
     def new_staging(self, pin_dir: str, *, replay: bool = True) -> Staging:
         return _MemoryStaging(self)
 
+    def delete_file(self, path: str) -> None:
+        with self._lock:
+            self._objects.pop(path, None)
+
     def delete_tree(self, path: str) -> None:
         with self._lock:
             for key in [k for k in self._objects if k == path or k.startswith(f"{path}/")]:

@@ -262,6 +262,10 @@ class RemoteStore(Store):
             return BlockUpload(self.fs, call, bucket, key, size, sha256)
         return MultipartUpload(self.fs, call, bucket, key, size)
 
+    def delete_file(self, path: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self._rm(path, self.abs(path))
+
     def delete_tree(self, path: str) -> None:
         target = self.abs(path)
         # data.txt first: the version stops existing in one step, before its files go.

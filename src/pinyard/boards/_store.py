@@ -166,6 +166,10 @@ class Store(ABC):
     def delete_tree(self, path: str) -> None:
         """Delete a folder and everything under it (absent is fine)."""
 
+    @abstractmethod
+    def delete_file(self, path: str) -> None:
+        """Delete one object (absent is fine)."""
+
     def committed_versions(self, pin_dir: str, meta_name: str) -> list[str]:
         """Names of the version folders under ``pin_dir`` that hold ``meta_name``, sorted.
 

@@ -202,6 +202,7 @@ class Run:
                 f"records/{hour_of(end_time)}/{self.run_id}.json", final.to_json()
             )
             self._ended = True
+            self._tracker._drop_start_record(final)
         return final
 
     def __enter__(self) -> Run:

@@ -148,8 +148,19 @@ class Tracker:
             data={} if data is None else data_fingerprint(data),
         )
         # Not fsynced: losing a start record to a power cut only hides a running run.
-        self._write(f"started/{hour_of(start)}/{record.run_id}.json", record.to_json(), sync=False)
+        self._write(_start_path(record), record.to_json(), sync=False)
         return Run(self, record, given)
+
+    def _drop_start_record(self, final: RunRecord) -> None:
+        """Delete the start record of a run whose final record is written: the final
+        record holds all of it, and queries then list only the runs still running.
+        Best effort: a start record left behind (no delete permission, say) is
+        superseded by the final record all the same."""
+        try:
+            self.board.store.delete_file(f"{self._prefix}/{_start_path(final)}")
+        except (OSError, PinyardError) as exc:
+            log.info("experiment %r: start record of %s kept (%s)", self.experiment,
+                     final.run_id, exc)  # fmt: skip
 
     def note(self, run_id: str, text: str) -> None:
         """Attach a note to a run (finished or not) as a new record."""
@@ -173,20 +184,31 @@ class Tracker:
             raise RunNotFoundError(
                 f"{run_id!r} is not a run id of the form YYYYmmddTHHMMSSZ-xxxxxxxx"
             )
-        start_hour = run_id[:11]
-        for hour in reversed([h for h in self._names("records") if h >= start_hour]):
+        final = self._final_record(run_id)
+        if final is not None:
+            return final
+        start = f"started/{run_id[:11]}/{run_id}.json"
+        try:
+            raw = self._read(start)
+        except FileNotFoundError:
+            # its start record goes once the final record is written: look again
+            final = self._final_record(run_id)
+            if final is not None:
+                return final
+            raise RunNotFoundError(
+                f"experiment {self.experiment!r} has no run {run_id!r}"
+            ) from None
+        return _presumed(RunRecord.from_json(raw, start))
+
+    def _final_record(self, run_id: str) -> RunRecord | None:
+        """The final record of a run, if it has one (it ends in its start hour or later)."""
+        for hour in reversed([h for h in self._names("records") if h >= run_id[:11]]):
             try:
                 raw = self._read(f"records/{hour}/{run_id}.json")
             except FileNotFoundError:
                 continue
             return RunRecord.from_json(raw, f"records/{hour}/{run_id}.json")
-        try:
-            raw = self._read(f"started/{start_hour}/{run_id}.json")
-        except FileNotFoundError:
-            raise RunNotFoundError(
-                f"experiment {self.experiment!r} has no run {run_id!r}"
-            ) from None
-        return _presumed(RunRecord.from_json(raw, f"started/{start_hour}/{run_id}.json"))
+        return None
 
     def history(self, run_id: str, key: str | None = None) -> pd.DataFrame:
         """The stepped values of a run's metrics: columns key, step, value, time."""
@@ -299,12 +321,11 @@ class Tracker:
             raise InvalidArgumentError(f"grace must not be negative, got {grace}")
         cutoff = hour_of(self._now() - grace - _HOUR)
         covered = covered_hours(self._names("segments"))
-        listed = {kind: self._names(kind) for kind in ("started", "records")}
-        hours = sorted({h for names in listed.values() for h in names
-                        if h <= cutoff and not _in(h, covered)})  # fmt: skip
+        listing = self._listing(lambda h: _uncovered(h, covered) and h <= cutoff)
+        hours = sorted({*listing.started, *listing.records})
         if not hours:
             return []
-        records = self._parse(path for path, _ in self._listing(hours, listed).runs().values())
+        records = self._parse(path for path, _ in listing.runs().values())
         data = segment_bytes(records)
         name = segment_name(hours[0], hours[-1], data)
         try:
@@ -323,10 +344,7 @@ class Tracker:
         Kept while nothing changes (records are immutable, so the listing is the key)."""
         segments = tuple(n for n in self._names("segments") if SEGMENT_PATTERN.match(n))
         covered = covered_hours(segments)
-        listed = {kind: self._names(kind) for kind in ("started", "records")}
-        hours = {h for names in listed.values() for h in names
-                 if HOUR_PATTERN.match(h) and not _in(h, covered)}  # fmt: skip
-        loose = self._listing(hours, listed)
+        loose = self._listing(lambda h: _uncovered(h, covered))
         checkpoint = self._checkpoint(covered) if loose else None
         key = (segments, checkpoint.path if checkpoint else None, loose.key)
         if self._cached is None or self._cached[0] != key:
@@ -368,14 +386,16 @@ class Tracker:
         table = RunsTable(combine(parts, ordered=only_kept), running=running)
         return table, written
 
-    def _listing(self, hours: Iterable[str], listed: dict[str, list[str]]) -> Listing:
-        """The names of the start and final records of ``hours`` (one listing per folder;
-        ``listed``: the hour folders in ``started/`` and ``records/``)."""
-        store, wanted = self.board.store, set(hours)
+    def _listing(self, wanted: Callable[[str], bool]) -> Listing:
+        """The names of the start and final records of the hours ``wanted`` selects, one
+        listing per folder. Every start record is listed before the first final record:
+        a run's start record is deleted only after its final record is written, so a
+        run whose start record is gone from this listing is in the next one."""
+        store = self.board.store
         folders = {
             kind: {hour: store.name_set(f"{self._prefix}/{kind}/{hour}")
-                   for hour in wanted.intersection(listed[kind])}
-            for kind in ("started", "records")
+                   for hour in self._names(kind) if wanted(hour)}
+            for kind in ("started", "records")  # in this order
         }  # fmt: skip
         return Listing(folders["started"], folders["records"])
 
@@ -449,6 +469,15 @@ class Tracker:
                 except (OSError, PinyardError) as exc:  # another process got there first
                     log.info("experiment %r: checkpoints of %s kept (%s)", self.experiment,
                              hour, exc)  # fmt: skip
+
+
+def _start_path(record: RunRecord) -> str:
+    return f"started/{hour_of(record.start_time)}/{record.run_id}.json"
+
+
+def _uncovered(hour: str, covered: list[tuple[str, str]]) -> bool:
+    """Whether ``hour`` names an hour folder that no segment covers."""
+    return HOUR_PATTERN.match(hour) is not None and not _in(hour, covered)
 
 
 def _in(hour: str, ranges: list[tuple[str, str]]) -> bool:
