@@ -3,6 +3,7 @@ and a stale, damaged or missing checkpoint only ever costs reads."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import subprocess
 import sys
@@ -179,8 +180,12 @@ def test_a_damaged_or_vanished_checkpoint_only_costs_reads(
     pd.testing.assert_frame_equal(fresh(board).runs(), expected)
 
 
-def test_a_parquet_checkpoint_of_an_older_version_is_ignored_and_replaced(
-    board: pinyard.Board, reads: Callable[[Tracker], list[str]]
+@pytest.mark.parametrize("old_format", ["parquet (0006)", "arrow named by sha256 (0008)"])
+def test_a_checkpoint_of_an_older_version_is_ignored_and_replaced(
+    board: pinyard.Board,
+    reads: Callable[[Tracker], list[str]],
+    old_format: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     pq = pytest.importorskip("pyarrow.parquet")
     ipc = pytest.importorskip("pyarrow.ipc")
@@ -189,16 +194,23 @@ def test_a_parquet_checkpoint_of_an_older_version_is_ignored_and_replaced(
     expected = tracker.runs()
     [written] = checkpoints(board)
     table = ipc.open_file(written).read_all()
-    old = written.with_name(f"00000007-{'0' * 16}.parquet")  # as earlier versions wrote them
-    pq.write_table(table, old)
+    digest = hashlib.sha256(written.read_bytes()).hexdigest()[:16]
+    if old_format.startswith("parquet"):
+        old = written.with_name(f"00000007-{digest}.parquet")  # as earlier versions wrote them
+        pq.write_table(table, old)
+    else:
+        old = written.with_name(f"00000007-{digest}.arrow")
+        old.write_bytes(written.read_bytes())
     written.unlink()
 
     cold = fresh(board)
-    seen = reads(cold)
+    with caplog.at_level(logging.INFO, logger="pinyard"):
+        seen = reads(cold)
     pd.testing.assert_frame_equal(cold.runs(), expected)
-    assert not any(p.endswith(".parquet") for p in seen)
+    assert old.name not in " ".join(seen)
+    assert "skipped" not in caplog.text  # not taken for a damaged checkpoint
     assert len([p for p in seen if p.startswith("records/")]) == 7
-    [rebuilt] = checkpoints(board)
+    [rebuilt] = [p for p in checkpoints(board) if p != old]
     assert rebuilt.name.startswith("00000007-")
     assert old.exists()  # dropped with its hour, like any checkpoint
 
@@ -309,6 +321,21 @@ def test_runs_columns_hold_the_recorded_values_with_their_documented_dtypes(
         got = list(frame["params.x"])
         assert got == values
         assert list(map(type, got)) == list(map(type, values))
+
+
+def test_columns_that_no_run_filled_keep_their_dtypes(board: pinyard.Board) -> None:
+    tracker = board.tracker(EXPERIMENT)
+    running = [tracker.start_run(params={"i": i}) for i in range(3)]  # no seed, no end yet
+    for reader in (tracker, fresh(board)):
+        for frame in (reader.runs(), reader.search("params.i >= 1")):
+            assert str(frame["seed"].dtype) == "Int64"
+            assert frame["seed"].isna().all()
+            assert str(frame["end_time"].dtype) == "datetime64[us, UTC]"
+            assert frame["end_time"].isna().all()
+            assert frame["error"].dtype == object
+            assert set(frame["error"]) == {None}
+    for run in running:
+        run.end()
 
 
 @pytest.mark.usefixtures("params_decoding")

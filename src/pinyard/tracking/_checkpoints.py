@@ -4,15 +4,16 @@ one file plus the few records written after it, not one object per run.
 A checkpoint is ``checkpoints/<hour>/<runs>-<digest>.arrow``: an uncompressed
 Arrow IPC file in the segment schema and row order (see
 `pinyard.tracking._segments`), ``<hour>`` the newest hour of the records it was
-built from, ``<runs>`` its row count (8 digits) and ``<digest>`` the first 16
-hex of the sha256 of its bytes. Its schema metadata names the records its rows
+built from, ``<runs>`` its row count (8 digits) and ``<digest>`` the xxh3-128
+of its bytes (32 hex): it detects a torn or damaged file, and a checkpoint
+guards no secret, so a fast hash does (0010). Its schema metadata names the records its rows
 hold as ``records/`` and ``started/`` name them (``<run_id>.json``, one per
 line): ``pinyard.final`` the final records, ``pinyard.started`` the start
 records of the runs it holds as running. Like a segment it is derived, created
 exclusively and never rewritten. Unlike segments, checkpoints overlap one
 another and the segments written after them, so they are not part of the
 segments dataset, and their format may change: older ``.parquet`` checkpoints
-are ignored (0008).
+(0008) and ``.arrow`` ones named by sha256 (16 hex, 0010) are ignored.
 
 A query trusts a checkpoint only as far as the records it lists: a run's row
 is taken from the checkpoint when the run's newest record (final, else start)
@@ -22,11 +23,12 @@ a stale, missing, deleted or damaged checkpoint only costs reads.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+import xxhash
 
 from pinyard.tracking._records import FINAL_STATUSES
 
@@ -34,7 +36,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 HOUR_PATTERN = re.compile(r"^\d{8}T\d{2}$")
-NAME_PATTERN = re.compile(r"^(\d{8})-([0-9a-f]{16})\.arrow$")
+NAME_PATTERN = re.compile(r"^(\d{8})-([0-9a-f]{32})\.arrow$")
 _FINAL_KEY, _STARTED_KEY = "pinyard.final", "pinyard.started"  # schema metadata
 
 
@@ -56,7 +58,11 @@ def ranked(names: Iterable[str]) -> list[str]:
 
 
 def checkpoint_name(rows: int, data: bytes) -> str:
-    return f"{rows:08d}-{hashlib.sha256(data).hexdigest()[:16]}.arrow"
+    return f"{rows:08d}-{_digest(data)}.arrow"
+
+
+def _digest(data: bytes) -> str:
+    return xxhash.xxh3_128_hexdigest(data)
 
 
 def checkpoint_bytes(table: pa.Table) -> bytes:
@@ -82,7 +88,7 @@ def load(path: str, hour: str, data: bytes) -> Checkpoint:
     import pyarrow as pa
 
     match = NAME_PATTERN.match(path.rsplit("/", 1)[-1])
-    if match is None or hashlib.sha256(data).hexdigest()[:16] != match.group(2):
+    if match is None or _digest(data) != match.group(2):
         raise ValueError(f"checkpoint {path} does not match the digest in its name")
     try:
         table = pa.ipc.open_file(pa.BufferReader(data)).read_all()
