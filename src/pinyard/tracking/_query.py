@@ -192,7 +192,11 @@ class _Table:
         if isinstance(s.dtype, np.dtype) and s.dtype.kind in "biufM":
             values = np.asarray(s)
             code = {"b": _BOOL, "M": _TIME}.get(values.dtype.kind, _NUM)
-            missing = pd.isna(values) if values.dtype.kind in "fM" else np.zeros(len(values), bool)
+            kind = values.dtype.kind
+            missing = (
+                np.isnan(values) if kind == "f" else np.isnat(values) if kind == "M"
+                else np.zeros(len(values), bool)
+            )  # fmt: skip
             return _Read(values, np.where(missing, _MISSING, code).astype(np.int8), None)
         values = s if isinstance(s, np.ndarray) and s.dtype == object else s.astype(object)
         if (same := _INFERRED.get(pd.api.types.infer_dtype(values, skipna=True))) is not None:

@@ -264,13 +264,17 @@ def _factorized(name: str, column: pa.ChunkedArray) -> Factorized:
 
     if column.null_count == len(column):
         return Factorized(np.array([None], dtype=object), np.zeros(len(column), dtype=np.intp))
-    encoded = column.combine_chunks().dictionary_encode()
+    whole = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+    encoded = whole.dictionary_encode()
     texts = encoded.dictionary.to_pylist()
     if name.startswith("params."):
         values = _objects([*json.loads("[" + ",".join(texts) + "]"), None])
     else:
         values = _objects([*texts, None])
-    return Factorized(values, encoded.indices.fill_null(len(texts)).to_numpy(zero_copy_only=False))
+    codes = encoded.indices
+    if codes.null_count:  # None, last in values, for the missing ones
+        codes = codes.fill_null(len(texts))
+    return Factorized(values, codes.to_numpy(zero_copy_only=False))
 
 
 def _objects(values: list[Any]) -> npt.NDArray[Any]:
