@@ -475,6 +475,8 @@ class Config:
     log_runs: int
     big_runs: int
     repeat: int
+    rounds: int
+    big_rounds: int
     budget_s: float
     workers: int
     runs_per_hour: int
@@ -491,7 +493,7 @@ class Raw:
 
     log: dict[str, Any] = field(default_factory=dict)
     setup: dict[str, Any] = field(default_factory=dict)
-    queries: dict[str, Any] = field(default_factory=dict)
+    queries: dict[str, list[Any]] = field(default_factory=dict)  # store -> one per round
     sizes: dict[str, int] = field(default_factory=dict)
 
 
@@ -592,29 +594,32 @@ def measure(cfg: Config, root: str) -> Raw:
     raw.setup["pinyard_logged"] = {"bytes": folder_bytes(small_y)}
     step(f"MLflow: grown in {raw.setup['mlflow_big']['seconds']:.0f} s")
 
-    # 3. Queries, each store in its own process.
-    stores = {
-        "pinyard_small_logged": ("pinyard", small_y),
-        "pinyard_small_compacted": ("pinyard", small_c),
-        "mlflow_small": ("mlflow", small_m),
-        "pinyard_big": ("pinyard", big_y),
-        "mlflow_big": ("mlflow", big_m),
-    }
-    for key, (lib, where) in stores.items():
-        step(f"queries: {key}")
-        if lib == "pinyard":
-            spec = {"op": "pinyard-query", "board_dir": where, "repeat": cfg.repeat}
-            raw.queries[key] = run_child(sys.executable, spec)
-        else:
-            spec = {
-                "op": "mlflow-query",
-                "db": where,
-                "repeat": cfg.repeat,
-                "budget": cfg.budget_s,
-            }
-            raw.queries[key] = run_child(cfg.mlflow_python, spec)
+    # 3. Queries, in rounds: each round queries every store of one size in a fresh
+    # process per library, one library right after the other (which goes first
+    # alternates), so both meet the machine in the same state and each round gives
+    # one ratio. The big stores get one round unless --big-rounds says otherwise.
+    sizes = [
+        (cfg.rounds, {"pinyard_small_logged": ("pinyard", small_y),
+                      "pinyard_small_compacted": ("pinyard", small_c),
+                      "mlflow_small": ("mlflow", small_m)}),
+        (cfg.big_rounds, {"pinyard_big": ("pinyard", big_y), "mlflow_big": ("mlflow", big_m)}),
+    ]  # fmt: skip
+    for rounds, stores in sizes:
+        for r in range(rounds):
+            order = list(stores.items())
+            for key, (lib, where) in order if r % 2 == 0 else order[::-1]:
+                step(f"queries: {key}, round {r + 1} of {rounds}")
+                raw.queries.setdefault(key, []).append(query_child(cfg, lib, where))
     step("done")
     return raw
+
+
+def query_child(cfg: Config, lib: str, where: str) -> dict[str, Any]:
+    if lib == "pinyard":
+        spec = {"op": "pinyard-query", "board_dir": where, "repeat": cfg.repeat}
+        return run_child(sys.executable, spec)
+    spec = {"op": "mlflow-query", "db": where, "repeat": cfg.repeat, "budget": cfg.budget_s}
+    return run_child(cfg.mlflow_python, spec)
 
 
 # -- summary and table -----------------------------------------------------------------
@@ -671,6 +676,28 @@ def goal_row(
     )
 
 
+def paired_goal_row(
+    label: str, ys: Sequence[Sequence[float]], ms: Sequence[Sequence[float]], mtext: str = ""
+) -> Row:
+    """A goal row from rounds: times pooled over the rounds; the ratio is the median of
+    the rounds' ratios (each round's medians, measured back to back), with their range."""
+    if len(ys) == 1:
+        return goal_row(label, ys[0], ms[0], mtext)
+    ratios = [med(m) / med(y) for y, m in zip(ys, ms, strict=True)]
+    ratio = med(ratios)
+    pooled_y, pooled_m = [t for y in ys for t in y], [t for m in ms for t in m]
+    return Row(
+        label,
+        spread(pooled_y),
+        mtext or spread(pooled_m),
+        f"{ratio:.2f}x [{min(ratios):.1f}-{max(ratios):.1f}]",
+        f">= {SPEEDUP_GOAL:g}x",
+        yes_no(ratio >= SPEEDUP_GOAL),
+        {"pinyard_s": med(pooled_y), "mlflow_s": med(pooled_m), "ratio": ratio,
+         "round_ratios": ratios},
+    )  # fmt: skip
+
+
 def summarize(cfg: Config, raw: Raw) -> tuple[list[Row], dict[str, Any]]:
     rows: list[Row] = []
     n_small, n_big = raw.sizes["small"], raw.sizes["big"]
@@ -700,18 +727,25 @@ def summarize(cfg: Config, raw: Raw) -> tuple[list[Row], dict[str, Any]]:
         (n_big, "compacted", "pinyard_big", "mlflow_big"),
     ]
     for n, state, ykey, mkey in sections:
-        qy, qm = raw.queries[ykey], raw.queries[mkey]
+        ry, rm = raw.queries[ykey], raw.queries[mkey]  # rounds
+        qy, qm = ry[0], rm[0]
         want = expected_counts(n)
         best = expected_best(n)
         ok = {
-            "pinyard": qy["found"]["runs"] == n
-            and qy["found"]["and"] == want["and"]
-            and qy["found"]["or"] == want["or"]
-            and qy["found"]["best"] == best,
-            "mlflow": qm["found"]["runs"] == n
-            and qm["found"]["and"] == want["and"]
-            and qm["found"]["or"] == want["or"]
-            and abs(qm["found"]["best"] - best) < 1e-12,
+            "pinyard": all(
+                q["found"]["runs"] == n
+                and q["found"]["and"] == want["and"]
+                and q["found"]["or"] == want["or"]
+                and q["found"]["best"] == best
+                for q in ry
+            ),
+            "mlflow": all(
+                q["found"]["runs"] == n
+                and q["found"]["and"] == want["and"]
+                and q["found"]["or"] == want["or"]
+                and abs(q["found"]["best"] - best) < 1e-12
+                for q in rm
+            ),
         }
         checks[ykey] = {
             "expected": {**want, "best": best},
@@ -720,7 +754,7 @@ def summarize(cfg: Config, raw: Raw) -> tuple[list[Row], dict[str, Any]]:
             "ok": ok,
         }
         rows.append(Row(f"-- {n:,} runs (pinyard: {state}) --", "", "", "", "", ""))
-        if "first_and" in qy:  # on raw records: reads them all and writes a checkpoint
+        if "first_and" in qy:  # round 1 on raw records: reads them all, writes a checkpoint
             rows.append(
                 Row(
                     "first AND search of a process, on the store as found (ms)",
@@ -741,15 +775,17 @@ def summarize(cfg: Config, raw: Raw) -> tuple[list[Row], dict[str, Any]]:
             label = text
             mtext = ""
             if op == "or":
-                parts = qm["or_parts"]
+                parts = [p for q in rm for p in q["or_parts"]]
                 mtext = (
-                    f"{spread(qm['or'])} = {_fmt(med([p[0] for p in parts]) * 1000)}"
+                    f"{spread([t for q in rm for t in q['or']])} = "
+                    f"{_fmt(med([p[0] for p in parts]) * 1000)}"
                     f" + {_fmt(med([p[1] for p in parts]) * 1000)}"
                 )
             if op == "or":
                 label = f"{label}, MLflow: 2 queries"
             for temp in ("cold", "warm"):
-                rows.append(goal_row(f"{label}, {temp}", qy[temp][op], qm[op], mtext))
+                ys, ms = [q[temp][op] for q in ry], [q[op] for q in rm]
+                rows.append(paired_goal_row(f"{label}, {temp}", ys, ms, mtext))
         rows.append(
             Row(
                 "  results agree with the expected ones",
@@ -830,6 +866,14 @@ def parse_args(argv: Sequence[str]) -> tuple[Config, Path, bool]:
     parser.add_argument("--log-runs", type=int, default=1000, help="runs logged and timed")
     parser.add_argument("--repeat", type=int, default=3, help="repetitions of each query")
     parser.add_argument(
+        "--rounds", type=int, default=5, help="rounds of queries on the 1,000-run stores"
+    )
+    parser.add_argument(
+        "--big-rounds",
+        type=int,
+        help="rounds of queries on the big stores (default 1; --quick: --rounds)",
+    )
+    parser.add_argument(
         "--budget-s",
         type=float,
         default=60.0,
@@ -863,6 +907,8 @@ def parse_args(argv: Sequence[str]) -> tuple[Config, Path, bool]:
         log_runs=args.log_runs,
         big_runs=big,
         repeat=args.repeat,
+        rounds=args.rounds,
+        big_rounds=args.big_rounds or (args.rounds if args.quick else 1),
         budget_s=args.budget_s,
         workers=args.workers,
         runs_per_hour=args.runs_per_hour,
@@ -872,8 +918,10 @@ def parse_args(argv: Sequence[str]) -> tuple[Config, Path, bool]:
         tmp_dir=args.tmp_dir or tempfile.gettempdir(),
         quick=bool(args.quick),
     )
-    if cfg.log_runs < 10 or cfg.big_runs < cfg.log_runs or cfg.repeat < 1 or cfg.workers < 1:
-        parser.error("need --log-runs >= 10, --big-runs >= --log-runs, --repeat/--workers >= 1")
+    if cfg.log_runs < 10 or cfg.big_runs < cfg.log_runs or cfg.workers < 1:
+        parser.error("need --log-runs >= 10, --big-runs >= --log-runs, --workers >= 1")
+    if min(cfg.repeat, cfg.rounds, cfg.big_rounds) < 1:
+        parser.error("need --repeat, --rounds and --big-rounds >= 1")
     return cfg, args.json, bool(args.keep)
 
 
@@ -900,7 +948,8 @@ def main(argv: Sequence[str]) -> int:
         f"{mlflow_version} (Python {mlflow_py}, sqlite store, client API) | "
         f"{os.cpu_count()} CPUs | load avg {os.getloadavg()[0]:.1f} | "
         f"{cfg.log_runs:,} logged runs, {cfg.big_runs:,} big | "
-        f"median [min-max] of up to {cfg.repeat} | temp dir {cfg.tmp_dir} | {wall:.0f} s"
+        f"median [min-max] of {cfg.rounds} rounds ({cfg.big_rounds} big) of up to "
+        f"{cfg.repeat} | temp dir {cfg.tmp_dir} | {wall:.0f} s"
     )
     print(
         f"MLflow's {cfg.big_runs:,} runs: the {cfg.log_runs:,} logged ones + "
@@ -908,8 +957,9 @@ def main(argv: Sequence[str]) -> int:
         f"with Tracker._now replaced by a clock in past hours, then compact()"
     )
     print(
-        "ratio: MLflow time / pinyard time (>1 = pinyard faster); cold = fresh Tracker, "
-        "warm = the same Tracker again; MLflow figure is the same for both"
+        "ratio: MLflow time / pinyard time (>1 = pinyard faster), the median [min-max] of "
+        "the rounds' ratios; cold = fresh Tracker, warm = the same Tracker again; MLflow "
+        "figure is the same for both"
     )
     print(render(rows))
     print(f"goals met: {extra['goals_met']}/{extra['goals']}")

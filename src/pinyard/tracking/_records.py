@@ -2,7 +2,8 @@
 
 Layout under ``ROOT/runs/<experiment>/``::
 
-    started/<hour>/<run_id>.json      written when a run starts (status "running")
+    started/<hour>/<run_id>.json      written when a run starts (status "running"),
+                                      deleted once its final record is written
     records/<hour>/<run_id>.json      written once when it ends (finished, failed, killed)
     series/<run_id>/<chunk>.json      metric values logged with a step, in chunks
     notes/<run_id>/<time>-<rand>.json notes added later (annotate / note)
@@ -11,7 +12,8 @@ Layout under ``ROOT/runs/<experiment>/``::
     checkpoints/<hour>/<runs>-<digest>.arrow   derived rows of the runs not yet compacted
 
 ``<hour>`` is ``YYYYmmddTHH`` (UTC) of the start (started/) or end
-(records/) time. Every object is created exclusively and never rewritten.
+(records/) time. Every object is created exclusively and never rewritten; the
+final record holds all of the start record, which only marks a running run.
 """
 
 from __future__ import annotations
