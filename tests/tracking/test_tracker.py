@@ -366,6 +366,26 @@ def test_a_query_sees_a_run_that_ends_while_it_lists(
     assert frame[["run_id", "status"]].values.tolist() == [[run.run_id, "finished"]]
 
 
+def test_a_query_reads_the_final_record_of_a_run_that_ends_after_it_listed(
+    board: pinyard.Board, tracker: Tracker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Listed as running, its start record gone before it is read: the final record is
+    read instead."""
+    run = tracker.start_run(params={"k": 1})
+    real_read = board.store.read_bytes
+    ended = []
+
+    def read_bytes(path: str) -> bytes:
+        if "/started/" in path and not ended:
+            ended.append(run.end())  # after the listing, before this read
+        return real_read(path)
+
+    monkeypatch.setattr(board.store, "read_bytes", read_bytes)
+    frame = board.tracker("sweep").runs()
+    assert ended
+    assert frame[["run_id", "status"]].values.tolist() == [[run.run_id, "finished"]]
+
+
 def test_get_run_finds_a_run_that_ends_while_it_looks(
     board: pinyard.Board, tracker: Tracker, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -401,7 +401,8 @@ class Tracker:
 
     def _parse(self, paths: Iterable[str]) -> list[RunRecord]:
         """The records at ``paths``, each parsed once per tracker (they are immutable);
-        a truncated or malformed one is skipped with a warning."""
+        a truncated or malformed one is skipped with a warning. A start record deleted
+        since it was listed gives way to the final record that replaced it."""
         records = []
         for where in paths:
             record = self._parsed.get(where)
@@ -410,6 +411,15 @@ class Tracker:
                     record = RunRecord.from_json(self._read(where), where)
                 except MetadataError as exc:
                     log.warning("%s", exc)
+                    continue
+                except FileNotFoundError:
+                    if not where.startswith("started/"):
+                        raise
+                    final = self._final_record(where.rsplit("/", 1)[-1].removesuffix(".json"))
+                    if final is None:  # deleted by hand: as if never listed
+                        log.warning("experiment %r: %s is gone", self.experiment, where)
+                    else:  # the run ended since the listing
+                        records.append(final)
                     continue
                 self._parsed[where] = record
             records.append(record)
