@@ -160,7 +160,8 @@ class RunsTable:
         if self._killed is not None and "status" not in self._converted:
             columns["status"][np.isin(positions, self._killed)] = "killed"
         index = pd.RangeIndex(len(positions))
-        return pd.DataFrame({c: _kept(v, index) for c, v in columns.items()}, index=index)
+        frame = {c: _kept(v, index) for c, v in columns.items()}
+        return pd.DataFrame(frame, index=index, copy=False)  # new arrays: not copied again
 
     def presume_killed(self) -> RunsTable:
         """A view of this table showing as killed the running runs that started on this
