@@ -14,6 +14,7 @@ from pinyard.errors import QueryError
 Value: TypeAlias = str | int | float | bool | None
 _KEYWORDS = frozenset({"and", "or", "not", "in", "is", "null", "true", "false", "like", "ilike"})
 _NOT_VALUES = frozenset({"inf", "infinity", "nan"})
+_RESERVED = _KEYWORDS | _NOT_VALUES
 _OPS = {"=": "=", "==": "=", "!=": "!=", "<>": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _TOKEN = re.compile(
     r"""(?P<ws>\s+)
@@ -100,7 +101,7 @@ def _tokenize(text: str) -> list[_Token]:
             if not text.startswith("`", pos + 1):
                 raise _error(text, pos + 1, f"expected a name after '.' at position {pos + 1}")
             pos += 1  # an unterminated `quoted name`, reported next round
-        if kind == "name" and word.lower() in _KEYWORDS | _NOT_VALUES:
+        if kind == "name" and word.lower() in _RESERVED:
             kind = "kw" if word.lower() in _KEYWORDS else "bad"
         if kind != "ws":
             tokens.append(_Token(word if kind == "punct" else kind, word, match.start()))

@@ -126,7 +126,7 @@ _THREADED_PARSE_BYTES = 1 << 20
 
 
 def read_table(data: bytes) -> pa.Table:
-    """A segment's (or checkpoint's) Parquet bytes as an Arrow table."""
+    """A segment's Parquet bytes as an Arrow table."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
