@@ -597,7 +597,8 @@ def measure(cfg: Config, root: str) -> Raw:
     # 3. Queries, in rounds: each round queries every store of one size in a fresh
     # process per library, one library right after the other (which goes first
     # alternates), so both meet the machine in the same state and each round gives
-    # one ratio. The big stores get one round unless --big-rounds says otherwise.
+    # one ratio. The big stores get one round unless --big-rounds says otherwise (an
+    # MLflow best-run query at 100,000 runs takes about 20 minutes).
     sizes = [
         (cfg.rounds, {"pinyard_small_logged": ("pinyard", small_y),
                       "pinyard_small_compacted": ("pinyard", small_c),
@@ -864,14 +865,16 @@ def parse_args(argv: Sequence[str]) -> tuple[Config, Path, bool]:
     parser.add_argument("--quick", action="store_true", help="big size 10,000 (a few minutes)")
     parser.add_argument("--big-runs", type=int, help="runs in the big store (default 100000)")
     parser.add_argument("--log-runs", type=int, default=1000, help="runs logged and timed")
-    parser.add_argument("--repeat", type=int, default=3, help="repetitions of each query")
+    parser.add_argument(
+        "--repeat", type=int, default=10, help="repetitions of each query in each round"
+    )
     parser.add_argument(
         "--rounds", type=int, default=5, help="rounds of queries on the 1,000-run stores"
     )
     parser.add_argument(
         "--big-rounds",
         type=int,
-        help="rounds of queries on the big stores (default 1; --quick: --rounds)",
+        help="rounds of queries on the big stores (default 1)",
     )
     parser.add_argument(
         "--budget-s",
@@ -908,7 +911,7 @@ def parse_args(argv: Sequence[str]) -> tuple[Config, Path, bool]:
         big_runs=big,
         repeat=args.repeat,
         rounds=args.rounds,
-        big_rounds=args.big_rounds or (args.rounds if args.quick else 1),
+        big_rounds=args.big_rounds or 1,
         budget_s=args.budget_s,
         workers=args.workers,
         runs_per_hour=args.runs_per_hour,
