@@ -342,25 +342,47 @@ def test_a_start_record_that_cannot_be_deleted_is_superseded(
     assert board.tracker("sweep").get_run(run.run_id).metrics == {"m": 1.0}
 
 
+def end_on_first_touch(
+    monkeypatch: pytest.MonkeyPatch,
+    board: pinyard.Board,
+    run: pinyard.tracking.Run,
+    method: str,
+    after: bool,
+    marker: str = "/started/",
+) -> list[object]:
+    """Make the store's ``method`` end ``run`` (final record written, start record
+    deleted) the first time it touches a path containing ``marker``, ``after`` or
+    before its own work; returns a list that holds the final record once it did."""
+    real = getattr(board.store, method)
+    ended: list[object] = []
+
+    def touch(path: str) -> object:
+        if marker not in path or ended:
+            return real(path)
+        if not after:
+            ended.append(run.end())
+        result = real(path)
+        if after:
+            ended.append(run.end())
+        return result
+
+    monkeypatch.setattr(board.store, method, touch)
+    return ended
+
+
 def test_a_query_sees_a_run_that_ends_while_it_lists(
     board: pinyard.Board, tracker: Tracker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A run that ends (in a new hour folder) between the listings of one query is either
-    running or finished in it, never missing: start records are listed first."""
+    running or finished in it, never missing: all start records are listed before the
+    hour folders of the final records (listed here before the run's new folder exists)."""
     real_now = Tracker._now
     monkeypatch.setattr(Tracker, "_now", lambda self: real_now(self) - timedelta(hours=2))
     run = tracker.start_run(params={"k": 1})
     monkeypatch.setattr(Tracker, "_now", real_now)  # it ends in the current hour
-    real_name_set = board.store.name_set
-    ended = []
-
-    def name_set(path: str) -> frozenset[str]:
-        names = real_name_set(path)
-        if "/started/" in path and not ended:
-            ended.append(run.end())  # final record written, start record deleted
-        return names
-
-    monkeypatch.setattr(board.store, "name_set", name_set)
+    ended = end_on_first_touch(
+        monkeypatch, board, run, "list_names", after=True, marker="sweep/records"
+    )
     frame = board.tracker("sweep").runs()
     assert ended
     assert frame[["run_id", "status"]].values.tolist() == [[run.run_id, "finished"]]
@@ -372,15 +394,7 @@ def test_a_query_reads_the_final_record_of_a_run_that_ends_after_it_listed(
     """Listed as running, its start record gone before it is read: the final record is
     read instead."""
     run = tracker.start_run(params={"k": 1})
-    real_read = board.store.read_bytes
-    ended = []
-
-    def read_bytes(path: str) -> bytes:
-        if "/started/" in path and not ended:
-            ended.append(run.end())  # after the listing, before this read
-        return real_read(path)
-
-    monkeypatch.setattr(board.store, "read_bytes", read_bytes)
+    ended = end_on_first_touch(monkeypatch, board, run, "read_bytes", after=False)
     frame = board.tracker("sweep").runs()
     assert ended
     assert frame[["run_id", "status"]].values.tolist() == [[run.run_id, "finished"]]
@@ -389,16 +403,9 @@ def test_a_query_reads_the_final_record_of_a_run_that_ends_after_it_listed(
 def test_get_run_finds_a_run_that_ends_while_it_looks(
     board: pinyard.Board, tracker: Tracker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """get_run found no final record; the run ends before it reads the start record."""
     run = tracker.start_run(params={"k": 1})
-    real_read = board.store.read_bytes
-    ended = []
-
-    def read_bytes(path: str) -> bytes:
-        if "/started/" in path and not ended:
-            ended.append(run.end())  # after get_run found no final record, before this read
-        return real_read(path)
-
-    monkeypatch.setattr(board.store, "read_bytes", read_bytes)
+    ended = end_on_first_touch(monkeypatch, board, run, "read_bytes", after=False)
     assert board.tracker("sweep").get_run(run.run_id).status == "finished"
     assert ended
 
