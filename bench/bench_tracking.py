@@ -872,9 +872,7 @@ def parse_args(argv: Sequence[str]) -> tuple[Config, Path, bool]:
         "--rounds", type=int, default=5, help="rounds of queries on the 1,000-run stores"
     )
     parser.add_argument(
-        "--big-rounds",
-        type=int,
-        help="rounds of queries on the big stores (default 1)",
+        "--big-rounds", type=int, default=1, help="rounds of queries on the big stores"
     )
     parser.add_argument(
         "--budget-s",
@@ -911,7 +909,7 @@ def parse_args(argv: Sequence[str]) -> tuple[Config, Path, bool]:
         big_runs=big,
         repeat=args.repeat,
         rounds=args.rounds,
-        big_rounds=args.big_rounds or 1,
+        big_rounds=args.big_rounds,
         budget_s=args.budget_s,
         workers=args.workers,
         runs_per_hour=args.runs_per_hour,
