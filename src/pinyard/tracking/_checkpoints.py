@@ -4,10 +4,10 @@ one file plus the few records written after it, not one object per run.
 A checkpoint is ``checkpoints/<hour>/<runs>-<digest>.arrow``: an uncompressed
 Arrow IPC file in the segment schema and row order (see
 `pinyard.tracking._segments`), ``<hour>`` the newest hour of the records it was
-built from, ``<runs>`` its row count (8 digits) and ``<digest>`` the xxh3-128
-of its bytes (32 hex): it detects a torn or damaged file, and a checkpoint
-guards no secret, so a fast hash does (0010). Its schema metadata names the records its rows
-hold as ``records/`` and ``started/`` name them (``<run_id>.json``, one per
+built from, ``<runs>`` its row count (8 digits) and ``<digest>`` the xxh3-128 of
+its bytes (32 hex): it detects a torn or damaged file, and a checkpoint guards
+no secret, so a fast hash does (0010). Its schema metadata names the records its
+rows hold as ``records/`` and ``started/`` name them (``<run_id>.json``, one per
 line): ``pinyard.final`` the final records, ``pinyard.started`` the start
 records of the runs it holds as running. Like a segment it is derived, created
 exclusively and never rewritten. Unlike segments, checkpoints overlap one
