@@ -178,7 +178,9 @@ class RunsTable:
         dead = [p for p, pid in zip(positions, pids, strict=True) if not alive(pid)]
         if not dead:
             return self
-        return RunsTable(table, np.array(dead, dtype=np.intp), self._converted)
+        view = RunsTable(table, np.array(dead, dtype=np.intp), self._converted)
+        view._factorized = self._factorized  # the same rows: status is never factorized
+        return view
 
 
 def _kept(values: Any, index: pd.Index) -> Any:
