@@ -428,14 +428,14 @@ def test_azure_large_write_is_committed_straight_at_its_version(
 
 
 def _azure_upload(bucket: Bucket, blob: str, data: bytes) -> Any:
-    from pinyard.boards._azure import BlockUpload
+    from pinyard.boards._azure import BlockListUpload
     from pinyard.boards._retry import retrying
 
     def call(what: str, fn: Any) -> Any:
         return retrying(what, fn, blob)
 
     sha = hashlib.sha256(data).hexdigest()
-    upload = BlockUpload(bucket.fs, call, bucket.name, blob, len(data), sha)
+    upload = BlockListUpload(bucket.fs, call, bucket.name, blob, len(data), sha)
     upload.write(data)
     return upload
 

@@ -1,6 +1,6 @@
 """Azure Blob requests adlfs does not make the way pinyard needs.
 
-`BlockUpload`: one blob written straight from a producer as blocks staged on
+`BlockListUpload`: one blob written straight from a producer as blocks staged on
 its final name, then committed exclusively (Put Block List with
 ``If-None-Match: *``). Uncommitted blocks are listed by no ordinary listing, so
 nothing is visible under the name until the commit; Azure drops them when
@@ -18,12 +18,9 @@ from __future__ import annotations
 import base64
 import io
 import uuid
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from pinyard.boards._blocks import BlockFiller
-from pinyard.boards._store import BytesLike
+from pinyard.boards._blocks import BlockUpload
 
 BLOCK_BYTES = 8 * 1024 * 1024
 MAX_BLOCKS = 50_000  # Azure's limit per blob
@@ -31,8 +28,8 @@ IN_FLIGHT = 2
 SHA256_KEY = "pinyard_sha256"  # blob metadata
 
 
-class BlockUpload:
-    """Write bytes with `write`, then `complete` (or `abort`) exactly once.
+class BlockListUpload(BlockUpload[str]):
+    """Blocks staged on the blob's name, committed with ``If-None-Match: *``.
 
     ``call(what, fn)`` runs one request with the store's retries and error
     translation; ``fs`` is an ``adlfs.AzureBlobFileSystem``.
@@ -44,10 +41,7 @@ class BlockUpload:
         self._fs, self._call, self._sha256 = fs, call, sha256
         self._client = fs.service_client.get_container_client(container).get_blob_client(blob)
         self._url = f"{container}/{blob}"
-        self._blocks = BlockFiller(max(BLOCK_BYTES, -(-size // MAX_BLOCKS)), self._send_block)
-        self._ids: list[str] = []
-        self._pending: deque[Future[None]] = deque()
-        self._pool = ThreadPoolExecutor(IN_FLIGHT, thread_name_prefix="pinyard-upload")
+        super().__init__(max(BLOCK_BYTES, -(-size // MAX_BLOCKS)), IN_FLIGHT)
 
     def _run(self, what: str, make: Any) -> Any:
         """Run the coroutine ``make()`` on adlfs' loop, Azure's errors as the store's."""
@@ -64,50 +58,29 @@ class BlockUpload:
 
         return self._call(what, run)
 
-    def write(self, data: BytesLike) -> None:
-        self._blocks.write(data)
-
-    def _send_block(self, block: io.BytesIO) -> None:
+    def _send(self, number: int, block: io.BytesIO) -> str:
         data = block.getvalue()
-        if len(self._pending) >= IN_FLIGHT:
-            self._pending.popleft().result()
         block_id = base64.b64encode(uuid.uuid4().hex.encode()).decode()
-        self._ids.append(block_id)
+        self._run("uploading", lambda: self._client.stage_block(block_id, data, len(data)))
+        return block_id
 
-        def stage() -> None:
-            self._run("uploading", lambda: self._client.stage_block(block_id, data, len(data)))
-
-        self._pending.append(self._pool.submit(stage))
-
-    def complete(self) -> bool:
-        """Send the last block and commit exclusively; True if this call created the
-        blob, FileExistsError if another one is there."""
+    def _commit(self) -> bool:
         from azure.core import MatchConditions
 
         try:
-            if self._blocks.filled or not self._ids:
-                self._blocks.flush()
-            while self._pending:
-                self._pending.popleft().result()
-            try:
-                self._run(
-                    "uploading",
-                    lambda: self._client.commit_block_list(
-                        self._ids,
-                        match_condition=MatchConditions.IfMissing,
-                        metadata={SHA256_KEY: self._sha256},
-                    ),
-                )
-            except FileExistsError:
-                if self._existing_sha256() != self._sha256:
-                    raise
-                return False  # ours (a lost answer) or identical bytes: not ours to remove
-            return True
-        except BaseException:
-            self.abort()
-            raise
-        finally:
-            self._pool.shutdown(wait=False)
+            self._run(
+                "uploading",
+                lambda: self._client.commit_block_list(
+                    self._sent,
+                    match_condition=MatchConditions.IfMissing,
+                    metadata={SHA256_KEY: self._sha256},
+                ),
+            )
+        except FileExistsError:
+            if self._existing_sha256() != self._sha256:
+                raise
+            return False  # ours (a lost answer) or identical bytes: not ours to remove
+        return True
 
     def _existing_sha256(self) -> str | None:
         try:
@@ -116,10 +89,4 @@ class BlockUpload:
             return None
         return (props.metadata or {}).get(SHA256_KEY)
 
-    def abort(self) -> None:
-        """Stop sending; the staged blocks stay uncommitted (invisible, dropped by Azure)."""
-        for future in self._pending:
-            future.cancel()
-        self._pending.clear()
-        self._pool.shutdown(wait=True)
-        self._blocks.drop()
+    # abort: the staged blocks stay uncommitted (invisible; Azure drops them)

@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, BinaryIO, TypeVar
 
-from pinyard.boards._azure import BlockUpload
+from pinyard.boards._azure import BlockListUpload
 from pinyard.boards._hashing import FileDigest
 from pinyard.boards._names import is_version_id
 from pinyard.boards._remote_staging import (
@@ -259,7 +259,7 @@ class RemoteStore(Store):
             return self._call(what, path, fn)
 
         if self.protocol in AZURE_PROTOCOLS:
-            return BlockUpload(self.fs, call, bucket, key, size, sha256)
+            return BlockListUpload(self.fs, call, bucket, key, size, sha256)
         return MultipartUpload(self.fs, call, bucket, key, size)
 
     def delete_file(self, path: str) -> None:

@@ -33,13 +33,10 @@ import contextlib
 import contextvars
 import hashlib
 import io
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, BinaryIO
 
-from pinyard.boards._blocks import BlockFiller
+from pinyard.boards._blocks import BlockUpload
 from pinyard.boards._hashing import FileDigest, HashingWriter
-from pinyard.boards._store import BytesLike
 
 MIB = 1024 * 1024
 PART_BYTES = 8 * MIB
@@ -218,8 +215,8 @@ def part_size_for(size: int) -> int:
     return max(PART_BYTES, -(-needed // MIB) * MIB)
 
 
-class MultipartUpload:
-    """Write bytes with `write`, then `complete` (or `abort`) exactly once.
+class MultipartUpload(BlockUpload[dict[str, Any]]):
+    """An S3 multipart upload completed exclusively (``If-None-Match: *``).
 
     ``call(what, fn)`` runs one request with the store's retries and error
     translation; ``fs`` is an ``s3fs.S3FileSystem``.
@@ -227,76 +224,47 @@ class MultipartUpload:
 
     def __init__(self, fs: Any, call: Any, bucket: str, key: str, size: int) -> None:
         self._fs, self._call, self._bucket, self._key = fs, call, bucket, key
-        # The part being filled owns its bytes: sent as a stream, no copy later.
-        self._blocks = BlockFiller(part_size_for(size), self._send)
-        self._parts: list[dict[str, Any]] = []
-        self._pending: deque[Future[dict[str, Any]]] = deque()
-        self._pool = ThreadPoolExecutor(IN_FLIGHT, thread_name_prefix="pinyard-upload")
         created = self._request("uploading", "create_multipart_upload", Bucket=bucket, Key=key)
         self._upload_id = str(created["UploadId"])
+        super().__init__(part_size_for(size), IN_FLIGHT)
 
     def _request(self, what: str, method: str, **kwargs: Any) -> dict[str, Any]:
         if "Body" in kwargs:
             return dict(self._call(what, lambda: call_with_body(self._fs, method, **kwargs)))
         return dict(self._call(what, lambda: self._fs.call_s3(method, **kwargs)))
 
-    def write(self, data: BytesLike) -> None:
-        self._blocks.write(data)
+    def _send(self, number: int, block: io.BytesIO) -> dict[str, Any]:
+        out = self._request(
+            "uploading",
+            "upload_part",
+            Bucket=self._bucket,
+            Key=self._key,
+            UploadId=self._upload_id,
+            PartNumber=number,
+            Body=block,  # a stream: aiohttp would copy a bytes body twice
+        )
+        return {"PartNumber": number, "ETag": out["ETag"]}
 
-    def _send(self, body: io.BytesIO) -> None:
-        if len(self._pending) >= IN_FLIGHT:
-            self._collect(self._pending.popleft())
-        number = len(self._parts) + len(self._pending) + 1
-
-        def upload() -> dict[str, Any]:
-            out = self._request(
+    def _commit(self) -> bool:
+        etag = _multipart_etag([p["ETag"] for p in self._sent])
+        try:
+            self._request(
                 "uploading",
-                "upload_part",
+                "complete_multipart_upload",
                 Bucket=self._bucket,
                 Key=self._key,
                 UploadId=self._upload_id,
-                PartNumber=number,
-                Body=body,  # a stream: aiohttp would copy a bytes body twice
+                MultipartUpload={"Parts": self._sent},
+                IfNoneMatch="*",
             )
-            return {"PartNumber": number, "ETag": out["ETag"]}
-
-        self._pending.append(self._pool.submit(upload))
-
-    def _collect(self, future: Future[dict[str, Any]]) -> None:
-        self._parts.append(future.result())
-
-    def complete(self) -> bool:
-        """Send the last part and complete the upload exclusively; True if this call
-        created the object, FileExistsError if another one is there."""
-        try:
-            if self._blocks.filled or not (self._parts or self._pending):
-                self._blocks.flush()
-            while self._pending:
-                self._collect(self._pending.popleft())
-            etag = _multipart_etag([p["ETag"] for p in self._parts])
-            try:
-                self._request(
-                    "uploading",
-                    "complete_multipart_upload",
-                    Bucket=self._bucket,
-                    Key=self._key,
-                    UploadId=self._upload_id,
-                    MultipartUpload={"Parts": self._parts},
-                    IfNoneMatch="*",
-                )
-            except (FileExistsError, FileNotFoundError):
-                # A lost answer whose retry found the object (or the upload gone): the
-                # bytes are ours if it carries our ETag (or another writer's identical
-                # parts: then it is not ours to take back, hence False).
-                if etag is None or self._existing_etag() != etag:
-                    raise FileExistsError(f"{self._bucket}/{self._key}") from None
-                return False
-            return True
-        except BaseException:
-            self.abort()
-            raise
-        finally:
-            self._pool.shutdown(wait=False)
+        except (FileExistsError, FileNotFoundError):
+            # A lost answer whose retry found the object (or the upload gone): the
+            # bytes are ours if it carries our ETag (or another writer's identical
+            # parts: then it is not ours to take back, hence False).
+            if etag is None or self._existing_etag() != etag:
+                raise FileExistsError(f"{self._bucket}/{self._key}") from None
+            return False
+        return True
 
     def _existing_etag(self) -> str | None:
         try:
@@ -305,12 +273,8 @@ class MultipartUpload:
             return None
         return str(head.get("ETag", "")).strip('"')
 
-    def abort(self) -> None:
-        """Drop the parts sent (best effort); nothing was or will be visible."""
-        for future in self._pending:
-            future.cancel()
-        self._pending.clear()
-        self._pool.shutdown(wait=True)
+    def _discard(self) -> None:
+        """Abort the multipart upload: S3 drops the parts sent."""
         with contextlib.suppress(Exception):
             self._fs.call_s3(
                 "abort_multipart_upload",
@@ -318,7 +282,6 @@ class MultipartUpload:
                 Key=self._key,
                 UploadId=self._upload_id,
             )
-        self._blocks.drop()
 
 
 def _multipart_etag(part_etags: list[str]) -> str | None:
