@@ -19,6 +19,7 @@ import pinyard
 from pinyard import errors
 from pinyard.tracking import Tracker
 from pinyard.tracking._query import compile_filter
+from tests.tracking.processes import RunningProcess
 
 EXPERIMENT = "sweep"
 
@@ -215,33 +216,15 @@ def test_a_checkpoint_of_an_older_version_is_ignored_and_replaced(
     assert old.exists()  # dropped with its hour, like any checkpoint
 
 
-RUNNING = textwrap.dedent(
-    """
-    import sys, time
-    import pinyard
-    run = pinyard.board_folder(sys.argv[1]).tracker("sweep").start_run(params={"i": -1})
-    print(run.run_id, flush=True)
-    time.sleep(60)
-    """
-)
-
-
 def test_a_run_a_checkpoint_holds_as_running_shows_killed_once_its_process_is_gone(
     board: pinyard.Board,
 ) -> None:
-    root = board.store.local_path("")
-    assert root is not None
-    proc = subprocess.Popen(
-        [sys.executable, "-c", RUNNING, root], stdout=subprocess.PIPE, text=True
-    )
-    assert proc.stdout is not None
-    run_id = proc.stdout.readline().strip()
+    process = RunningProcess(board)
+    run_id = process.run_id
     log_runs(board.tracker(EXPERIMENT), 0, 6)
     assert fresh(board).runs().set_index("run_id").loc[run_id, "status"] == "running"
     assert checkpoints(board)  # holding the run as running
-    proc.kill()
-    proc.wait()
-    proc.stdout.close()
+    process.kill()
     for reader in (fresh(board), fresh(board)):
         assert reader.runs().set_index("run_id").loc[run_id, "status"] == "killed"
         assert list(reader.search("status = 'killed'")["run_id"]) == [run_id]

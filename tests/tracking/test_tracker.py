@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import signal
 import subprocess
 import sys
 import textwrap
@@ -19,6 +18,7 @@ import pytest
 import pinyard
 from pinyard import errors
 from pinyard.tracking import Tracker, _run
+from tests.tracking.processes import RunningProcess
 
 
 @pytest.fixture
@@ -84,30 +84,11 @@ def test_failed_and_killed_runs_are_recorded(tracker: Tracker) -> None:
     assert tracker.get_run(killed.run_id).status == "killed"
 
 
-KILLED = textwrap.dedent(
-    """
-    import sys, time
-    import pinyard
-    tracker = pinyard.board_folder(sys.argv[1]).tracker("sweep")
-    run = tracker.start_run(params={"k": 1})
-    print(run.run_id, flush=True)
-    time.sleep(60)
-    """
-)
-
-
 def test_a_process_killed_mid_run_shows_as_killed(board: pinyard.Board, tracker: Tracker) -> None:
-    root = board.store.local_path("")
-    assert root is not None
-    proc = subprocess.Popen(
-        [sys.executable, "-c", KILLED, root], stdout=subprocess.PIPE, text=True
-    )
-    assert proc.stdout is not None
-    run_id = proc.stdout.readline().strip()
+    process = RunningProcess(board)
+    run_id = process.run_id
     assert tracker.runs().set_index("run_id").loc[run_id, "status"] == "running"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    proc.stdout.close()
+    process.kill()
     assert tracker.runs().set_index("run_id").loc[run_id, "status"] == "killed"
     assert tracker.get_run(run_id).status == "killed"
 
