@@ -179,22 +179,30 @@ def _stored_checksum(bucket: Bucket, key: str) -> str | None:
     return head.get("ChecksumSHA256")
 
 
+LARGE = bytes(range(256)) * (96 * 1024)  # 24 MiB: three 8 MiB blocks or parts
+
+
+def upload_large(bucket: Bucket, board: pinyard.Board, tmp_path: Path) -> tuple[Any, Any]:
+    """``board.pin_upload`` of a `LARGE` file as pin ``big``: (its meta, the requests)."""
+    assert bucket.proxy is not None
+    source = tmp_path / "model.bin"
+    source.write_bytes(LARGE)
+    with bucket.proxy.measure() as write:
+        meta = board.pin_upload(source, "big")
+    return meta, write
+
+
 def test_s3_large_write_is_one_exclusive_put_at_its_version(
     s3_bucket_via_proxy: Bucket, tmp_path: Path
 ) -> None:
     bucket = s3_bucket_via_proxy
-    assert bucket.proxy is not None
     board = open_board(bucket, tmp_path)
-    payload = bytes(range(256)) * (96 * 1024)  # 24 MiB: under the single-PUT limit
-    source = tmp_path / "model.bin"
-    source.write_bytes(payload)
-    with bucket.proxy.measure() as write:
-        meta = board.pin_upload(source, "big")
+    meta, write = upload_large(bucket, board, tmp_path)  # under the single-PUT limit
     paths = [r.path for r in write.records]
     assert not [p for p in paths if "/staging/" in p], paths  # no staged copy
     assert write.by_method == {"GET": 1, "PUT": 2}, write.by_method  # LIST, data, data.txt
     key = f"team/pins/big/{meta.version}/model.bin"
-    assert bucket.fs.cat_file(bucket.path(key)) == payload
+    assert bucket.fs.cat_file(bucket.path(key)) == LARGE
     # S3 checked the body against the sha256 in data.txt, and keeps it.
     sha256 = base64.b64encode(bytes.fromhex(meta.files[0].sha256)).decode()
     assert _stored_checksum(bucket, key) == sha256
@@ -206,19 +214,14 @@ def test_s3_write_over_the_single_put_limit_streams_into_a_multipart_upload(
     s3_bucket_via_proxy: Bucket, tmp_path: Path
 ) -> None:
     bucket = s3_bucket_via_proxy
-    assert bucket.proxy is not None
     board = open_board(bucket, tmp_path)
     board.store.single_put_bytes = 16 * MIB  # type: ignore[attr-defined]
-    payload = bytes(range(256)) * (96 * 1024)  # 24 MiB: three parts
-    source = tmp_path / "model.bin"
-    source.write_bytes(payload)
-    with bucket.proxy.measure() as write:
-        meta = board.pin_upload(source, "big")
+    meta, write = upload_large(bucket, board, tmp_path)  # three parts
     paths = [r.path for r in write.records]
     assert not [p for p in paths if "/staging/" in p], paths  # no staged copy
     assert write.by_method["PUT"] == 3 + 1, write.by_method  # parts + data.txt
     assert write.by_method["POST"] == 2, write.by_method  # create, complete
-    assert bucket.fs.cat_file(bucket.path("team/pins/big", meta.version, "model.bin")) == payload
+    assert bucket.fs.cat_file(bucket.path("team/pins/big", meta.version, "model.bin")) == LARGE
     assert open_board(bucket, tmp_path).pin_download("big") != []
     assert _open_uploads(bucket) == []
 
@@ -409,22 +412,17 @@ def test_azure_large_write_is_committed_straight_at_its_version(
     azure_container_via_proxy: Bucket, tmp_path: Path
 ) -> None:
     bucket = azure_container_via_proxy
-    assert bucket.proxy is not None
     board = open_board(bucket, tmp_path)
-    payload = bytes(range(256)) * (96 * 1024)  # 24 MiB: three blocks
-    source = tmp_path / "model.bin"
-    source.write_bytes(payload)
-    with bucket.proxy.measure() as write:
-        meta = board.pin_upload(source, "big")
+    meta, write = upload_large(bucket, board, tmp_path)  # three blocks
     queries = [r.query for r in write.records if r.method == "PUT"]
     assert not [r.path for r in write.records if "/staging/" in r.path]  # no staged copy
     assert sum("comp=block&" in f"{q}&" for q in queries) == 3, queries  # blocks
     assert sum("comp=blocklist" in q for q in queries) == 1, queries  # the commit
     assert not [r for r in write.records if r.method == "DELETE"]
     key = bucket.path("team/pins/big", meta.version, "model.bin")
-    assert bucket.fs.cat_file(key) == payload
+    assert bucket.fs.cat_file(key) == LARGE
     (path,) = open_board(bucket, tmp_path).pin_download("big")
-    assert Path(path).read_bytes() == payload
+    assert Path(path).read_bytes() == LARGE
 
 
 def _azure_upload(bucket: Bucket, blob: str, data: bytes) -> Any:
