@@ -10,10 +10,11 @@ import pinyard
 import pinyard.boards
 import pinyard.errors
 import pinyard.models
+import pinyard.registry
 import pinyard.serving
 import pinyard.tracking
 
-MODULES = [pinyard, pinyard.boards, pinyard.errors, pinyard.models, pinyard.serving,
+MODULES = [pinyard, pinyard.boards, pinyard.errors, pinyard.models, pinyard.registry, pinyard.serving,
            pinyard.tracking]  # fmt: skip
 
 

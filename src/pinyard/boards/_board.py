@@ -9,12 +9,9 @@ import shutil
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pinyard.boards._board_base import BoardBase
-
-if TYPE_CHECKING:
-    from pinyard.tracking import Tracker
 from pinyard.boards._gc import GcReport, collect_garbage
 from pinyard.boards._names import validate_pin_name
 from pinyard.boards._progress import progress_enabled
@@ -321,12 +318,6 @@ class Board(BoardBase):
             self.store.delete_tree(self._version_dir(name, version))
             deleted.append(version)
         return deleted
-
-    def tracker(self, experiment: str) -> Tracker:
-        """The experiment-tracking log of ``experiment`` on this board (see `pinyard.tracking`)."""
-        from pinyard.tracking import Tracker
-
-        return Tracker(self, experiment)
 
     def gc(self, older_than: timedelta = timedelta(days=1), dry_run: bool = False) -> GcReport:
         """Remove leftovers of interrupted writes untouched for ``older_than``: staging

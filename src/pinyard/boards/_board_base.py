@@ -3,6 +3,7 @@ metadata read, and the protection hooks deletions consult."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from typing import Any, Literal
 from pinyard.boards._cache import Cache
 from pinyard.boards._meta import META_FILENAME, PinMeta
 from pinyard.boards._names import validate_pin_name, validate_version_id
-from pinyard.boards._reading import read_meta
+from pinyard.boards._reading import read_meta, read_meta_bytes
 from pinyard.boards._store import Store
 from pinyard.boards._versions import version_created
 from pinyard.errors import InvalidNameError, PinNotFoundError, VersionNotFoundError
@@ -20,6 +21,21 @@ from pinyard.errors import InvalidNameError, PinNotFoundError, VersionNotFoundEr
 #: A protection hook gets (pin name, version id) and returns why the version
 #: must be kept (an alias, a stage, a deployment) or None to allow deletion.
 ProtectionHook = Callable[[str, str], str | None]
+#: Makes the protection hook a capability above boards gives every pinyard board
+#: (see `register_protection`); boards themselves know nothing of what it checks.
+ProtectionFactory = Callable[["BoardBase"], ProtectionHook]
+
+_PROTECTION_FACTORIES: list[ProtectionFactory] = []
+
+
+def register_protection(factory: ProtectionFactory) -> None:
+    """Give every pinyard board opened from now on the hook ``factory(board)`` returns.
+
+    ``import pinyard`` registers the registry's, so a version an alias or a
+    stage holds is protected in any process, whether it uses the registry or not.
+    """
+    if factory not in _PROTECTION_FACTORIES:
+        _PROTECTION_FACTORIES.append(factory)
 
 
 @dataclass(frozen=True)
@@ -50,7 +66,9 @@ class BoardBase:
         self.kind = kind
         self.allow_pickle_read = allow_pickle_read
         self._pins = pins_prefix.strip("/")
-        self._hooks: list[ProtectionHook] = []
+        self._hooks: list[ProtectionHook] = (
+            [factory(self) for factory in _PROTECTION_FACTORIES] if kind == "pinyard" else []
+        )
         self._download_dir: str | None = None
 
     def __repr__(self) -> str:
@@ -145,6 +163,17 @@ class BoardBase:
                 f"pin {name!r} has no version {version!r}; it has {len(versions)} version(s), "
                 f"the latest is {versions[-1]!r} (see pin_versions({name!r}))"
             ) from None
+
+    def meta_sha256(self, name: str, version: str) -> str:
+        """The sha256 of a version's ``data.txt`` as stored (what a registry event records
+        to make the version tamper-evident); `VersionNotFoundError` if it is not there."""
+        validate_version_id(version)
+        path = f"{self._version_dir(name, version)}/{META_FILENAME}"
+        try:
+            raw = read_meta_bytes(self.store, self.cache, name, version, path)
+        except FileNotFoundError:
+            raise VersionNotFoundError(f"pin {name!r} has no version {version!r}") from None
+        return hashlib.sha256(raw).hexdigest()
 
     def _read_meta(self, name: str, version: str) -> PinMeta:
         path = f"{self._version_dir(name, version)}/{META_FILENAME}"

@@ -219,6 +219,20 @@ class LocalStore(Store):
         finally:
             os.close(fd)
 
+    def replace_small(self, path: str, data: bytes) -> None:
+        """Write a temporary file beside ``path`` and rename it over (atomic, not synced:
+        what this holds is derived and can be made again)."""
+        target = self._abs(path)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        tmp = f"{target}.{uuid.uuid4().hex}.tmp"
+        try:
+            with open(tmp, "wb") as out:
+                out.write(data)
+            os.replace(tmp, target)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+
     def new_staging(self, pin_dir: str, *, replay: bool = True) -> Staging:
         folder = os.path.join(self.staging_dir, uuid.uuid4().hex)
         os.makedirs(folder)

@@ -65,7 +65,7 @@ _HOUR = timedelta(hours=1)
 class Tracker:
     """The runs of one experiment, stored append-only under ``ROOT/runs/<experiment>/``.
 
-    Get one with ``board.tracker("experiment")``. Any number of processes and
+    Get one with ``pinyard.Tracker(board, "experiment")``. Any number of processes and
     machines may log runs at once: every record is a new object created
     exclusively, and nothing is ever rewritten.
     """
