@@ -12,7 +12,7 @@ no server, and the same guarantees on a folder, S3, Azure and GCS.
 """
 
 from pinyard.registry._events import Event, Target
-from pinyard.registry._gates import METRICS, Gate, GateContext, GateResult, MetricGate
+from pinyard.registry._gates import Gate, GateContext, GateResult, MetricGate
 from pinyard.registry._hooks import CommandHook, EventHook, HttpHook
 from pinyard.registry._reads import Lineage, Resolved, VerifyReport
 from pinyard.registry._refs import Reference, parse_reference
@@ -29,7 +29,6 @@ __all__ = [
     "GateResult",
     "HttpHook",
     "Lineage",
-    "METRICS",
     "MetricGate",
     "Reference",
     "Registry",

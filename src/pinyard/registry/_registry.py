@@ -103,7 +103,11 @@ class Registry(RegistryReads):
     # -- aliases ------------------------------------------------------------
 
     def set_alias(self, name: str, alias: str, version: str, *, reason: str = "") -> Event:
-        """Point ``alias`` at ``version`` of ``name`` (a full id or its 5-hex hash)."""
+        """Point ``alias`` at ``version`` of ``name`` (a full id or its 5-hex hash).
+
+        If the alias already holds that version nothing is written and the
+        event that set it is returned, so a script may run this every time.
+        """
         return self._move(name, alias, version, reason, op="set_alias")
 
     def remove_alias(self, name: str, alias: str, *, reason: str = "") -> Event:
@@ -232,6 +236,8 @@ class Registry(RegistryReads):
                     targets[chosen] = self.fingerprint(name, self.board.pin_meta(name, chosen))
             current = state.slot(kind, slot)
             holder = current.holder if current else None
+            if holder == chosen and op in ("set_alias", "promote"):
+                raise _Unchanged(state.setters[f"{kind}:{slot}"])
             fields = self._fields(op, name, reason, config, slot=slot, kind=kind,
                                   target=targets[chosen], previous=holder)  # fmt: skip
             if kind == "stage":
@@ -248,7 +254,14 @@ class Registry(RegistryReads):
                     fields.update(op="refused", previous=holder)
             return fields
 
-        committed = self._chain(name).append(plan)
+        chain = self._chain(name)
+        try:
+            committed = chain.append(plan)
+        except _Unchanged as unchanged:
+            found = chain.read(unchanged.seq)
+            assert found is not None
+            log.info("%s: %r already holds %s; nothing recorded", name, slot, found[0].version)
+            return found[0]
         self._after(committed.event)
         if committed.event.op == "refused":
             result = refusal[0]
@@ -314,6 +327,13 @@ class Registry(RegistryReads):
 
 
 BOARD_NAME = ".board"
+
+
+class _Unchanged(Exception):  # noqa: N818 - a signal, not an error
+    """The slot already holds the version: no event is written (``seq`` set it)."""
+
+    def __init__(self, seq: int) -> None:
+        self.seq = seq
 
 
 def _login() -> str:
