@@ -164,16 +164,27 @@ class BoardBase:
                 f"the latest is {versions[-1]!r} (see pin_versions({name!r}))"
             ) from None
 
-    def meta_sha256(self, name: str, version: str) -> str:
+    def meta_sha256(self, name: str, version: str, expected: str | None = None) -> str:
         """The sha256 of a version's ``data.txt`` as stored (what a registry event records
-        to make the version tamper-evident); `VersionNotFoundError` if it is not there."""
+        to make the version tamper-evident); `VersionNotFoundError` if it is not there.
+
+        When a cached copy does not have the ``expected`` digest, the cached
+        copy is dropped and the board's own is read: only the board can be wrong.
+        """
         validate_version_id(version)
         path = f"{self._version_dir(name, version)}/{META_FILENAME}"
         try:
-            raw = read_meta_bytes(self.store, self.cache, name, version, path)
+            digest = hashlib.sha256(
+                read_meta_bytes(self.store, self.cache, name, version, path)
+            ).hexdigest()
+            if expected is not None and digest != expected and self.cache is not None:
+                self.cache.drop_meta(self.store.url, name, version)
+                digest = hashlib.sha256(
+                    read_meta_bytes(self.store, self.cache, name, version, path)
+                ).hexdigest()
         except FileNotFoundError:
             raise VersionNotFoundError(f"pin {name!r} has no version {version!r}") from None
-        return hashlib.sha256(raw).hexdigest()
+        return digest
 
     def _read_meta(self, name: str, version: str) -> PinMeta:
         path = f"{self._version_dir(name, version)}/{META_FILENAME}"

@@ -232,7 +232,7 @@ class RegistryReads:
 
     def _check_target(self, name: str, target: Target, via: str) -> None:
         try:
-            actual = self.board.meta_sha256(name, target.version)
+            actual = self.board.meta_sha256(name, target.version, expected=target.meta_sha256)
         except VersionNotFoundError:
             raise VersionNotFoundError(
                 f"{via} points at {name} version {target.version}, which is no longer on the "
