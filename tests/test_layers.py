@@ -46,5 +46,7 @@ def test_a_layer_imports_nothing_above_it(layer: str) -> None:
 
 def test_the_check_sees_lazy_imports(tmp_path: Path) -> None:
     module = tmp_path / "m.py"
-    module.write_text("def f():\n    from pinyard.tracking import Tracker\n    import pinyard.cli\n")
+    module.write_text(
+        "def f():\n    from pinyard.tracking import Tracker\n    import pinyard.cli\n"
+    )
     assert imported_packages(module) == {"tracking", "cli"}

@@ -14,8 +14,8 @@ import pinyard.registry
 import pinyard.serving
 import pinyard.tracking
 
-MODULES = [pinyard, pinyard.boards, pinyard.errors, pinyard.models, pinyard.registry, pinyard.serving,
-           pinyard.tracking]  # fmt: skip
+MODULES = [pinyard, pinyard.boards, pinyard.errors, pinyard.models, pinyard.registry,
+           pinyard.serving, pinyard.tracking]  # fmt: skip
 
 
 @pytest.mark.parametrize("module", MODULES)
