@@ -98,9 +98,9 @@ class Board(BoardBase):
     ) -> list[str]:
         """Local paths of a version's files, each verified before it is returned.
 
-        For a folder board these are the files in the board: treat them as
-        read-only. For other boards they are verified copies in a private
-        temporary folder.
+        For a folder board these are the files in the board, which are
+        read-only on disk (a committed version never changes). For other
+        boards they are verified copies in a private temporary folder.
         """
         meta = self.pin_meta(name, version)
         if hash is not None:
