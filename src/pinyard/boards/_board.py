@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pinyard.boards._board_base import BoardBase
+from pinyard.boards._boundary import guarded
 from pinyard.boards._gc import GcReport, collect_garbage
 from pinyard.boards._names import validate_pin_name
 from pinyard.boards._progress import progress_enabled
@@ -47,6 +48,7 @@ from pinyard.errors import (
 log = logging.getLogger("pinyard")
 
 
+@guarded(lambda board: board.store.url)
 class Board(BoardBase):
     """A set of pins, each an append-only list of immutable, hashed versions.
 

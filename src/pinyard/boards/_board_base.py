@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from pinyard.boards._boundary import guarded
 from pinyard.boards._cache import Cache
 from pinyard.boards._meta import META_FILENAME, PinMeta
 from pinyard.boards._names import validate_pin_name, validate_version_id
@@ -47,6 +48,7 @@ class VersionInfo:
     hash: str
 
 
+@guarded(lambda board: board.store.url)
 class BoardBase:
     """The read-only half of a `Board`: paths, listings, metadata and protection hooks."""
 

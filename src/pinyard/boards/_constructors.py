@@ -10,6 +10,7 @@ import tempfile
 from typing import Any
 
 from pinyard.boards._board import Board
+from pinyard.boards._boundary import guarded_function
 from pinyard.boards._cache import Cache
 from pinyard.boards._local import LocalStore
 from pinyard.boards._memory import MemoryStore
@@ -30,6 +31,7 @@ STAGING_DIR = "staging"
 _LOCAL_PROTOCOLS = {"file", "local"}
 
 
+@guarded_function(lambda *args, **kwargs: str(args[0] if args else kwargs))
 def board_folder(
     path: str | os.PathLike[str],
     *,
@@ -42,7 +44,7 @@ def board_folder(
     The folder holds ``pinyard.json``, the pins board ``pins/`` that R pins
     and pins-python open as it is, and pinyard's own folders beside it.
     """
-    root = os.path.abspath(os.fspath(path))
+    root = _local_root(os.fspath(path))
     store = LocalStore(root, os.path.join(root, STAGING_DIR))
     return _open_pinyard(store, create, allow_pickle_read=allow_pickle_read, progress=progress)
 
@@ -59,6 +61,7 @@ def board_memory(*, allow_pickle_read: bool = True) -> Board:
     return _open_pinyard(MemoryStore(), True, allow_pickle_read=allow_pickle_read)
 
 
+@guarded_function(lambda *args, **kwargs: str(args[0] if args else kwargs))
 def board(
     url: str | os.PathLike[str],
     *,
@@ -128,6 +131,7 @@ def _open_pinyard(
     )
 
 
+@guarded_function(lambda *args, **kwargs: str(args[0] if args else kwargs))
 def board_pins(
     url: str | os.PathLike[str],
     *,
@@ -174,6 +178,13 @@ def _pins_staging(root: str) -> str:
     return os.path.join(os.path.dirname(root), f".pinyard-staging-{os.path.basename(root)}")
 
 
+def _local_root(path: str) -> str:
+    root = os.path.abspath(path)
+    if os.path.exists(root) and not os.path.isdir(root):
+        raise BoardNotFoundError(f"{root} is a file, not a folder: a board is a folder")
+    return root
+
+
 def _store_for_url(url: str, staging: str | None, options: dict[str, Any]) -> Store:
     if not url:
         raise InvalidArgumentError("a board URL or path is needed, got ''")
@@ -181,7 +192,7 @@ def _store_for_url(url: str, staging: str | None, options: dict[str, Any]) -> St
     if not sep:
         protocol, rest = "file", url
     if protocol in _LOCAL_PROTOCOLS:
-        root = os.path.abspath(rest)
+        root = _local_root(rest)
         return LocalStore(root, os.path.join(root, staging or STAGING_DIR))
     if protocol == "memory":
         return _memory_store(rest)

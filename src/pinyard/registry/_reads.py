@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from pinyard.boards import Board, PinMeta, VersionInfo
+from pinyard.boards._boundary import guarded
 from pinyard.errors import (
     AliasNotFoundError,
     ChainError,
@@ -96,6 +97,7 @@ class VerifyReport:
         return not self.problems
 
 
+@guarded(lambda registry: registry.board.store.url)
 class RegistryReads:
     """Reading a board's registry (see `Registry` for the whole of it)."""
 

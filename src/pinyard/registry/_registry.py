@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from pinyard.boards import Board
+from pinyard.boards._boundary import guarded
 from pinyard.errors import (
     InvalidArgumentError,
     InvalidNameError,
@@ -32,6 +33,7 @@ log = logging.getLogger("pinyard.registry")
 _UNSET: Any = object()
 
 
+@guarded(lambda registry: registry.board.store.url)
 class Registry(RegistryReads):
     """The registry of a pinyard board: ``Registry(board)``.
 

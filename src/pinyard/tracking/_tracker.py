@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from pinyard.boards._boundary import guarded
 from pinyard.errors import (
     IntegrityError,
     InvalidArgumentError,
@@ -62,6 +63,7 @@ log = logging.getLogger("pinyard")
 _HOUR = timedelta(hours=1)
 
 
+@guarded(lambda tracker: tracker.board.store.url)
 class Tracker:
     """The runs of one experiment, stored append-only under ``ROOT/runs/<experiment>/``.
 
