@@ -10,6 +10,7 @@
     │   ├── UnsupportedModelError                     an object no prediction handler can call
     │   ├── InvalidReferenceError                     a reference that does not parse, or ambiguous
     │   ├── StageOrderError                           a stage transition out of order without force
+    │   ├── HashMismatchError                         pin_read(hash=) names another version's hash
     │   └── GateError                                 a promotion gate that cannot score
     ├── NotFoundError             (also KeyError)
     │   ├── BoardNotFoundError                        no board at that location
@@ -51,6 +52,7 @@ __all__ = [
     "EnvironmentMismatchError",
     "EnvironmentMismatchWarning",
     "GateError",
+    "HashMismatchError",
     "IntegrityError",
     "InvalidArgumentError",
     "InvalidNameError",
@@ -126,6 +128,11 @@ class InvalidReferenceError(InvalidArgumentError):
 class StageOrderError(InvalidArgumentError):
     """A stage transition that skips or reverses the board's stage order (``force=True``
     makes it, recorded as forced)."""
+
+
+class HashMismatchError(InvalidArgumentError):
+    """``pin_read(..., hash=)`` asked for a hash the version does not have. Nothing is
+    damaged: the caller expected another version."""
 
 
 class GateError(InvalidArgumentError):

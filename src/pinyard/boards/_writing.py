@@ -20,7 +20,7 @@ from pinyard.boards._types import Serializer
 from pinyard.boards._versions import next_version_id
 from pinyard.errors import (
     ConflictError,
-    IntegrityError,
+    HashMismatchError,
     InvalidArgumentError,
     SerializationError,
     VersionNotFoundError,
@@ -345,7 +345,9 @@ def check_requested_hash(meta: PinMeta, wanted: str) -> None:
     sha = [f.sha256 for f in meta.files]
     matches = (len(wanted) >= 5 and meta.pin_hash.startswith(wanted)) or wanted in sha
     if not matches:
-        raise IntegrityError(
-            f"pin {meta.name!r} version {meta.version} has pin_hash {meta.pin_hash}"
-            f"{' and sha256 ' + ', '.join(sha) if sha else ''}, not the requested {wanted!r}"
+        raise HashMismatchError(
+            f"Specified hash {wanted!r} doesn't match pin hash {meta.pin_hash!r}: pin "
+            f"{meta.name!r} version {meta.version} has pin_hash {meta.pin_hash}"
+            f"{' and sha256 ' + ', '.join(sha) if sha else ''}, not the requested one "
+            f"(see pin_versions({meta.name!r}) for each version's hash)"
         )
