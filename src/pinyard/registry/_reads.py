@@ -6,7 +6,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from pinyard.boards import Board, PinMeta, VersionInfo
 from pinyard.boards._boundary import guarded
@@ -268,6 +268,11 @@ class RegistryReads:
         return state
 
     # -- history and lineage ------------------------------------------------
+
+    @overload
+    def history(self, name: str, *, as_df: Literal[False] = False) -> list[Event]: ...
+    @overload
+    def history(self, name: str, *, as_df: Literal[True]) -> pd.DataFrame: ...
 
     def history(self, name: str, *, as_df: bool = False) -> list[Event] | pd.DataFrame:
         """Every event of ``name``, oldest first (the whole chain is checked on the way);

@@ -94,6 +94,19 @@ class Tracker:
     def __repr__(self) -> str:
         return f"<Tracker {self.experiment!r} on {self.board.store.url}>"
 
+    @staticmethod
+    def experiments(board: Board) -> list[str]:
+        """The experiments that have runs on ``board``, sorted."""
+        found = []
+        for name in board.store.list_names("runs"):
+            try:
+                validate_experiment(name)
+            except InvalidArgumentError:
+                continue
+            if board.store.list_names(f"runs/{name}"):
+                found.append(name)
+        return found
+
     # -- storage -------------------------------------------------------------------
 
     def _now(self) -> datetime:
