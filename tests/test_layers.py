@@ -16,6 +16,7 @@ FORBIDDEN = {
     "models": FACES | {"registry", "tracking"},
     "tracking": FACES | {"registry"},
     "registry": FACES,
+    "ui": {"cli", "serving"},
 }
 
 

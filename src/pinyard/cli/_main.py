@@ -11,6 +11,7 @@ from typing import Any
 import pinyard
 from pinyard import errors
 from pinyard.cli._models import add_model_commands
+from pinyard.cli._ui import add_ui_command
 
 #: Exit codes, one place: 0 ok, 1 unexpected, 2 usage (argparse), 3.. pinyard errors.
 EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
@@ -183,6 +184,7 @@ def _parser() -> argparse.ArgumentParser:
         "--grace-hours", type=float, default=1.0, help="leave records this recent alone"
     )
     add_model_commands(add)
+    add_ui_command(add)
     cache = sub.add_parser("cache", help="Inspect or shrink the local cache of remote boards.")
     cache_sub = cache.add_subparsers(dest="cache_command", required=True, metavar="ACTION")
     info = cache_sub.add_parser("info", help="Where the cache is and what it holds.")

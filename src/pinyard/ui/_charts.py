@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 
 from pinyard.ui._html import e
 
-WIDTH, HEIGHT, PAD = 640, 300, 48
+WIDTH, HEIGHT, PAD = 660, 300, 64
 COLORS = ("#2556a8", "#c0362c", "#1a7f37", "#8a4fbf", "#b86e00", "#00838f", "#5b6672")
 
 
@@ -39,7 +39,7 @@ class _Axis:
 
 
 def _tick(value: float, log: bool) -> str:
-    return f"{10**value:.3g}" if log else f"{value:.4g}"
+    return f"{10**value:.3g}" if log else f"{value:.3g}"
 
 
 def _frame(x: _Axis, y: _Axis, x_label: str, y_label: str) -> list[str]:
