@@ -184,3 +184,18 @@ def test_the_cli_refuses_to_expose_the_ui_without_a_token(
     code = main(["ui", "--board", board.store.url, "--host", "0.0.0.0"])
     assert code == 2
     assert "without a token" in capsys.readouterr().err
+
+
+def test_a_large_sweep_draws_a_sample_and_always_the_best() -> None:
+    from pinyard.ui._runs_pages import MAX_POINTS, _chart
+
+    n = MAX_POINTS + 500
+    frame = pd.DataFrame(
+        {"run_id": [f"r{i}" for i in range(n)], "params.a": range(n),
+         "metrics.m": [float((i * 7919) % n) for i in range(n)]}
+    )  # fmt: skip
+    best = frame.loc[frame["metrics.m"].idxmin(), "run_id"]
+    svg = _chart(frame, None, None, None)
+    assert svg.count("<circle") == MAX_POINTS or svg.count("<circle") == MAX_POINTS + 1
+    assert f"best: {best}" in svg
+    assert f"{MAX_POINTS:,} of {n:,} runs drawn" in svg

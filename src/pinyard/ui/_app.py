@@ -12,7 +12,6 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pinyard.boards import Board
 from pinyard.errors import InvalidArgumentError, NotFoundError, PinyardError
 from pinyard.registry import Registry
-from pinyard.tracking import Tracker
 from pinyard.ui import _pins_pages as pins_pages
 from pinyard.ui import _runs_pages as runs_pages
 from pinyard.ui._html import CSS, error_box, page
@@ -163,7 +162,7 @@ def create_ui_app(board: Board, *, token: str | None = None) -> Any:  # noqa: PL
         """One page (100 runs) of an experiment's runs, optionally filtered."""
 
         def render() -> dict[str, Any]:
-            tracker = Tracker(board, experiment)
+            tracker = runs_pages.tracker_for(board, experiment)
             frame = tracker.search(where) if where else tracker.runs()
             start = (max(page, 1) - 1) * runs_pages.PAGE_ROWS
             shown = frame.iloc[start : start + runs_pages.PAGE_ROWS]

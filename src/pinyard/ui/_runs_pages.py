@@ -12,6 +12,17 @@ from pinyard.ui._charts import lines, scatter
 from pinyard.ui._html import e, error_box, link, number, table
 
 PAGE_ROWS = 100
+MAX_POINTS = 2_000
+_TRACKERS: dict[tuple[int, str], Tracker] = {}
+
+
+def tracker_for(board: Board, experiment: str) -> Tracker:
+    """One tracker per board and experiment for the app's life: a tracker keeps the
+    runs it has read, and checks the board's listing on each query for new ones."""
+    key = (id(board), experiment)
+    if key not in _TRACKERS:
+        _TRACKERS[key] = Tracker(board, experiment)
+    return _TRACKERS[key]
 BASE = ("run_id", "status", "start_time", "duration_s")
 
 
@@ -35,7 +46,7 @@ def runs_page(
 ) -> str:
     """One page of an experiment's runs, filtered with the library's grammar; the filter's
     error is shown above the table instead of the rows."""
-    tracker = Tracker(board, experiment)
+    tracker = tracker_for(board, experiment)
     form = (
         f'<form class=inline method=get action="/runs/{e(experiment)}">'
         '<input type=text name=where placeholder="params.alpha &gt;= 1 and metrics.rmse &lt; 2" '
@@ -133,6 +144,12 @@ def _chart(frame: Any, x_asked: str | None, y_asked: str | None, where: str | No
         except (TypeError, ValueError):
             continue
     best = min(points, key=lambda p: p[1])[2] if points else None
+    note = ""
+    if len(points) > MAX_POINTS:  # an even sample keeps the page light; the best stays
+        step = len(points) / MAX_POINTS
+        sample = [points[int(i * step)] for i in range(MAX_POINTS)]
+        points = sample + [p for p in points if p[2] == best and p not in sample]
+        note = f" · {MAX_POINTS:,} of {len(values):,} runs drawn"
     selects = "".join(
         f'<select name="{axis}">'
         + "".join(f"<option{' selected' if c == pick else ''}>{e(c)}</option>" for c in options)
@@ -144,13 +161,13 @@ def _chart(frame: Any, x_asked: str | None, y_asked: str | None, where: str | No
         f'<input type=hidden name=where value="{e(where or "")}">'
         "<button>Plot</button></form>"
         + scatter(points, x, y, best)
-        + f"<p class=muted>best (lowest {e(y)}): {e(best)}</p>"
+        + f"<p class=muted>best (lowest {e(y)}): {e(best)}{note}</p>"
     )
 
 
 def run_page(board: Board, experiment: str, run_id: str, key: str | None) -> str:
     """One run: its record, and a chart of a stepped metric."""
-    tracker = Tracker(board, experiment)
+    tracker = tracker_for(board, experiment)
     record = tracker.get_run(run_id)
     facts = table(
         ["field", "value"],
@@ -196,7 +213,7 @@ def compare_page(board: Board, experiment: str, run_ids: list[str], key: str | N
     """Chosen runs side by side: every param and metric in a row, one column per run."""
     if not run_ids:
         return error_box("check two or more runs in the table to compare them")
-    tracker = Tracker(board, experiment)
+    tracker = tracker_for(board, experiment)
     records = [tracker.get_run(r) for r in run_ids]
     names = sorted({k for r in records for k in r.params})
     metric_names = sorted({k for r in records for k in r.metrics})
