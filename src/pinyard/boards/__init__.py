@@ -24,6 +24,7 @@ from pinyard.boards._types import (
     register_type,
     registered_types,
 )
+from pinyard.boards._version import PinVersion
 from pinyard.boards._writing import PinPayload, WriteResult
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "ImportReport",
     "PinMeta",
     "PinPayload",
+    "PinVersion",
     "ProtectionHook",
     "Serializer",
     "VersionInfo",

@@ -76,9 +76,9 @@ class Board(BoardBase):
                 f"pin {name!r} is of type 'file': use pin_download({name!r}) to get its files"
             )
         serializer = get_serializer(meta.type)
-        if len(meta.file) != 1:
+        if len(meta.file_names) != 1:
             raise UnsupportedTypeError(
-                f"pin {name!r} version {meta.version} has {len(meta.file)} files; type "
+                f"pin {name!r} version {meta.version} has {len(meta.file_names)} files; type "
                 f"{meta.type!r} reads one. Use pin_download({name!r}) to get them."
             )
         if serializer.pickles and not self.allow_pickle_read:
@@ -109,14 +109,14 @@ class Board(BoardBase):
         if hash is not None:
             check_requested_hash(meta, hash)
         version_dir = self._version_dir(name, meta.version)
-        local = [self.store.local_path(f"{version_dir}/{f}") for f in meta.file]
+        local = [self.store.local_path(f"{version_dir}/{f}") for f in meta.file_names]
         if all(p is not None for p in local):
             verify_version(self.store, version_dir, meta)
             return [p for p in local if p is not None]
         if self.cache is not None and self.store.needs_cache:
             paths = [
                 str(fetch_to_cache(self.store, self.cache, meta, version_dir, i))
-                for i in range(len(meta.file))
+                for i in range(len(meta.file_names))
             ]
             if not meta.written_by_pinyard:
                 verify_version_files(meta, paths)
@@ -124,11 +124,11 @@ class Board(BoardBase):
         target = os.path.join(self._downloads(), name, meta.version)
         digests = [
             copy_verified(self.store, f"{version_dir}/{f}", os.path.join(target, f), meta, i)
-            for i, f in enumerate(meta.file)
+            for i, f in enumerate(meta.file_names)
         ]
         if not meta.written_by_pinyard:
             check_pins_hash(meta, digests)
-        return [os.path.join(target, f) for f in meta.file]
+        return [os.path.join(target, f) for f in meta.file_names]
 
     def _downloads(self) -> str:
         if self._download_dir is None:

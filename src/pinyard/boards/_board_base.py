@@ -171,7 +171,7 @@ class BoardBase:
 
         columns = ["name", "version", "type", "title", "created", "file_size", "meta"]
         rows = [
-            [m.name, m.version, m.type, m.title, m.created_at, sum(m.file_size), m] for m in metas
+            [m.name, m.version, m.type, m.title, m.created_at, sum(m.file_sizes), m] for m in metas
         ]
         return pd.DataFrame(rows, columns=columns)
 

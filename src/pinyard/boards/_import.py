@@ -64,7 +64,7 @@ def _import_version(src: Board, dst: Board, meta: PinMeta, report: ImportReport)
     staging = dst.store.new_staging(pin_dir)
     try:
         digests: list[FileDigest] = []
-        for file_name in meta.file:
+        for file_name in meta.file_names:
             with (
                 src.store.open_read(
                     f"{src._pin_dir(meta.name)}/{meta.version}/{file_name}"
@@ -86,9 +86,10 @@ def _import_version(src: Board, dst: Board, meta: PinMeta, report: ImportReport)
                 verified = check_pins_hash(meta, digests)
         imported = replace(
             meta,
-            file_size=tuple(d.size for d in digests),
+            file_sizes=tuple(d.size for d in digests),
             files=tuple(
-                FileRecord(n, d.size, d.sha256) for n, d in zip(meta.file, digests, strict=True)
+                FileRecord(n, d.size, d.sha256)
+                for n, d in zip(meta.file_names, digests, strict=True)
             ),
             lineage={
                 **meta.lineage,

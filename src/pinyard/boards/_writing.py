@@ -17,6 +17,7 @@ from pinyard.boards._names import file_name_problem
 from pinyard.boards._progress import Progress
 from pinyard.boards._store import ReplayMismatchError, Sink, SinkWriter, Staging, Store
 from pinyard.boards._types import Serializer
+from pinyard.boards._version import PinVersion
 from pinyard.boards._versions import next_version_id
 from pinyard.errors import (
     ConflictError,
@@ -169,14 +170,14 @@ def build_meta(
     version = next_version_id(stamp or now, pin_hash, latest)
     return PinMeta(
         name=draft.name,
-        version=version,
+        version=PinVersion(version),
         type=draft.type,
         title=draft.title,
         description=draft.description,
         created=version.split("-", 1)[0],
         pin_hash=pin_hash,
-        file=tuple(n for n, _ in files),
-        file_size=tuple(d.size for _, d in files),
+        file_names=tuple(n for n, _ in files),
+        file_sizes=tuple(d.size for _, d in files),
         tags=draft.tags,
         urls=draft.urls,
         user=dict(draft.user),
@@ -191,13 +192,13 @@ def same_content(new: PinMeta, old: PinMeta) -> bool:
     """True when two versions hold the same bytes under the same file names."""
     if old.written_by_pinyard:
         return [(f.name, f.sha256) for f in old.files] == [(f.name, f.sha256) for f in new.files]
-    return old.pin_hash == new.pin_hash and old.file == new.file
+    return old.pin_hash == new.pin_hash and old.file_names == new.file_names
 
 
 def bump(meta: PinMeta, after: str) -> PinMeta:
     """The same version moved to an id that sorts after ``after``."""
     version = next_version_id(meta.created_at, meta.pin_hash, after)
-    return replace(meta, version=version, created=version.split("-", 1)[0])
+    return replace(meta, version=PinVersion(version), created=version.split("-", 1)[0])
 
 
 def make_draft(

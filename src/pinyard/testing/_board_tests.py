@@ -49,7 +49,7 @@ class BoardTests:
 
     def _data_path(self, board: Board, name: str, version: str | None = None) -> str:
         meta = board.pin_meta(name, version)
-        return f"pins/{name}/{meta.version}/{meta.file[0]}"
+        return f"pins/{name}/{meta.version}/{meta.file_names[0]}"
 
     # -- round trips -----------------------------------------------------------
 
@@ -98,7 +98,7 @@ class BoardTests:
         assert meta.files[0].sha256 == hashlib.sha256(raw).hexdigest()
         assert meta.pin_hash == xxhash.xxh64(raw, seed=0).hexdigest()
         assert meta.version.endswith("-" + meta.pin_hash[:5])
-        assert meta.file_size == (len(raw),)
+        assert meta.file_size == len(raw)
         again = board.pin_meta("obj")
         assert (again.user, again.description, again.files) == ({"owner": "ana"}, "d", meta.files)
 
@@ -234,7 +234,7 @@ class BoardTests:
         a.write_bytes(b"hello")
         b.write_bytes(b"x,y\n1,2\n")
         meta = board.pin_upload([a, b], "files")
-        assert (meta.type, meta.file) == ("file", ("a.txt", "b.csv"))
+        assert (meta.type, meta.file) == ("file", ["a.txt", "b.csv"])
         paths = board.pin_download("files")
         assert [Path(p).read_bytes() for p in paths] == [b"hello", b"x,y\n1,2\n"]
         with pytest.raises(errors.UnsupportedTypeError, match="pin_download"):

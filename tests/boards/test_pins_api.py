@@ -1,0 +1,78 @@
+"""pins-python code runs unchanged on a pinyard board: the shapes and behaviours it relies on."""
+
+from __future__ import annotations
+
+import pickle
+from datetime import datetime
+
+import pandas as pd
+import yaml
+
+import pinyard
+from pinyard.boards import PinVersion
+
+
+def test_meta_version_is_a_str_with_pins_version_attributes() -> None:
+    board = pinyard.board_memory()
+    meta = board.pin_write({"a": 1}, "cfg")
+    version = meta.version
+    assert isinstance(version, str)
+    assert isinstance(version, PinVersion)
+    assert version.version == version
+    assert type(version.version) is str
+    assert version.hash == meta.pin_hash[:5]
+    assert version.created == datetime.strptime(meta.created, "%Y%m%dT%H%M%SZ")
+    assert version.created.tzinfo is None  # as pins gives it
+    assert board.pin_meta("cfg").version.version == version
+    assert board.pin_meta("cfg", version).version == version
+    assert version.to_dict() == {
+        "version": str(version),
+        "created": version.created,
+        "hash": version.hash,
+    }
+
+
+def test_pin_version_behaves_as_its_text() -> None:
+    version = PinVersion("20240102T030405Z-d2d92")
+    assert version == "20240102T030405Z-d2d92"
+    assert hash(version) == hash("20240102T030405Z-d2d92")
+    assert {version: 1}["20240102T030405Z-d2d92"] == 1
+    assert repr(version) == "'20240102T030405Z-d2d92'"
+    assert f"{version}" == "20240102T030405Z-d2d92"
+    again = pickle.loads(pickle.dumps(version))
+    assert again == version
+    assert isinstance(again, PinVersion)
+    assert yaml.safe_dump({"v": version}) == "v: 20240102T030405Z-d2d92\n"
+    assert yaml.dump({"v": version}, Dumper=yaml.CSafeDumper) == "v: 20240102T030405Z-d2d92\n"
+
+
+def test_pin_version_without_a_time_part() -> None:
+    raw = PinVersion("v")
+    assert raw.version == "v"
+    assert raw.created is None
+    assert raw.hash == ""
+    assert PinVersion("2024-x").created is None
+
+
+def test_file_and_file_size_follow_pins_shapes(tmp_path) -> None:
+    board = pinyard.board_memory()
+    one = board.pin_write(pd.DataFrame({"x": [1, 2]}), "df", type="csv")
+    assert one.file == "df.csv"
+    assert isinstance(one.file_size, int)
+    assert one.file_names == ("df.csv",)
+    assert one.file_sizes == (one.file_size,)
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a.write_text("one")
+    b.write_text("three")
+    several = board.pin_upload([a, b], "files")
+    assert several.file == ["a.txt", "b.txt"]
+    assert several.file_size == [3, 5]
+    assert board.pin_meta("files").file == ["a.txt", "b.txt"]
+
+
+def test_lineage_may_hold_a_version_id() -> None:
+    board = pinyard.board_memory()
+    parent = board.pin_write({"a": 1}, "parent")
+    child = board.pin_write({"b": 2}, "child", lineage={"parent": parent.version})
+    assert board.pin_meta("child").lineage == {"parent": str(parent.version)}
+    assert child.written
