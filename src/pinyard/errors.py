@@ -18,7 +18,8 @@
     ├── MetadataError                                 a data.txt is truncated, malformed or too new
     ├── IntegrityError                                bytes do not match their recorded digest
     │   └── UnverifiedError                           no digest to check, and the read needs one
-    ├── UnsupportedTypeError      (also ValueError)   no serializer of that type
+    ├── UnsupportedTypeError      (also ValueError,   no serializer of that type, or one that
+    │                              NotImplementedError) cannot read or write this (as pins)
     ├── SerializationError                            the type cannot hold this object
     ├── ProtectedVersionError                         a deletion refused by a protection hook
     ├── ConflictError                                 another writer created the same version first
@@ -28,6 +29,12 @@
 
     UnverifiedVersionWarning      (a UserWarning)     a version read without a digest check
     EnvironmentMismatchWarning    (a UserWarning)     a model loaded where packages differ
+
+Where pins-python raises a builtin exception, the pinyard error is also an
+instance of it, so ``except`` clauses written for pins keep working: names and
+arguments (``ValueError``), types pins cannot read or write
+(``NotImplementedError``), missing pins and versions (``KeyError``; pins raises
+its own ``PinsError``, whose messages say "<name> does not exist" as ours do).
 
 Every error carries a message that names the thing that was wrong and what
 would be right. Errors from the libraries below pinyard are translated at the
@@ -150,8 +157,9 @@ class UnverifiedError(IntegrityError):
     """The version records no digest pinyard can check, and the read needs one (pickles)."""
 
 
-class UnsupportedTypeError(PinyardError, ValueError):
-    """No serializer is registered under that type name."""
+class UnsupportedTypeError(PinyardError, ValueError, NotImplementedError):
+    """No serializer is registered under that type name, or it cannot do what was asked
+    (write a read-only type, read a ``file`` pin): pins raises NotImplementedError there."""
 
 
 class SerializationError(PinyardError):

@@ -6,9 +6,11 @@ import pickle
 from datetime import datetime
 
 import pandas as pd
+import pytest
 import yaml
 
 import pinyard
+from pinyard import errors
 from pinyard.boards import PinVersion
 
 
@@ -76,3 +78,41 @@ def test_lineage_may_hold_a_version_id() -> None:
     child = board.pin_write({"b": 2}, "child", lineage={"parent": parent.version})
     assert board.pin_meta("child").lineage == {"parent": str(parent.version)}
     assert child.written
+
+
+# -- errors: pins' builtin types and key words --------------------------------
+
+
+def test_unknown_or_unusable_types_are_not_implemented_errors(tmp_path) -> None:
+    board = pinyard.board_memory()
+    with pytest.raises(NotImplementedError, match="MY_TYPE"):
+        board.pin_write({"a": 1}, "cfg", type="MY_TYPE")
+    with pytest.raises(NotImplementedError, match="pin_upload"):
+        board.pin_write(str(tmp_path), "cfg", type="file")
+    (tmp_path / "notes.txt").write_text("hi")
+    board.pin_upload(tmp_path / "notes.txt", "notes")
+    with pytest.raises(NotImplementedError, match="pin_download"):
+        board.pin_read("notes")
+    with pytest.raises(errors.UnsupportedTypeError):  # still pinyard's own class, a ValueError
+        board.pin_read("notes")
+    with pytest.raises(ValueError, match="rds"):
+        board.pin_write({"a": 1}, "cfg", type="rds")
+
+
+def test_reserved_names_use_pins_words() -> None:
+    board = pinyard.board_memory()
+    with pytest.raises(ValueError, match=r"name '_pins\.yaml' is reserved for internal use\."):
+        board.pin_write([1], "_pins.yaml", type="json")
+    with pytest.raises(errors.InvalidNameError, match="reserved for internal use"):
+        board.pin_exists("_pins.yaml")
+    with pytest.raises(ValueError, match="reserved for internal use"):
+        board.pin_read("_pins.yaml")
+
+
+def test_missing_pin_says_it_does_not_exist() -> None:
+    board = pinyard.board_memory()
+    with pytest.raises(KeyError, match="nope does not exist") as info:
+        board.pin_meta("nope")
+    assert isinstance(info.value, errors.PinNotFoundError)
+    with pytest.raises(errors.PinNotFoundError, match="nope does not exist"):
+        board.pin_versions("nope")

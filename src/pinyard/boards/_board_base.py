@@ -94,7 +94,7 @@ class BoardBase:
 
     def _pin_not_found(self, name: str) -> PinNotFoundError:
         return PinNotFoundError(
-            f"pin {name!r} does not exist on {self.store.url} "
+            f"pin {name} does not exist on {self.store.url} "  # pins says "<name> does not exist"
             f"(pins there: {', '.join(self.pin_list()[:20]) or 'none'})"
         )
 
