@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import pickle
+import subprocess
+import sys
 from datetime import datetime
 
 import pandas as pd
@@ -116,3 +119,60 @@ def test_missing_pin_says_it_does_not_exist() -> None:
     assert isinstance(info.value, errors.PinNotFoundError)
     with pytest.raises(errors.PinNotFoundError, match="nope does not exist"):
         board.pin_versions("nope")
+
+
+# -- type "feather" -------------------------------------------------------------
+
+
+def test_feather_is_written_as_arrow_with_a_deprecation_warning() -> None:
+    board = pinyard.board_memory()
+    df = pd.DataFrame({"x": [1, 2, 3]})
+    with pytest.warns(DeprecationWarning, match='"feather" is deprecated.*type="arrow"'):
+        meta = board.pin_write(df, "cool_pin", type="feather")
+    assert meta.type == "arrow"
+    assert meta.file == "cool_pin.arrow"
+    assert board.pin_read("cool_pin").equals(df)
+
+
+def test_feather_versions_written_by_older_pins_are_read(tmp_path) -> None:
+    df = pd.DataFrame({"x": [1, 2, 3]})
+    version = tmp_path / "old" / "20220214T163720Z-00000"
+    version.mkdir(parents=True)
+    df.to_feather(version / "old.feather")
+    (version / "data.txt").write_text(
+        "file: old.feather\ntype: feather\ntitle: old\ncreated: 20220214T163720Z\n"
+        "pin_hash: 0\napi_version: 1\n"
+    )
+    board = pinyard.board_pins(tmp_path)
+    with pytest.warns(errors.UnverifiedVersionWarning):  # pin_hash 0 cannot be checked
+        assert board.pin_read("old").equals(df)
+
+
+# -- an identical write says so --------------------------------------------------
+
+
+def test_identical_write_is_logged_with_pins_words(caplog: pytest.LogCaptureFixture) -> None:
+    board = pinyard.board_memory()
+    first = board.pin_write({"a": 1}, "cool_pin")
+    with caplog.at_level(logging.WARNING, logger="pinyard"):
+        again = board.pin_write({"a": 1}, "cool_pin")
+    assert not again.written
+    assert again.version == first.version
+    assert 'The hash of pin "cool_pin" has not changed. Your pin will not be stored.' in (
+        caplog.text
+    )
+    assert "force_identical_write=True" in caplog.text
+
+
+def test_identical_write_reaches_stderr_of_a_plain_script(tmp_path) -> None:
+    script = (
+        "import pinyard\n"
+        f"b = pinyard.board_folder({str(tmp_path / 'b')!r})\n"
+        "b.pin_write({'a': 1}, 'cool_pin')\n"
+        "b.pin_write({'a': 1}, 'cool_pin')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert 'The hash of pin "cool_pin" has not changed.' in done.stderr
+    assert done.stdout == ""  # told through logging, not print

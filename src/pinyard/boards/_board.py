@@ -7,6 +7,7 @@ import logging
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -48,6 +49,10 @@ from pinyard.errors import (
 )
 
 log = logging.getLogger("pinyard")
+FEATHER_NOTICE = (
+    'pin type "feather" is deprecated, as in pins: switching type to "arrow", which '
+    'stores the same Arrow IPC (Feather v2) file and is read by R pins too. Use type="arrow".'
+)
 
 
 class Board(BoardBase):
@@ -187,6 +192,9 @@ class Board(BoardBase):
             description = description or payload.description
             lineage = {**payload.lineage, **(lineage or {})}
         check_versioned(versioned)
+        if type == "feather":
+            warnings.warn(FEATHER_NOTICE, DeprecationWarning, stacklevel=2)
+            type = "arrow"
         type_name = type or infer_type(x)
         if type_name == "file":
             raise UnsupportedTypeError("type 'file' is written with pin_upload(paths, name)")

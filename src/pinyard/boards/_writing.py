@@ -296,8 +296,7 @@ def _commit(
                     draft, files, folders[-2] if len(folders) > 1 else None, now, stamp
                 )
             elif same_content(meta, previous) and not force_identical_write:
-                log.info("pin %r: content equals version %s; nothing written", draft.name, latest)
-                return WriteResult(**_fields(previous), written=False)
+                return _identical(previous)
         for _ in range(PUBLISH_ATTEMPTS):
             try:
                 staging.publish(f"{pin_dir}/{meta.version}", META_FILENAME, meta.to_data_txt())
@@ -305,7 +304,7 @@ def _commit(
                 existing = _committed_meta(read_meta, meta.version)
                 same = existing is not None and same_content(meta, existing)
                 if existing is not None and same and not force_identical_write:
-                    return WriteResult(**_fields(existing), written=False)
+                    return _identical(existing)
                 folders = store.version_folders(pin_dir)
                 meta = bump(meta, max(folders[-1] if folders else meta.version, meta.version))
                 continue
@@ -317,6 +316,18 @@ def _commit(
         )
     finally:
         staging.discard()
+
+
+def _identical(previous: PinMeta) -> WriteResult:
+    """Nothing written: say so as pins does (its words, through logging), and return the
+    version that already holds this content."""
+    log.warning(
+        'The hash of pin "%s" has not changed. Your pin will not be stored. (It equals '
+        "version %s; pass force_identical_write=True to store a new version anyway.)",
+        previous.name,
+        previous.version,
+    )
+    return WriteResult(**_fields(previous), written=False)
 
 
 def _committed_meta(read_meta: Callable[[str], PinMeta], version: str) -> PinMeta | None:

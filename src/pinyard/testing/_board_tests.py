@@ -204,7 +204,7 @@ class BoardTests:
         assert board.pin_list() == []
 
     def test_missing_pin_and_version(self, board: Board) -> None:
-        with pytest.raises(errors.PinNotFoundError, match="'nope'"):
+        with pytest.raises(errors.PinNotFoundError, match="nope does not exist"):
             board.pin_read("nope")
         with pytest.raises(KeyError):
             board.pin_meta("nope")
