@@ -7,6 +7,7 @@ import pickle
 import subprocess
 import sys
 from datetime import datetime
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -176,3 +177,83 @@ def test_identical_write_reaches_stderr_of_a_plain_script(tmp_path) -> None:
     )
     assert 'The hash of pin "cool_pin" has not changed.' in done.stderr
     assert done.stdout == ""  # told through logging, not print
+
+
+# -- versioned=False: one version kept, written before the old one goes ----------
+
+
+def test_unversioned_board_keeps_one_version(tmp_path) -> None:
+    board = pinyard.board_folder(tmp_path / "b", versioned=False)
+    assert board.versioned is False
+    board.pin_write({"a": 1}, "p")
+    board.pin_write({"a": 2}, "p")
+    assert len(board.pin_versions("p")) == 1
+    assert board.pin_read("p") == {"a": 2}
+    board.pin_write({"a": 3}, "p", versioned=True)  # pins: an explicit True keeps both
+    board.pin_write({"a": 4}, "p")  # several versions: the pin stays versioned
+    assert len(board.pin_versions("p")) == 3
+    with pytest.raises(errors.InvalidArgumentError, match="pin_versions_prune") as info:
+        board.pin_write({"a": 5}, "p", versioned=False)
+    assert "Pin is versioned, but you have requested a write without versions" in str(info.value)
+    assert len(board.pin_versions("p")) == 3
+
+
+def test_unversioned_write_of_identical_content_deletes_nothing() -> None:
+    board = pinyard.board_memory(versioned=False)
+    first = board.pin_write({"a": 1}, "p")
+    again = board.pin_write({"a": 1}, "p")
+    assert not again.written
+    assert [v.version for v in board.pin_versions("p", as_df=False)] == [first.version]
+
+
+def test_unversioned_upload_replaces_the_files(tmp_path) -> None:
+    board = pinyard.board_memory()
+    (tmp_path / "a.txt").write_text("one")
+    board.pin_upload(tmp_path / "a.txt", "f", versioned=False)
+    (tmp_path / "a.txt").write_text("two")
+    board.pin_upload(tmp_path / "a.txt", "f", versioned=False)
+    (path,) = board.pin_download("f")
+    assert Path(path).read_text() == "two"
+    assert len(board.pin_versions("f")) == 1
+
+
+def test_unversioned_write_keeps_a_protected_version(caplog: pytest.LogCaptureFixture) -> None:
+    board = pinyard.board_memory()
+    kept = board.pin_write({"a": 1}, "p")
+    board.add_protection_hook(lambda n, v: "alias @prod" if v == kept.version else None)
+    with caplog.at_level(logging.WARNING, logger="pinyard"):
+        new = board.pin_write({"a": 2}, "p", versioned=False)
+    assert [v.version for v in board.pin_versions("p", as_df=False)] == [kept.version, new.version]
+    assert "alias @prod" in caplog.text
+
+
+def test_a_failed_unversioned_write_keeps_the_old_version() -> None:
+    board = pinyard.board_memory()
+    board.pin_write({"a": 1}, "p")
+    with pytest.raises(errors.SerializationError):
+        board.pin_write({"a": {1, 2}}, "p", type="json", versioned=False)
+    assert board.pin_read("p") == {"a": 1}
+
+
+# -- constructors: pins' forms and attributes ------------------------------------
+
+
+def test_board_takes_pins_protocol_and_path_form(tmp_path) -> None:
+    board = pinyard.board("file", str(tmp_path / "b"), storage_options={}, versioned=False)
+    assert board.kind == "pinyard"
+    assert board.versioned is False
+    assert board.store.url == str(tmp_path / "b")
+    with pytest.raises(errors.InvalidArgumentError, match="protocol"):
+        pinyard.board("s3://bucket", "path")
+
+
+def test_fs_and_board_name_where_pins_are(tmp_path) -> None:
+    board = pinyard.board_folder(tmp_path / "b")
+    board.pin_write({"a": 1}, "p")
+    assert board.board == str(tmp_path / "b" / "pins")
+    assert "file" in board.fs.protocol
+    assert board.fs.ls(board.board, detail=False) == [str(tmp_path / "b" / "pins" / "p")]
+    assert pinyard.board_pins(board.board).board == board.board
+    memory = pinyard.board_memory()
+    assert not hasattr(memory, "fs")
+    assert not hasattr(memory, "board")

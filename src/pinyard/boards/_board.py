@@ -28,13 +28,13 @@ from pinyard.boards._reading import (
     verify_version_files,
 )
 from pinyard.boards._types import get_serializer, infer_type
+from pinyard.boards._unversioned import drop_replaced, versions_to_replace
 from pinyard.boards._versions import version_created
 from pinyard.boards._writing import (
     Draft,
     PinPayload,
     WriteResult,
     check_requested_hash,
-    check_versioned,
     commit,
     make_draft,
     stage_file,
@@ -166,8 +166,12 @@ class Board(BoardBase):
         DataFrame or Arrow table -> parquet, dict or list -> json, anything
         else -> joblib. ``metadata`` is stored as the pins ``user`` field and
         ``lineage`` under pinyard's own key. If the content equals the
-        latest version's, nothing is written unless
-        ``force_identical_write=True``; the result's ``written`` says which.
+        latest version's, nothing is written (and logged, in pins' words)
+        unless ``force_identical_write=True``; the result's ``written`` says
+        which. ``versioned=False`` (or a board opened with it) keeps one
+        version, as pins does: the new version is written, then the one it
+        replaces deleted. ``created`` back-dates the version: its id and
+        ``created`` carry that time.
         An object with ``__pin_payload__()`` (a `pinyard.models.ModelBundle`)
         says itself what to store.
         """
@@ -191,7 +195,6 @@ class Board(BoardBase):
             title = title or payload.title
             description = description or payload.description
             lineage = {**payload.lineage, **(lineage or {})}
-        check_versioned(versioned)
         if type == "feather":
             warnings.warn(FEATHER_NOTICE, DeprecationWarning, stacklevel=2)
             type = "arrow"
@@ -229,7 +232,7 @@ class Board(BoardBase):
                 )
             ]
 
-        return self._commit(draft, stage, force_identical_write, created)
+        return self._commit(draft, stage, force_identical_write, created, versioned)
 
     def pin_upload(
         self,
@@ -240,6 +243,7 @@ class Board(BoardBase):
         metadata: Mapping[str, Any] | None = None,
         *,
         force_identical_write: bool = False,
+        versioned: bool | None = None,
         tags: Sequence[str] | None = None,
         urls: Sequence[str] | None = None,
         lineage: Mapping[str, Any] | None = None,
@@ -262,7 +266,7 @@ class Board(BoardBase):
                 for src, base in pairs
             ]
 
-        return self._commit(draft, stage, force_identical_write, None)
+        return self._commit(draft, stage, force_identical_write, None, versioned)
 
     def _commit(
         self,
@@ -270,8 +274,10 @@ class Board(BoardBase):
         stage: Callable[[Any], list[tuple[str, Any]]],
         force_identical_write: bool,
         created: datetime | None,
+        versioned: bool | None,
     ) -> WriteResult:
-        return commit(
+        replaced = versions_to_replace(self, draft.name, versioned)
+        result = commit(
             self.store,
             self._pin_dir(draft.name),
             draft,
@@ -280,6 +286,9 @@ class Board(BoardBase):
             force_identical_write=force_identical_write,
             created=created,
         )
+        if replaced and result.written:
+            drop_replaced(self, draft.name, replaced, result.version)
+        return result
 
     # -- deleting ------------------------------------------------------------
 

@@ -43,8 +43,11 @@ class BoardBase:
         allow_pickle_read: bool = True,
         cache: Cache | None = None,
         progress: bool | None = None,
+        versioned: bool = True,
     ) -> None:
         self.store = store
+        #: pins' board setting: False keeps one version per pin (see `pin_write`).
+        self.versioned = versioned
         self.progress = progress
         self.cache = cache if cache is not None or not store.needs_cache else Cache()
         self.kind = kind
@@ -55,6 +58,30 @@ class BoardBase:
 
     def __repr__(self) -> str:
         return f"<pinyard {self.kind} board at {self.store.url}>"
+
+    # -- pins' attributes ----------------------------------------------------
+
+    @property
+    def fs(self) -> Any:
+        """The fsspec file system the board is on (pins' ``board.fs``); read through it
+        only: what it writes is not verified. Memory boards have none."""
+        remote = getattr(self.store, "fs", None)
+        if remote is not None:
+            return remote
+        if self.store.local_path("") is None:
+            raise AttributeError(f"{self!r} is not on an fsspec file system")
+        import fsspec
+
+        return fsspec.filesystem("file")
+
+    @property
+    def board(self) -> str:
+        """Where the pins are on `fs` (pins' ``board.board``): what pins-python and R
+        open as a pins board, ``<root>/pins`` for a pinyard board."""
+        root = getattr(self.store, "root", None)
+        if root is None:
+            raise AttributeError(f"{self!r} is not on an fsspec file system")
+        return f"{root}/{self._pins}" if self._pins else str(root)
 
     # -- paths ---------------------------------------------------------------
 

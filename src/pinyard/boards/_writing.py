@@ -342,15 +342,6 @@ def _fields(meta: PinMeta) -> dict[str, Any]:
     return {f: getattr(meta, f) for f in PinMeta.__dataclass_fields__}
 
 
-def check_versioned(versioned: bool | None) -> None:
-    """Refuse ``versioned=False``: pins would replace the version; ours are immutable."""
-    if versioned is False:
-        raise InvalidArgumentError(
-            "versioned=False would replace the pin's version, and pinyard versions are "
-            "immutable. Write a new version, then pin_versions_prune(name, n=1) to keep one."
-        )
-
-
 def check_requested_hash(meta: PinMeta, wanted: str) -> None:
     """``pin_read(hash=)``: the version's pin_hash (or a 5+ hex prefix) or a file's sha256."""
     wanted = wanted.lower()

@@ -214,9 +214,16 @@ class BoardTests:
         with pytest.raises(errors.InvalidNameError, match="version id"):
             board.pin_read("obj", version="../../etc")
 
-    def test_versioned_false_is_refused(self, board: Board) -> None:
-        with pytest.raises(errors.InvalidArgumentError, match="immutable"):
-            board.pin_write({"k": 1}, "obj", versioned=False)
+    def test_versioned_false_keeps_one_version(self, board: Board) -> None:
+        first = board.pin_write({"k": 1}, "obj", versioned=False)
+        second = board.pin_write({"k": 2}, "obj", versioned=False)
+        assert [v.version for v in board.pin_versions("obj", as_df=False)] == [second.version]
+        assert board.pin_read("obj") == {"k": 2}
+        assert first.version != second.version  # written beside, then the old one deleted
+        board.pin_write({"k": 3}, "obj")  # versioned again: pins' default
+        with pytest.raises(errors.InvalidArgumentError, match="Pin is versioned"):
+            board.pin_write({"k": 4}, "obj", versioned=False)
+        assert len(board.pin_versions("obj", as_df=False)) == 2
 
     # -- listing, search, files ----------------------------------------------------
 
