@@ -6,7 +6,7 @@ import logging
 import pickle
 import subprocess
 import sys
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -257,3 +257,45 @@ def test_fs_and_board_name_where_pins_are(tmp_path) -> None:
     memory = pinyard.board_memory()
     assert not hasattr(memory, "fs")
     assert not hasattr(memory, "board")
+
+
+# -- created= back-dates a version ---------------------------------------------------
+
+
+def test_created_back_dates_the_version_without_making_it_latest() -> None:
+    board = pinyard.board_memory()
+    new = board.pin_write({"v": "new"}, "p")
+    old = board.pin_write({"v": "old"}, "p", created=datetime(2020, 1, 2, 3, 4, 5, tzinfo=UTC))
+    assert old.version.startswith("20200102T030405Z-")
+    assert old.created == "20200102T030405Z"
+    assert board.pin_meta("p", old.version).created == "20200102T030405Z"
+    versions = [v.version for v in board.pin_versions("p", as_df=False)]
+    assert versions == [old.version, new.version]  # sorted by date: the newer stays latest
+    assert board.pin_read("p") == {"v": "new"}
+    assert board.pin_meta("p", old.version).written_at > new.written_at  # true write time kept
+
+
+def test_naive_created_is_local_time() -> None:
+    board = pinyard.board_memory()
+    local = datetime(2021, 6, 1, 12, 0, 0)
+    meta = board.pin_write({"a": 1}, "p", created=local)
+    assert meta.created == local.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def test_created_in_one_second_keeps_write_order() -> None:
+    board = pinyard.board_memory()
+    moment = datetime(2022, 2, 2, 2, 2, 2, tzinfo=UTC)
+    written = [board.pin_write({"i": i}, "p", created=moment).version for i in range(4)]
+    assert written == sorted(written)
+    assert written[0].startswith("20220202T020202Z-")
+    assert board.pin_read("p") == {"i": 3}
+
+
+def test_prune_by_days_sees_back_dated_versions() -> None:
+    board = pinyard.board_memory()
+    now = datetime.now(UTC)
+    board.pin_write({"a": 1}, "p", created=now - timedelta(days=3, minutes=1))
+    board.pin_write({"a": 2}, "p", created=now - timedelta(days=2, minutes=1))
+    board.pin_write({"a": 3}, "p", created=now)
+    assert len(board.pin_versions_prune("p", days=1)) == 2
+    assert board.pin_read("p") == {"a": 3}

@@ -18,7 +18,7 @@ from pinyard.boards._progress import Progress
 from pinyard.boards._store import ReplayMismatchError, Sink, SinkWriter, Staging, Store
 from pinyard.boards._types import Serializer
 from pinyard.boards._version import PinVersion
-from pinyard.boards._versions import next_version_id
+from pinyard.boards._versions import backdated_version_id, next_version_id
 from pinyard.errors import (
     ConflictError,
     IntegrityError,
@@ -160,14 +160,20 @@ def build_meta(
     latest: str | None,
     now: datetime,
     stamp: datetime | None = None,
+    existing: Sequence[str] = (),
 ) -> PinMeta:
     """The metadata of a new version whose files have the given digests.
 
     ``now`` is the true write time (``written_at``); ``stamp``, when given,
-    is the time the version id carries (pins' ``created`` argument).
+    is the time the version id carries (pins' ``created`` argument): a
+    back-dated version sorts by that time, not after ``latest``, and after
+    the ``existing`` versions of the same second.
     """
     pin_hash = combined_pin_hash([d.xxh64 for _, d in files])
-    version = next_version_id(stamp or now, pin_hash, latest)
+    if stamp is not None:
+        version = backdated_version_id(stamp, pin_hash, existing)
+    else:
+        version = next_version_id(now, pin_hash, latest)
     return PinMeta(
         name=draft.name,
         version=PinVersion(version),
@@ -197,7 +203,10 @@ def same_content(new: PinMeta, old: PinMeta) -> bool:
 
 def bump(meta: PinMeta, after: str) -> PinMeta:
     """The same version moved to an id that sorts after ``after``."""
-    version = next_version_id(meta.created_at, meta.pin_hash, after)
+    return _moved(meta, next_version_id(meta.created_at, meta.pin_hash, after))
+
+
+def _moved(meta: PinMeta, version: str) -> PinMeta:
     return replace(meta, version=PinVersion(version), created=version.split("-", 1)[0])
 
 
@@ -288,13 +297,14 @@ def _commit(
         stamp = created.astimezone(UTC) if created else None  # the caller's `created`
         folders = store.version_folders(pin_dir)
         latest = folders[-1] if folders else None
-        meta = build_meta(draft, files, latest, now, stamp)
+        meta = build_meta(draft, files, latest, now, stamp, folders)
         if latest is not None and latest.rsplit("-", 1)[1] == meta.pin_hash[:5]:
             previous = _committed_meta(read_meta, latest)
             if previous is None:  # uncommitted: order after the folder before it
                 meta = build_meta(
-                    draft, files, folders[-2] if len(folders) > 1 else None, now, stamp
-                )
+                    draft, files, folders[-2] if len(folders) > 1 else None, now, stamp,
+                    folders[:-1],
+                )  # fmt: skip
             elif same_content(meta, previous) and not force_identical_write:
                 return _identical(previous)
         for _ in range(PUBLISH_ATTEMPTS):
@@ -306,7 +316,10 @@ def _commit(
                 if existing is not None and same and not force_identical_write:
                     return _identical(existing)
                 folders = store.version_folders(pin_dir)
-                meta = bump(meta, max(folders[-1] if folders else meta.version, meta.version))
+                if created is not None:  # back-dated: the next free second of its own
+                    meta = _moved(meta, backdated_version_id(created, meta.pin_hash, folders))
+                else:
+                    meta = bump(meta, max(folders[-1] if folders else meta.version, meta.version))
                 continue
             log.info("pin %r: wrote version %s", draft.name, meta.version)
             return WriteResult(**_fields(meta), written=True)
