@@ -17,6 +17,7 @@ from pinyard.boards._board_base import BoardBase
 if TYPE_CHECKING:
     from pinyard.tracking import Tracker
 from pinyard.boards._gc import GcReport, collect_garbage
+from pinyard.boards._legacy import read_plan
 from pinyard.boards._names import validate_pin_name
 from pinyard.boards._progress import progress_enabled
 from pinyard.boards._reading import (
@@ -76,12 +77,15 @@ class Board(BoardBase):
         meta = self.pin_meta(name, version)
         if hash is not None:
             check_requested_hash(meta, hash)
-        if meta.type == "file":
+        plan = read_plan(meta)  # pins' old types name the file to read
+        type_name, index = plan or (meta.type, 0)
+        if type_name == "file":
             raise UnsupportedTypeError(
-                f"pin {name!r} is of type 'file': use pin_download({name!r}) to get its files"
+                f"pin {name!r} is of type {meta.type!r}: use pin_download({name!r}) to get "
+                "its files"
             )
-        serializer = get_serializer(meta.type)
-        if len(meta.file_names) != 1:
+        serializer = get_serializer(type_name)
+        if plan is None and len(meta.file_names) != 1:
             raise UnsupportedTypeError(
                 f"pin {name!r} version {meta.version} has {len(meta.file_names)} files; type "
                 f"{meta.type!r} reads one. Use pin_download({name!r}) to get them."
@@ -92,7 +96,8 @@ class Board(BoardBase):
                 "board was opened with allow_pickle_read=False"
             )
         version_dir = self._version_dir(name, meta.version)
-        with open_verified(self.store, self.cache, meta, version_dir, 0) as (stream, verified):
+        opened = open_verified(self.store, self.cache, meta, version_dir, index)
+        with opened as (stream, verified):
             if serializer.pickles and not verified:
                 raise UnverifiedError(
                     f"pin {name!r} version {meta.version} is of type {meta.type!r} and its "

@@ -10,10 +10,17 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pinyard.boards._cache import Cache
+from pinyard.boards._legacy import legacy_dir, legacy_versions
 from pinyard.boards._meta import META_FILENAME, PinMeta
-from pinyard.boards._names import validate_pin_name, validate_version_id
+from pinyard.boards._names import (
+    file_name_problem,
+    is_version_id,
+    validate_pin_name,
+    validate_version_id,
+)
 from pinyard.boards._reading import read_meta
 from pinyard.boards._store import Store
+from pinyard.boards._version import PinVersion
 from pinyard.boards._versions import version_created
 from pinyard.errors import InvalidNameError, PinNotFoundError, VersionNotFoundError
 
@@ -90,6 +97,8 @@ class BoardBase:
         return f"{self._pins}/{name}" if self._pins else name
 
     def _version_dir(self, name: str, version: str) -> str:
+        if self.kind == "pins" and not is_version_id(version):
+            return legacy_dir(self._pin_dir(name), version)
         return f"{self._pin_dir(name)}/{version}"
 
     # -- listing -------------------------------------------------------------
@@ -107,17 +116,41 @@ class BoardBase:
             except InvalidNameError:
                 continue
             names.append(name)
+        if self.kind == "pins":  # and pins in pins' old format
+            known = set(names)
+            names += [
+                e.name
+                for e in self.store.list_dir(self._pins)
+                if e.is_dir
+                and e.name not in known
+                and not e.name.startswith(".")
+                and self._legacy_versions(e.name)
+            ]
+            names.sort()
         return names
 
     def pin_exists(self, name: str) -> bool:
         """True when the pin has at least one committed version."""
-        return self.store.latest_committed(self._pin_dir(name), META_FILENAME) is not None
+        found = self.store.latest_committed(self._pin_dir(name), META_FILENAME) is not None
+        return found or bool(self._legacy_versions(name))
 
     def _versions(self, name: str) -> list[str]:
         versions = self.store.committed_versions(self._pin_dir(name), META_FILENAME)
         if not versions:
+            versions = self._legacy_versions(name)
+        if not versions:
             raise self._pin_not_found(name)
         return versions
+
+    def _legacy_versions(self, name: str) -> list[str]:
+        """Versions in pins' old format, read on plain pins boards only."""
+        if self.kind != "pins":
+            return []
+        try:
+            validate_pin_name(name)
+        except InvalidNameError:
+            return []
+        return legacy_versions(self.store, self._pin_dir(name))
 
     def _pin_not_found(self, name: str) -> PinNotFoundError:
         return PinNotFoundError(
@@ -135,7 +168,7 @@ class BoardBase:
         infos = []
         for version in self._versions(name):
             created = version_created(version) or datetime(1970, 1, 1, tzinfo=UTC)
-            infos.append(VersionInfo(version, created, version.rsplit("-", 1)[1]))
+            infos.append(VersionInfo(version, created, PinVersion(version).hash))
         if not as_df:
             return infos
         import pandas as pd
@@ -157,21 +190,29 @@ class BoardBase:
                 return self._read_meta(name, version)
             except VersionNotFoundError:
                 continue
+        for version in reversed(self._legacy_versions(name)):
+            return self._read_meta(name, version)
         raise self._pin_not_found(name)
 
     def pin_meta(self, name: str, version: str | None = None) -> PinMeta:
         """Metadata of a version (the latest by default)."""
         if version is None:
             return self._latest_meta(name)
-        validate_version_id(version)
+        if self.kind != "pins" or is_version_id(version) or file_name_problem(version):
+            validate_version_id(version)
+        elif version not in self._versions(name):  # an old-format folder, by its listed name
+            raise self._no_version(name, version)
         try:
             return self._read_meta(name, version)
         except VersionNotFoundError:
-            versions = self._versions(name)
-            raise VersionNotFoundError(
-                f"pin {name!r} has no version {version!r}; it has {len(versions)} version(s), "
-                f"the latest is {versions[-1]!r} (see pin_versions({name!r}))"
-            ) from None
+            raise self._no_version(name, version) from None
+
+    def _no_version(self, name: str, version: str) -> VersionNotFoundError:
+        versions = self._versions(name)
+        return VersionNotFoundError(
+            f"pin {name!r} has no version {version!r}; it has {len(versions)} version(s), "
+            f"the latest is {versions[-1]!r} (see pin_versions({name!r}))"
+        )
 
     def _read_meta(self, name: str, version: str) -> PinMeta:
         path = f"{self._version_dir(name, version)}/{META_FILENAME}"

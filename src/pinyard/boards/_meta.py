@@ -169,19 +169,20 @@ def parse_data_txt(raw: bytes, name: str, version: str, where: str) -> PinMeta:
 
 
 def _meta_from_doc(doc: dict[str, Any], name: str, version: str) -> PinMeta:
-    api = doc.get("api_version", 0)
+    api = doc.get("api_version", 1 if "file" in doc else 0)
+    if api == 0:  # pins' old format
+        from pinyard.boards._legacy import meta_from_v0
+
+        return meta_from_v0(doc, name, version)
     if not isinstance(api, int | float) or int(api) != 1:
         raise ValueError(
-            f"api_version {api!r} is not supported; pinyard reads pins metadata api_version 1"
+            f"api_version {api!r} is not supported; pinyard reads pins metadata api_version "
+            "1 (and pins' old format, 0)"
         )
     for key in ("file", "type"):
         if key not in doc:
             raise KeyError(f"required key {key!r} is missing")
-    files = _as_tuple(doc["file"], str, "file")
-    for file_name in files:
-        problem = file_name_problem(file_name)
-        if problem:
-            raise ValueError(f"key 'file': {problem}")
+    files = as_strings(doc["file"], "file")
     sizes = _as_tuple(doc.get("file_size", ()), int, "file_size")
     pinyard = doc.get("pinyard") or {}
     if not isinstance(pinyard, dict):
@@ -226,6 +227,16 @@ def _pin_type(value: object) -> str:
     if isinstance(value, str) and value:
         return value
     raise ValueError(f"key 'type' must be a non-empty string, got {value!r}")
+
+
+def as_strings(value: object, key: str) -> tuple[str, ...]:
+    """The data file name(s) under ``key``, each checked safe to join to its folder."""
+    files = _as_tuple(value, str, key)
+    for file_name in files:
+        problem = file_name_problem(file_name)
+        if problem:
+            raise ValueError(f"key {key!r}: {problem}")
+    return files
 
 
 def _as_tuple(value: object, kind: type, key: str) -> tuple[Any, ...]:

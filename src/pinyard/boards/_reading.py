@@ -56,8 +56,12 @@ def check_pins_hash(meta: PinMeta, digests: list[FileDigest]) -> bool:
             f"pin {meta.name!r} version {meta.version} files {list(meta.file_names)} are corrupt: "
             f"expected combined xxh64 {expected} (pin_hash), computed {actual}."
         )
+    old = meta.api_version == 0  # pins' old format records no hash at all
     warnings.warn(
-        f"pin {meta.name!r} version {meta.version} was written by pins with a pin_hash "
+        f"pin {meta.name!r} version {meta.version} is in pins' old format, which records no "
+        "hash; its files are read unverified. Write it again to give it one."
+        if old
+        else f"pin {meta.name!r} version {meta.version} was written by pins with a pin_hash "
         f"({expected or 'none'}) pinyard cannot recompute; its files are read unverified. "
         "Import it into a pinyard board (pinyard import-pins) to record sha256 digests.",
         UnverifiedVersionWarning,
