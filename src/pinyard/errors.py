@@ -13,7 +13,7 @@
     │   ├── PinNotFoundError                          no pin of that name
     │   ├── VersionNotFoundError                      the pin has no such committed version
     │   └── RunNotFoundError                          the experiment has no run of that id
-    ├── NotAPinyardBoardError                         a plain pins board opened as a pinyard board
+    ├── NotAPinyardBoardError                         a non-empty folder that is no board at all
     ├── BoardFormatError                              pinyard.json is missing fields or too new
     ├── MetadataError                                 a data.txt is truncated, malformed or too new
     ├── IntegrityError                                bytes do not match their recorded digest
@@ -138,7 +138,8 @@ class RunNotFoundError(NotFoundError):
 
 
 class NotAPinyardBoardError(PinyardError):
-    """A folder holds a plain pins board (or something else) but no ``pinyard.json``."""
+    """A non-empty location with neither ``pinyard.json`` nor pins in it (a plain pins
+    board opens as one, see `pinyard.board_folder`)."""
 
 
 class BoardFormatError(PinyardError):
