@@ -121,11 +121,11 @@ def pinyard_log(spec: dict[str, Any]) -> dict[str, Any]:
     """Log runs 0..n-1 one at a time with the real clock; time each one."""
     import pinyard
 
-    warm = pinyard.board_folder(spec["board_dir"] + "-warm-up").tracker("warm-up")
+    warm = pinyard.Tracker(pinyard.board_folder(spec["board_dir"] + "-warm-up"), "warm-up")
     with warm.start_run(params=run_params(0)) as run:  # imports, git state (cached)
         run.log_metrics(run_metrics(0))
     shutil.rmtree(spec["board_dir"] + "-warm-up")
-    tracker = pinyard.board_folder(spec["board_dir"]).tracker(EXPERIMENT)
+    tracker = pinyard.Tracker(pinyard.board_folder(spec["board_dir"]), EXPERIMENT)
     times = []
     for i in range(spec["n"]):
         params, metrics = run_params(i), run_metrics(i)
@@ -145,7 +145,7 @@ def pinyard_build(spec: dict[str, Any]) -> dict[str, Any]:
     """
     import pinyard
 
-    tracker = pinyard.board_folder(spec["board_dir"]).tracker(EXPERIMENT)
+    tracker = pinyard.Tracker(pinyard.board_folder(spec["board_dir"]), EXPERIMENT)
     clock = SteppedClock()
     tracker._now = clock  # type: ignore[method-assign]  # the benchmark's clock
     base = datetime.fromtimestamp(spec["base"], UTC)
@@ -166,7 +166,7 @@ def pinyard_compact(spec: dict[str, Any]) -> dict[str, Any]:
     """``compact()`` with the real clock, on a fresh tracker."""
     import pinyard
 
-    tracker = pinyard.board_folder(spec["board_dir"]).tracker(EXPERIMENT)
+    tracker = pinyard.Tracker(pinyard.board_folder(spec["board_dir"]), EXPERIMENT)
     seconds, names = timed(tracker.compact)
     return {"seconds": seconds, "segments": names}
 
@@ -176,7 +176,7 @@ def pinyard_query(spec: dict[str, Any]) -> dict[str, Any]:
     import pinyard
 
     def fresh() -> Any:
-        return pinyard.board_folder(spec["board_dir"]).tracker(EXPERIMENT)
+        return pinyard.Tracker(pinyard.board_folder(spec["board_dir"]), EXPERIMENT)
 
     ops: dict[str, Callable[[Any], Any]] = {
         "best": lambda t: t.best_run(BEST_METRIC),

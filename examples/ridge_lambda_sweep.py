@@ -114,7 +114,7 @@ def main(folder: str, plot_path: str) -> None:
     fit_rows, val_rows = train.iloc[:N_FIT], train.iloc[N_FIT:]
 
     board = pinyard.board_folder(folder)
-    tracker = board.tracker(EXPERIMENT)
+    tracker = pinyard.Tracker(board, EXPERIMENT)
     sweep = uuid.uuid4().hex[:8]
     this_sweep = f"tags.sweep = '{sweep}'"
     selection = f"{this_sweep} and tags.stage = 'select'"

@@ -44,7 +44,7 @@ def training_data(seed: int = 7) -> tuple[pd.DataFrame, pd.Series]:
 def main(board_folder: str) -> None:
     x, y = training_data()
     board = pinyard.board_folder(board_folder)
-    tracker = board.tracker("churn")
+    tracker = pinyard.Tracker(board, "churn")
     with tracker.start_run(params={"C": 1.0}, seed=7, data=x) as run:
         features = make_column_transformer((OneHotEncoder(), ["plan"]), remainder=StandardScaler())
         model = make_pipeline(features, LogisticRegression(C=1.0)).fit(x, y)

@@ -76,7 +76,7 @@ def test_console_script_is_installed(board_dir: Path) -> None:
 
 
 def test_runs_and_compact(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    tracker = pinyard.board_folder(tmp_path / "b").tracker("sweep")
+    tracker = pinyard.Tracker(pinyard.board_folder(tmp_path / "b"), "sweep")
     for lam in (0.1, 1.0):
         with tracker.start_run(params={"lambda": lam}) as fit:
             fit.log_metric("rmse", lam * 2)

@@ -50,7 +50,7 @@ def test_ridge_lambda_sweep(tmp_path: Path) -> None:
     plot = tmp_path / "plots" / "rmse.png"
     out = run("ridge_lambda_sweep.py", str(tmp_path / "board"), str(plot))
     board = pinyard.board_folder(tmp_path / "board")
-    runs = board.tracker("ridge-lambda-sweep").runs()
+    runs = pinyard.Tracker(board, "ridge-lambda-sweep").runs()
 
     # Eight selection fits on 225 rows, then one refit on all 300 training rows.
     assert (runs["status"] == "finished").all()
@@ -94,7 +94,7 @@ def test_ridge_lambda_sweep(tmp_path: Path) -> None:
     # The model pin names the refit run, and the run lists the version.
     meta = board.pin_meta("ridge-model")
     assert meta.lineage["run_id"] == refit_row["run_id"]
-    record = board.tracker("ridge-lambda-sweep").get_run(refit_row["run_id"])
+    record = pinyard.Tracker(board, "ridge-lambda-sweep").get_run(refit_row["run_id"])
     assert record.models == [{"name": "ridge-model", "version": meta.version}]
     assert "val_rmse_vs_lambda.png" in record.artifacts
     model = board.pin_read("ridge-model")
@@ -108,7 +108,7 @@ def test_ridge_lambda_sweep_again_is_a_new_sweep_with_its_own_model_version(
     for name in ("first.png", "second.png"):
         run("ridge_lambda_sweep.py", str(tmp_path / "board"), str(tmp_path / name))
     board = pinyard.board_folder(tmp_path / "board")
-    runs = board.tracker("ridge-lambda-sweep").runs()
+    runs = pinyard.Tracker(board, "ridge-lambda-sweep").runs()
     assert len(runs) == 18
     assert runs["tags.sweep"].nunique() == 2
     refits = runs[runs["tags.stage"] == "refit"].sort_values("start_time")
@@ -130,6 +130,6 @@ def test_serve_model(tmp_path: Path) -> None:
     low_tenure, long_tenure = ast.literal_eval(out.split("churn probability: ")[1].splitlines()[0])
     assert 0 <= long_tenure < low_tenure <= 1  # new customers churn more
     assert "bad request: 422 column 'monthly_fee': expected float64" in out
-    (run_row,) = board.tracker("churn").runs().itertuples()
+    (run_row,) = pinyard.Tracker(board, "churn").runs().itertuples()
     assert f"trained by run: {run_row.run_id}" in out
     assert board.pin_meta("churn-model").lineage["run_id"] == run_row.run_id

@@ -10,11 +10,12 @@ import pinyard
 import pinyard.boards
 import pinyard.errors
 import pinyard.models
+import pinyard.registry
 import pinyard.serving
 import pinyard.tracking
 
-MODULES = [pinyard, pinyard.boards, pinyard.errors, pinyard.models, pinyard.serving,
-           pinyard.tracking]  # fmt: skip
+MODULES = [pinyard, pinyard.boards, pinyard.errors, pinyard.models, pinyard.registry,
+           pinyard.serving, pinyard.tracking]  # fmt: skip
 
 
 @pytest.mark.parametrize("module", MODULES)

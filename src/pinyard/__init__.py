@@ -8,6 +8,11 @@ Start with a board::
     meta = board.pin_write(df, "sales")             # a new immutable version
     df2 = board.pin_read("sales")                   # verified before it is parsed
 
+The other views of the same board are built on it::
+
+    tracker = pinyard.Tracker(board, "churn")       # experiment runs
+    registry = pinyard.Registry(board)              # aliases, stages, promotion
+
 The pins part of a board (``<root>/pins``) is readable by R pins and
 pins-python as it is. Errors are in `pinyard.errors`.
 """
@@ -32,8 +37,16 @@ from pinyard.boards import (
     board_s3,
     board_temp,
     import_pins,
+    register_protection,
     register_type,
 )
+from pinyard.registry import Registry
+from pinyard.registry._protection import protection_for as _registry_protection
+from pinyard.tracking import Tracker
+
+# Every pinyard board refuses to delete a version an alias or a stage holds, in any
+# process that imports pinyard (boards know no registry; the registry plugs in here).
+register_protection(_registry_protection)
 
 try:
     __version__ = _package_version("pinyard")
@@ -45,7 +58,9 @@ __all__ = [
     "Cache",
     "ImportReport",
     "PinMeta",
+    "Registry",
     "Serializer",
+    "Tracker",
     "VersionInfo",
     "WriteResult",
     "__version__",

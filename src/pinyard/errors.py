@@ -7,21 +7,28 @@
     ├── InvalidArgumentError      (also ValueError)   an argument has a value that cannot work
     │   ├── QueryError                                a run filter that does not parse
     │   ├── SignatureError                            data that does not match a model's signature
-    │   └── UnsupportedModelError                     an object no prediction handler can call
+    │   ├── UnsupportedModelError                     an object no prediction handler can call
+    │   ├── InvalidReferenceError                     a reference that does not parse, or ambiguous
+    │   ├── StageOrderError                           a stage transition out of order without force
+    │   ├── HashMismatchError                         pin_read(hash=) names another version's hash
+    │   └── GateError                                 a promotion gate that cannot score
     ├── NotFoundError             (also KeyError)
     │   ├── BoardNotFoundError                        no board at that location
     │   ├── PinNotFoundError                          no pin of that name
     │   ├── VersionNotFoundError                      the pin has no such committed version
-    │   └── RunNotFoundError                          the experiment has no run of that id
+    │   ├── RunNotFoundError                          the experiment has no run of that id
+    │   └── AliasNotFoundError                        nothing holds that alias or stage
     ├── NotAPinyardBoardError                         a non-empty folder that is no board at all
     ├── BoardFormatError                              pinyard.json is missing fields or too new
     ├── MetadataError                                 a data.txt is truncated, malformed or too new
     ├── IntegrityError                                bytes do not match their recorded digest
-    │   └── UnverifiedError                           no digest to check, and the read needs one
+    │   ├── UnverifiedError                           no digest to check, and the read needs one
+    │   └── ChainError                                registry events edited, removed or reordered
     ├── UnsupportedTypeError      (also ValueError,   no serializer of that type, or one that
     │                              NotImplementedError) cannot read or write this (as pins)
     ├── SerializationError                            the type cannot hold this object
     ├── ProtectedVersionError                         a deletion refused by a protection hook
+    ├── PromotionRefusedError                         a gate found the candidate no better
     ├── ConflictError                                 another writer created the same version first
     ├── RunStateError                                 logging to a run that has ended
     ├── EnvironmentMismatchError                      a model loaded with strict=True elsewhere
@@ -44,25 +51,32 @@ board boundary; none leaks through untranslated.
 from __future__ import annotations
 
 __all__ = [
+    "AliasNotFoundError",
     "BoardFormatError",
     "BoardNotFoundError",
+    "ChainError",
     "ConflictError",
     "EnvironmentMismatchError",
     "EnvironmentMismatchWarning",
+    "GateError",
+    "HashMismatchError",
     "IntegrityError",
     "InvalidArgumentError",
     "InvalidNameError",
+    "InvalidReferenceError",
     "MetadataError",
     "NotAPinyardBoardError",
     "NotFoundError",
     "PinNotFoundError",
     "PinyardError",
+    "PromotionRefusedError",
     "ProtectedVersionError",
     "QueryError",
     "RunNotFoundError",
     "RunStateError",
     "SerializationError",
     "SignatureError",
+    "StageOrderError",
     "StorageError",
     "UnsupportedModelError",
     "UnsupportedTypeError",
@@ -113,6 +127,26 @@ class UnsupportedModelError(InvalidArgumentError):
     """An object no prediction handler can call (no ``predict``, not callable)."""
 
 
+class InvalidReferenceError(InvalidArgumentError):
+    """A model reference (``name@alias``, ``name:VERSION``, ``name:HASH5``) that does not
+    parse, or a hash prefix that more than one version shares."""
+
+
+class StageOrderError(InvalidArgumentError):
+    """A stage transition that skips or reverses the board's stage order (``force=True``
+    makes it, recorded as forced)."""
+
+
+class HashMismatchError(InvalidArgumentError):
+    """``pin_read(..., hash=)`` asked for a hash the version does not have. Nothing is
+    damaged: the caller expected another version."""
+
+
+class GateError(InvalidArgumentError):
+    """A promotion gate that cannot score: its evaluation data lacks a column, the
+    metric is unknown, or a model cannot produce what the metric needs."""
+
+
 class NotFoundError(PinyardError, KeyError):
     """Something asked for by name does not exist."""
 
@@ -137,6 +171,10 @@ class RunNotFoundError(NotFoundError):
     """The experiment has no run of that id."""
 
 
+class AliasNotFoundError(NotFoundError):
+    """No version holds that alias or stage (at the time asked for, with ``as_of``)."""
+
+
 class NotAPinyardBoardError(PinyardError):
     """A non-empty location with neither ``pinyard.json`` nor pins in it (a plain pins
     board opens as one, see `pinyard.board_folder`)."""
@@ -158,6 +196,15 @@ class UnverifiedError(IntegrityError):
     """The version records no digest pinyard can check, and the read needs one (pickles)."""
 
 
+class ChainError(IntegrityError):
+    """A registry name's event chain is broken: an event was edited, removed, inserted
+    or reordered. ``seq`` is the first event at fault (None: the folder as a whole)."""
+
+    def __init__(self, message: str, *, seq: int | None = None) -> None:
+        super().__init__(message)
+        self.seq = seq
+
+
 class UnsupportedTypeError(PinyardError, ValueError, NotImplementedError):
     """No serializer is registered under that type name, or it cannot do what was asked
     (write a read-only type, read a ``file`` pin): pins raises NotImplementedError there."""
@@ -169,6 +216,25 @@ class SerializationError(PinyardError):
 
 class ProtectedVersionError(PinyardError):
     """A protection hook (an alias, stage or deployment) refused a deletion."""
+
+
+class PromotionRefusedError(PinyardError):
+    """A gate refused a promotion. ``evidence`` holds what it measured (both scores,
+    the metric, the threshold, the data version); the refusal is recorded as an event."""
+
+    def __init__(self, message: str, *, evidence: dict[str, object]) -> None:
+        super().__init__(message)
+        self.evidence = evidence
+
+    @property
+    def candidate_score(self) -> object:
+        """The candidate's score on the evaluation set (None for a custom gate)."""
+        return self.evidence.get("candidate_score")
+
+    @property
+    def holder_score(self) -> object:
+        """The current holder's score (None when nothing held the target)."""
+        return self.evidence.get("holder_score")
 
 
 class ConflictError(PinyardError):

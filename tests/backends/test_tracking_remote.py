@@ -22,7 +22,7 @@ def test_runs_queries_and_compaction_on_remote_boards(
     board = pinyard.board(
         f"{bucket.url}/team", cache=pinyard.Cache(tmp_path / "cache"), **bucket.storage_options
     )
-    tracker = board.tracker("sweep")
+    tracker = pinyard.Tracker(board, "sweep")
     real_now = Tracker._now
     monkeypatch.setattr(Tracker, "_now", lambda self: real_now(self) - timedelta(hours=3))
     for lam in (0.1, 1.0, 10.0):
@@ -33,9 +33,14 @@ def test_runs_queries_and_compaction_on_remote_boards(
     assert len(tracker.compact()) == 1
     with tracker.start_run(params={"lambda": 100.0}) as late:
         late.log_metric("val_rmse", 9.0)
-    reader = pinyard.board(
-        f"{bucket.url}/team", cache=pinyard.Cache(tmp_path / "cache2"), **bucket.storage_options
-    ).tracker("sweep")
+    reader = pinyard.Tracker(
+        pinyard.board(
+            f"{bucket.url}/team",
+            cache=pinyard.Cache(tmp_path / "cache2"),
+            **bucket.storage_options,
+        ),
+        "sweep",
+    )
     frame = reader.runs()
     assert sorted(frame["params.lambda"]) == [0.1, 1.0, 10.0, 100.0]
     best = reader.best_run("val_rmse")
@@ -60,7 +65,7 @@ def test_checkpoints_on_remote_boards(
         board = pinyard.board(
             f"{bucket.url}/team", cache=pinyard.Cache(tmp_path / cache), **bucket.storage_options
         )
-        return board.tracker("ckpt")
+        return pinyard.Tracker(board, "ckpt")
 
     monkeypatch.setattr(Tracker, "checkpoint_after", 3)
     tracker = open_tracker("c1")

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
+import stat
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -49,7 +52,7 @@ def test_plain_pins_folder_opens_as_that_pins_board(tmp_path: Path) -> None:
     assert board.pin_list() == ["obj"]
     assert sorted(p.name for p in (tmp_path / "pinsboard").iterdir()) == ["obj"]
     with pytest.raises(errors.InvalidArgumentError, match="plain pins board"):
-        board.tracker("exp")
+        pinyard.Tracker(board, "exp")
 
 
 def test_new_board_has_its_pins_folder(tmp_path: Path) -> None:
@@ -245,3 +248,37 @@ def test_gc_removes_only_stale_leftovers(tmp_path: Path) -> None:
 
 def _pair(value: dict[str, int]) -> tuple[int, int]:
     return value["writer"], value["i"]
+
+
+def test_committed_files_are_read_only_and_prune_still_deletes_them() -> None:
+    # A folder other users can reach, so a child without root's powers can try to write.
+    root = Path(tempfile.mkdtemp(prefix="pinyard-ro-"))
+    root.chmod(0o755)
+    try:
+        board = pinyard.board_folder(root / "board")
+        first = board.pin_write({"a": 1}, "cfg").version
+        board.pin_write({"a": 2}, "cfg")
+        (path,) = board.pin_download("cfg", first)
+        meta_txt = Path(path).with_name("data.txt")
+        for committed in (Path(path), meta_txt):
+            assert stat.S_IMODE(committed.stat().st_mode) & 0o222 == 0, committed
+        if os.geteuid() == 0:  # root ignores permission bits: try as an ordinary user
+            for folder in (root, *Path(path).parents):
+                if str(folder).startswith(str(root)):
+                    folder.chmod(0o755)
+            script = f"open({path!r}, 'w').write('edited')"
+            python = shutil.which("python3", path="/usr/bin:/bin") or sys.executable
+            edit = subprocess.run(
+                [python, "-c", script],
+                user=65534,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            assert edit.returncode != 0
+            assert "Permission denied" in edit.stderr
+        assert board.pin_read("cfg", first) == {"a": 1}
+        assert board.pin_versions_prune("cfg", n=1) == [first]
+        assert not Path(path).exists()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)

@@ -17,6 +17,7 @@ import pytest
 
 import pinyard
 from pinyard.errors import (
+    HashMismatchError,
     IntegrityError,
     InvalidNameError,
     PinNotFoundError,
@@ -120,7 +121,7 @@ def test_golden_read_with_hash(py_board: pinyard.Board) -> None:
         py_board.pin_read("obj_json", hash="21af7ea6d4a191b5") == PINS_PYTHON_OBJECTS["obj_json"]
     )
     assert py_board.pin_read("obj_json", hash="21af7") == PINS_PYTHON_OBJECTS["obj_json"]
-    with pytest.raises(IntegrityError, match="obj_json"):
+    with pytest.raises(HashMismatchError, match="obj_json"):
         py_board.pin_read("obj_json", hash="0000000000000000")
 
 

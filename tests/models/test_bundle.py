@@ -158,7 +158,7 @@ def test_reading_elsewhere_warns_and_strict_refuses_before_unpickling(
 def test_lineage_from_a_tracking_run_links_both_ways(classifier: Any, xy: Any) -> None:
     x, _ = xy
     board = pinyard.board_memory()
-    tracker = board.tracker("churn")
+    tracker = pinyard.Tracker(board, "churn")
     with tracker.start_run(params={"C": 1.0}, seed=7, data=x) as run:
         run.log_metric("auc", 0.91)
         bundle = ModelBundle(classifier, prototype=x, run=run)

@@ -333,3 +333,41 @@ def test_booleans_among_numbers_and_empty_columns_are_422(served: Any) -> None:
         empty = client.post("/predict", json={"income": [], "age": [], "region": []})
         assert empty.status_code == 422
         assert "no rows" in empty.json()["detail"][0]["msg"]
+
+
+def test_a_small_parquet_body_of_long_repeated_strings_gets_413(served: Any) -> None:
+    # One long value on every row: dictionary-encoded and compressed it is a few KB on the
+    # wire, decoded it would be rows x length bytes.
+    rows, length = 300, 1024 * 1024
+    table = pa.table(
+        {
+            "income": pa.array([1.0] * rows),
+            "age": pa.array([1] * rows),
+            "region": pa.array(["x" * length] * rows),
+        }
+    )
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, compression="zstd", use_dictionary=True)
+    assert buffer.tell() < 64 * 1024
+    with served(max_body_bytes=1024 * 1024) as client:
+        response = client.post(
+            "/predict",
+            content=buffer.getvalue(),
+            headers={"content-type": "application/vnd.apache.parquet"},
+        )
+        assert response.status_code == 413, response.text
+        assert "decodes to more than" in response.json()["detail"]
+
+
+def test_parquet_text_columns_come_back_as_plain_text(served: Any, train: pd.DataFrame) -> None:
+    rows = train.head(5).astype({"region": str})  # plain text, read back dictionary-encoded
+    buffer = io.BytesIO()
+    pq.write_table(pa.Table.from_pandas(rows, preserve_index=False), buffer)
+    assert not pa.types.is_dictionary(pq.read_schema(buffer).field("region").type)
+    with served() as client:
+        response = client.post(
+            "/predict",
+            content=buffer.getvalue(),
+            headers={"content-type": "application/vnd.apache.parquet"},
+        )
+        assert response.status_code == 200, response.text

@@ -12,7 +12,7 @@ _RUNNING = textwrap.dedent(
     """
     import sys, time
     import pinyard
-    run = pinyard.board_folder(sys.argv[1]).tracker("sweep").start_run(params={"i": -1})
+    run = pinyard.Tracker(pinyard.board_folder(sys.argv[1]), "sweep").start_run(params={"i": -1})
     print(run.run_id, flush=True)
     time.sleep(60)
     """

@@ -38,7 +38,7 @@ def fresh(board: pinyard.Board) -> Tracker:
     """A new tracker on a new board object: nothing kept in memory."""
     root = board.store.local_path("")
     assert root is not None
-    return pinyard.board_folder(root).tracker(EXPERIMENT)
+    return pinyard.Tracker(pinyard.board_folder(root), EXPERIMENT)
 
 
 def log_runs(tracker: Tracker, first: int, count: int) -> list[str]:
@@ -80,7 +80,7 @@ def reads() -> Callable[[Tracker], list[str]]:
 def test_a_query_that_read_many_records_leaves_a_checkpoint_the_next_one_reads(
     board: pinyard.Board, reads: Callable[[Tracker], list[str]]
 ) -> None:
-    tracker = board.tracker(EXPERIMENT)
+    tracker = pinyard.Tracker(board, EXPERIMENT)
     log_runs(tracker, 0, 12)
     before = tracker.runs()
     assert len(before) == 12
@@ -98,7 +98,7 @@ def test_a_query_that_read_many_records_leaves_a_checkpoint_the_next_one_reads(
 def test_runs_after_a_stale_checkpoint_are_read_from_their_records(
     board: pinyard.Board, reads: Callable[[Tracker], list[str]]
 ) -> None:
-    tracker = board.tracker(EXPERIMENT)
+    tracker = pinyard.Tracker(board, EXPERIMENT)
     running = tracker.start_run(params={"i": -1})  # in the checkpoint as running
     log_runs(tracker, 0, 6)
     tracker.runs()
@@ -121,7 +121,7 @@ def test_runs_after_a_stale_checkpoint_are_read_from_their_records(
 
 
 def test_notes_added_after_a_checkpoint_are_read(board: pinyard.Board) -> None:
-    tracker = board.tracker(EXPERIMENT)
+    tracker = pinyard.Tracker(board, EXPERIMENT)
     ids = log_runs(tracker, 0, 6)
     tracker.runs()
     assert checkpoints(board)
@@ -135,7 +135,7 @@ def test_notes_added_after_a_checkpoint_are_read(board: pinyard.Board) -> None:
 def test_a_truncated_record_is_skipped_before_and_after_a_checkpoint(
     board: pinyard.Board, caplog: pytest.LogCaptureFixture
 ) -> None:
-    tracker = board.tracker(EXPERIMENT)
+    tracker = pinyard.Tracker(board, EXPERIMENT)
     ids = log_runs(tracker, 0, 7)
     records = experiment_dir(board) / "records"
     victim = next(records.rglob(f"{ids[3]}.json"))
@@ -153,7 +153,7 @@ def test_a_truncated_record_is_skipped_before_and_after_a_checkpoint(
 def test_a_checkpoint_holding_a_start_record_does_not_hide_a_truncated_final_one(
     board: pinyard.Board,
 ) -> None:
-    tracker = board.tracker(EXPERIMENT)
+    tracker = pinyard.Tracker(board, EXPERIMENT)
     running = tracker.start_run(params={"only_here": "x"})
     log_runs(tracker, 0, 6)
     tracker.runs()  # checkpoint holds the running run's start record
@@ -168,7 +168,7 @@ def test_a_checkpoint_holding_a_start_record_does_not_hide_a_truncated_final_one
 def test_a_damaged_or_vanished_checkpoint_only_costs_reads(
     board: pinyard.Board, caplog: pytest.LogCaptureFixture
 ) -> None:
-    tracker = board.tracker(EXPERIMENT)
+    tracker = pinyard.Tracker(board, EXPERIMENT)
     log_runs(tracker, 0, 8)
     expected = tracker.runs()
     [written] = checkpoints(board)
@@ -190,7 +190,7 @@ def test_a_checkpoint_of_an_older_version_is_ignored_and_replaced(
 ) -> None:
     pq = pytest.importorskip("pyarrow.parquet")
     ipc = pytest.importorskip("pyarrow.ipc")
-    tracker = board.tracker(EXPERIMENT)
+    tracker = pinyard.Tracker(board, EXPERIMENT)
     log_runs(tracker, 0, 7)
     expected = tracker.runs()
     [written] = checkpoints(board)
@@ -221,7 +221,7 @@ def test_a_run_a_checkpoint_holds_as_running_shows_killed_once_its_process_is_go
 ) -> None:
     process = RunningProcess(board)
     run_id = process.run_id
-    log_runs(board.tracker(EXPERIMENT), 0, 6)
+    log_runs(pinyard.Tracker(board, EXPERIMENT), 0, 6)
     assert fresh(board).runs().set_index("run_id").loc[run_id, "status"] == "running"
     assert checkpoints(board)  # holding the run as running
     process.kill()
@@ -231,7 +231,7 @@ def test_a_run_a_checkpoint_holds_as_running_shows_killed_once_its_process_is_go
 
 
 def test_a_failed_checkpoint_write_does_not_fail_the_query(board: pinyard.Board) -> None:
-    tracker = board.tracker(EXPERIMENT)
+    tracker = pinyard.Tracker(board, EXPERIMENT)
     log_runs(tracker, 0, 6)
     (experiment_dir(board) / "checkpoints").write_text("not a folder")
     assert len(tracker.runs()) == 6
@@ -239,7 +239,7 @@ def test_a_failed_checkpoint_write_does_not_fail_the_query(board: pinyard.Board)
 
 
 def test_writes_in_progress_are_not_read(board: pinyard.Board) -> None:
-    tracker = board.tracker(EXPERIMENT)
+    tracker = pinyard.Tracker(board, EXPERIMENT)
     [run_id] = log_runs(tracker, 0, 1)
     hour = next((experiment_dir(board) / "records").iterdir())
     (hour / f"{run_id}x.json.0123abcd.tmp").write_bytes(b'{"run_id": "')
@@ -247,7 +247,7 @@ def test_writes_in_progress_are_not_read(board: pinyard.Board) -> None:
 
 
 def test_search_on_the_columns_it_reads_agrees_with_filtering_runs(board: pinyard.Board) -> None:
-    tracker = board.tracker(EXPERIMENT)
+    tracker = pinyard.Tracker(board, EXPERIMENT)
     log_runs(tracker, 0, 9)
     with tracker.start_run(params={"i": "7", "extra": [1, 2]}, tags={"team": "a"}):
         pass
@@ -277,7 +277,7 @@ def params_decoding(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPa
 def test_runs_columns_hold_the_recorded_values_with_their_documented_dtypes(
     board: pinyard.Board,
 ) -> None:
-    tracker = board.tracker(EXPERIMENT)
+    tracker = pinyard.Tracker(board, EXPERIMENT)
     values: list[object] = [1, 1.0, "1", None, [1, 2], {"a": 1}, True, 2**62]
     for i, value in enumerate(values):
         with tracker.start_run(params={"x": value}, seed=None if i % 3 else 2**62 + i) as run:
@@ -307,7 +307,7 @@ def test_runs_columns_hold_the_recorded_values_with_their_documented_dtypes(
 
 
 def test_columns_that_no_run_filled_keep_their_dtypes(board: pinyard.Board) -> None:
-    tracker = board.tracker(EXPERIMENT)
+    tracker = pinyard.Tracker(board, EXPERIMENT)
     running = [tracker.start_run(params={"i": i}) for i in range(3)]  # no seed, no end yet
     for reader in (tracker, fresh(board)):
         for frame in (reader.runs(), reader.search("params.i >= 1")):
@@ -327,7 +327,7 @@ def test_search_frames_match_runs_on_a_mixed_store(
 ) -> None:
     """search() builds its frame from the selected rows only; runs() builds every row:
     the same columns, dtypes, values and value types."""
-    tracker = board.tracker(EXPERIMENT)
+    tracker = pinyard.Tracker(board, EXPERIMENT)
     real_now = Tracker._now
     monkeypatch.setattr(Tracker, "_now", lambda self: real_now(self) - timedelta(hours=3))
     odd: list[object] = [1, 1.0, "1", None, [1, 2], {"a": 1}, True]
@@ -364,11 +364,11 @@ WRITER = textwrap.dedent(
     import pinyard
     from pinyard.tracking import Tracker
     Tracker.checkpoint_after = 2
-    tracker = pinyard.board_folder(sys.argv[1]).tracker("sweep")
+    tracker = pinyard.Tracker(pinyard.board_folder(sys.argv[1]), "sweep")
     for i in range(int(sys.argv[3])):
         with tracker.start_run(params={"writer": int(sys.argv[2]), "i": i}) as run:
             run.log_metric("score", i)
-        reader = pinyard.board_folder(sys.argv[1]).tracker("sweep")
+        reader = pinyard.Tracker(pinyard.board_folder(sys.argv[1]), "sweep")
         assert len(reader.runs()) >= i + 1
     """
 )
@@ -382,7 +382,7 @@ def test_processes_logging_and_checkpointing_at_once_lose_nothing(board: pinyard
     ]
     assert [p.wait(timeout=300) for p in procs] == [0] * 4
     assert checkpoints(board)
-    for tracker in (fresh(board), board.tracker(EXPERIMENT)):
+    for tracker in (fresh(board), pinyard.Tracker(board, EXPERIMENT)):
         frame = tracker.runs()
         assert len(frame) == 60
         assert set(zip(frame["params.writer"], frame["params.i"], strict=True)) == {
@@ -396,7 +396,7 @@ def test_compaction_drops_covered_checkpoints_and_segments_stay_a_dataset(
 ) -> None:
     ds = pytest.importorskip("pyarrow.dataset")
     ipc = pytest.importorskip("pyarrow.ipc")
-    tracker = board.tracker(EXPERIMENT)
+    tracker = pinyard.Tracker(board, EXPERIMENT)
     real_now = Tracker._now
     monkeypatch.setattr(Tracker, "_now", lambda self: real_now(self) - timedelta(hours=3))
     log_runs(tracker, 0, 10)
@@ -427,7 +427,7 @@ def test_compaction_drops_covered_checkpoints_and_segments_stay_a_dataset(
 def test_a_run_compacted_while_running_shows_once_finished(
     board: pinyard.Board, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    tracker = board.tracker(EXPERIMENT)
+    tracker = pinyard.Tracker(board, EXPERIMENT)
     real_now = Tracker._now
     monkeypatch.setattr(Tracker, "_now", lambda self: real_now(self) - timedelta(hours=3))
     log_runs(tracker, 0, 3)

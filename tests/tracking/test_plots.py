@@ -32,7 +32,7 @@ def rmse_at(lam: float) -> float:
 
 @pytest.fixture
 def tracker(tmp_path: Path) -> Tracker:
-    return pinyard.board_folder(tmp_path / "board").tracker("sweep")
+    return pinyard.Tracker(pinyard.board_folder(tmp_path / "board"), "sweep")
 
 
 def log(tracker: Tracker, params: dict[str, Any], **metrics: float) -> str:
@@ -205,7 +205,9 @@ def test_unknown_param_or_metric_lists_what_exists(
     ):
         plot_metric(tracker, "lambda", "test_rmse")
     with pytest.raises(errors.InvalidArgumentError, match="params logged: none"):
-        plot_metric(pinyard.board_folder(tracker.board.store.url).tracker("empty"), "a", "b")
+        plot_metric(
+            pinyard.Tracker(pinyard.board_folder(tracker.board.store.url), "empty"), "a", "b"
+        )
     with pytest.raises(errors.InvalidArgumentError, match="non-empty"):
         plot_metric(tracker, "", "val_rmse")
 

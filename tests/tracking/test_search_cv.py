@@ -27,7 +27,7 @@ ALPHAS = [0.1, 1, 10.0, 100.0]  # 1 is an int: types are kept
 
 @pytest.fixture
 def tracker(tmp_path: Path) -> Tracker:
-    return pinyard.board_folder(tmp_path / "board").tracker("search")
+    return pinyard.Tracker(pinyard.board_folder(tmp_path / "board"), "search")
 
 
 @pytest.fixture(scope="module")

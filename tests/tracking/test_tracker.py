@@ -28,7 +28,7 @@ def board(tmp_path: Path) -> pinyard.Board:
 
 @pytest.fixture
 def tracker(board: pinyard.Board) -> Tracker:
-    return board.tracker("sweep")
+    return pinyard.Tracker(board, "sweep")
 
 
 def test_a_run_records_what_it_used_and_measured(tracker: Tracker) -> None:
@@ -211,7 +211,7 @@ def test_compaction_keeps_every_run_and_forms_a_parquet_dataset(
     assert tracker.compact() == []  # nothing new to compact
     with pytest.raises(errors.InvalidArgumentError, match="negative"):
         tracker.compact(grace=timedelta(hours=-1))
-    again = board.tracker("sweep")  # a fresh reader
+    again = pinyard.Tracker(board, "sweep")  # a fresh reader
     after = again.runs()
     pd.testing.assert_frame_equal(
         before.drop(columns=["duration_s"]), after.drop(columns=["duration_s"]), check_dtype=False
@@ -247,18 +247,18 @@ def test_truncated_record_is_skipped_with_a_warning(
 
 def test_bad_experiment_and_seed(board: pinyard.Board) -> None:
     with pytest.raises(errors.InvalidArgumentError, match="experiment name"):
-        board.tracker("../escape")
+        pinyard.Tracker(board, "../escape")
     with pytest.raises(errors.InvalidArgumentError, match="seed"):
-        board.tracker("ok").start_run(seed=1.5)  # type: ignore[arg-type]
+        pinyard.Tracker(board, "ok").start_run(seed=1.5)  # type: ignore[arg-type]
     with pytest.raises(errors.InvalidArgumentError, match="data="):
-        board.tracker("ok").start_run(data="not data")
+        pinyard.Tracker(board, "ok").start_run(data="not data")
 
 
 WRITER = textwrap.dedent(
     """
     import sys
     import pinyard
-    tracker = pinyard.board_folder(sys.argv[1]).tracker("sweep")
+    tracker = pinyard.Tracker(pinyard.board_folder(sys.argv[1]), "sweep")
     for i in range(int(sys.argv[3])):
         with tracker.start_run(params={"writer": int(sys.argv[2]), "i": i}) as run:
             run.log_metric("score", i)
@@ -298,7 +298,7 @@ def test_a_start_record_lasts_while_the_run_runs(board: pinyard.Board, tracker: 
     assert statuses.to_dict() == {running.run_id: "running", done.run_id: "finished"}
     running.end()
     assert started_records(board) == []
-    assert board.tracker("sweep").get_run(running.run_id).status == "finished"
+    assert pinyard.Tracker(board, "sweep").get_run(running.run_id).status == "finished"
 
 
 def test_a_start_record_that_cannot_be_deleted_is_superseded(
@@ -318,9 +318,9 @@ def test_a_start_record_that_cannot_be_deleted_is_superseded(
         run.log_metric("m", 1.0)
     assert "start record of" in caplog.text
     assert len(started_records(board)) == 1  # kept, as boards written before 0010 keep them
-    frame = board.tracker("sweep").runs()
+    frame = pinyard.Tracker(board, "sweep").runs()
     assert frame[["run_id", "status"]].values.tolist() == [[run.run_id, "finished"]]
-    assert board.tracker("sweep").get_run(run.run_id).metrics == {"m": 1.0}
+    assert pinyard.Tracker(board, "sweep").get_run(run.run_id).metrics == {"m": 1.0}
 
 
 def end_on_first_touch(
@@ -364,7 +364,7 @@ def test_a_query_sees_a_run_that_ends_while_it_lists(
     ended = end_on_first_touch(
         monkeypatch, board, run, "list_names", after=True, marker="sweep/records"
     )
-    frame = board.tracker("sweep").runs()
+    frame = pinyard.Tracker(board, "sweep").runs()
     assert ended
     assert frame[["run_id", "status"]].values.tolist() == [[run.run_id, "finished"]]
 
@@ -376,7 +376,7 @@ def test_a_query_reads_the_final_record_of_a_run_that_ends_after_it_listed(
     read instead."""
     run = tracker.start_run(params={"k": 1})
     ended = end_on_first_touch(monkeypatch, board, run, "read_bytes", after=False)
-    frame = board.tracker("sweep").runs()
+    frame = pinyard.Tracker(board, "sweep").runs()
     assert ended
     assert frame[["run_id", "status"]].values.tolist() == [[run.run_id, "finished"]]
 
@@ -387,7 +387,7 @@ def test_get_run_finds_a_run_that_ends_while_it_looks(
     """get_run found no final record; the run ends before it reads the start record."""
     run = tracker.start_run(params={"k": 1})
     ended = end_on_first_touch(monkeypatch, board, run, "read_bytes", after=False)
-    assert board.tracker("sweep").get_run(run.run_id).status == "finished"
+    assert pinyard.Tracker(board, "sweep").get_run(run.run_id).status == "finished"
     assert ended
 
 

@@ -1,7 +1,12 @@
 """Boards: immutable, hashed, pins-compatible versions of any object."""
 
 from pinyard.boards._board import Board
-from pinyard.boards._board_base import ProtectionHook, VersionInfo
+from pinyard.boards._board_base import (
+    ProtectionFactory,
+    ProtectionHook,
+    VersionInfo,
+    register_protection,
+)
 from pinyard.boards._cache import Cache, CacheInfo
 from pinyard.boards._constructors import (
     board,
@@ -38,6 +43,7 @@ __all__ = [
     "PinMeta",
     "PinPayload",
     "PinVersion",
+    "ProtectionFactory",
     "ProtectionHook",
     "Serializer",
     "VersionInfo",
@@ -53,6 +59,7 @@ __all__ = [
     "get_serializer",
     "import_pins",
     "infer_type",
+    "register_protection",
     "register_type",
     "registered_types",
 ]

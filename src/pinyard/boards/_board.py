@@ -10,12 +10,10 @@ import tempfile
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pinyard.boards._board_base import BoardBase
-
-if TYPE_CHECKING:
-    from pinyard.tracking import Tracker
+from pinyard.boards._boundary import guarded
 from pinyard.boards._gc import GcReport, collect_garbage
 from pinyard.boards._legacy import read_plan
 from pinyard.boards._names import validate_pin_name
@@ -56,6 +54,7 @@ FEATHER_NOTICE = (
 )
 
 
+@guarded(lambda board: board.store.url)
 class Board(BoardBase):
     """A set of pins, each an append-only list of immutable, hashed versions.
 
@@ -111,9 +110,9 @@ class Board(BoardBase):
     ) -> list[str]:
         """Local paths of a version's files, each verified before it is returned.
 
-        For a folder board these are the files in the board: treat them as
-        read-only. For other boards they are verified copies in a private
-        temporary folder.
+        For a folder board these are the files in the board, which are
+        read-only on disk (a committed version never changes). For other
+        boards they are verified copies in a private temporary folder.
         """
         meta = self.pin_meta(name, version)
         if hash is not None:
@@ -343,12 +342,6 @@ class Board(BoardBase):
             self.store.delete_tree(self._version_dir(name, version))
             deleted.append(version)
         return deleted
-
-    def tracker(self, experiment: str) -> Tracker:
-        """The experiment-tracking log of ``experiment`` on this board (see `pinyard.tracking`)."""
-        from pinyard.tracking import Tracker
-
-        return Tracker(self, experiment)
 
     def gc(self, older_than: timedelta = timedelta(days=1), dry_run: bool = False) -> GcReport:
         """Remove leftovers of interrupted writes untouched for ``older_than``: staging

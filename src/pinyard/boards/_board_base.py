@@ -3,12 +3,14 @@ metadata read, and the protection hooks deletions consult."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from pinyard.boards._boundary import guarded
 from pinyard.boards._cache import Cache
 from pinyard.boards._legacy import legacy_dir, legacy_versions
 from pinyard.boards._meta import META_FILENAME, PinMeta
@@ -18,7 +20,7 @@ from pinyard.boards._names import (
     validate_pin_name,
     validate_version_id,
 )
-from pinyard.boards._reading import read_meta
+from pinyard.boards._reading import read_meta, read_meta_bytes
 from pinyard.boards._store import Store
 from pinyard.boards._version import PinVersion
 from pinyard.boards._versions import version_created
@@ -27,6 +29,21 @@ from pinyard.errors import InvalidNameError, PinNotFoundError, VersionNotFoundEr
 #: A protection hook gets (pin name, version id) and returns why the version
 #: must be kept (an alias, a stage, a deployment) or None to allow deletion.
 ProtectionHook = Callable[[str, str], str | None]
+#: Makes the protection hook a capability above boards gives every pinyard board
+#: (see `register_protection`); boards themselves know nothing of what it checks.
+ProtectionFactory = Callable[["BoardBase"], ProtectionHook]
+
+_PROTECTION_FACTORIES: list[ProtectionFactory] = []
+
+
+def register_protection(factory: ProtectionFactory) -> None:
+    """Give every pinyard board opened from now on the hook ``factory(board)`` returns.
+
+    ``import pinyard`` registers the registry's, so a version an alias or a
+    stage holds is protected in any process, whether it uses the registry or not.
+    """
+    if factory not in _PROTECTION_FACTORIES:
+        _PROTECTION_FACTORIES.append(factory)
 
 
 @dataclass(frozen=True)
@@ -38,6 +55,7 @@ class VersionInfo:
     hash: str
 
 
+@guarded(lambda board: board.store.url)
 class BoardBase:
     """The read-only half of a `Board`: paths, listings, metadata and protection hooks."""
 
@@ -60,7 +78,9 @@ class BoardBase:
         self.kind = kind
         self.allow_pickle_read = allow_pickle_read
         self._pins = pins_prefix.strip("/")
-        self._hooks: list[ProtectionHook] = []
+        self._hooks: list[ProtectionHook] = (
+            [factory(self) for factory in _PROTECTION_FACTORIES] if kind == "pinyard" else []
+        )
         self._download_dir: str | None = None
 
     def __repr__(self) -> str:
@@ -213,6 +233,28 @@ class BoardBase:
             f"pin {name!r} has no version {version!r}; it has {len(versions)} version(s), "
             f"the latest is {versions[-1]!r} (see pin_versions({name!r}))"
         )
+
+    def meta_sha256(self, name: str, version: str, expected: str | None = None) -> str:
+        """The sha256 of a version's ``data.txt`` as stored (what a registry event records
+        to make the version tamper-evident); `VersionNotFoundError` if it is not there.
+
+        When a cached copy does not have the ``expected`` digest, the cached
+        copy is dropped and the board's own is read: only the board can be wrong.
+        """
+        validate_version_id(version)
+        path = f"{self._version_dir(name, version)}/{META_FILENAME}"
+        try:
+            digest = hashlib.sha256(
+                read_meta_bytes(self.store, self.cache, name, version, path)
+            ).hexdigest()
+            if expected is not None and digest != expected and self.cache is not None:
+                self.cache.drop_meta(self.store.url, name, version)
+                digest = hashlib.sha256(
+                    read_meta_bytes(self.store, self.cache, name, version, path)
+                ).hexdigest()
+        except FileNotFoundError:
+            raise VersionNotFoundError(f"pin {name!r} has no version {version!r}") from None
+        return digest
 
     def _read_meta(self, name: str, version: str) -> PinMeta:
         path = f"{self._version_dir(name, version)}/{META_FILENAME}"

@@ -107,6 +107,11 @@ class Cache:
         with contextlib.suppress(OSError):  # a cache that cannot be written is only slower
             _write_atomically(target, lambda f: f.write(raw))
 
+    def drop_meta(self, board_url: str, name: str, version: str) -> None:
+        """Forget a cached data.txt (one that failed a check is fetched again)."""
+        with contextlib.suppress(OSError):
+            self.meta_path(board_url, name, version).unlink()
+
     # -- files -------------------------------------------------------------------
 
     def lookup(self, target: Path, check: Callable[[FileDigest], None]) -> Path | None:

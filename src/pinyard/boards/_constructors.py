@@ -11,6 +11,7 @@ import tempfile
 from typing import Any
 
 from pinyard.boards._board import Board
+from pinyard.boards._boundary import guarded_function
 from pinyard.boards._cache import Cache
 from pinyard.boards._local import LocalStore
 from pinyard.boards._memory import MemoryStore
@@ -33,6 +34,7 @@ STAGING_DIR = "staging"
 _LOCAL_PROTOCOLS = {"file", "local"}
 
 
+@guarded_function(lambda *args, **kwargs: str(args[0] if args else kwargs))
 def board_folder(
     path: str | os.PathLike[str],
     *,
@@ -51,7 +53,7 @@ def board_folder(
     folder of a pinyard board opens that board. ``versioned=False`` keeps one
     version per pin, as in pins.
     """
-    root = os.path.abspath(os.fspath(path))
+    root = _local_root(os.fspath(path))
     store = LocalStore(root, os.path.join(root, STAGING_DIR))
     return _open_pinyard(
         store, create, allow_pickle_read=allow_pickle_read, progress=progress, versioned=versioned
@@ -72,6 +74,7 @@ def board_memory(*, versioned: bool = True, allow_pickle_read: bool = True) -> B
     )
 
 
+@guarded_function(lambda *args, **kwargs: str(args[0] if args else kwargs))
 def board(
     url: str | os.PathLike[str],
     path: str | None = None,
@@ -214,6 +217,7 @@ def _as_plain_pins(store: Store) -> Store:
     return store
 
 
+@guarded_function(lambda *args, **kwargs: str(args[0] if args else kwargs))
 def board_pins(
     url: str | os.PathLike[str],
     *,
@@ -262,6 +266,13 @@ def _pins_staging(root: str) -> str:
     return os.path.join(os.path.dirname(root), f".pinyard-staging-{os.path.basename(root)}")
 
 
+def _local_root(path: str) -> str:
+    root = os.path.abspath(path)
+    if os.path.exists(root) and not os.path.isdir(root):
+        raise BoardNotFoundError(f"{root} is a file, not a folder: a board is a folder")
+    return root
+
+
 def _store_for_url(url: str, staging: str | None, options: dict[str, Any]) -> Store:
     if not url:
         raise InvalidArgumentError("a board URL or path is needed, got ''")
@@ -269,7 +280,7 @@ def _store_for_url(url: str, staging: str | None, options: dict[str, Any]) -> St
     if not sep:
         protocol, rest = "file", url
     if protocol in _LOCAL_PROTOCOLS:
-        root = os.path.abspath(rest)
+        root = _local_root(rest)
         return LocalStore(root, os.path.join(root, staging or STAGING_DIR))
     if protocol == "memory":
         return _memory_store(rest)

@@ -28,6 +28,11 @@ from typing import BinaryIO
 from pinyard.boards._names import is_version_id
 from pinyard.boards._store import BytesLike, Entry, Replay, Staging, Store
 
+#: Committed objects never change, so they are created read-only (the umask may take
+#: more away): a path handed out by ``pin_download`` cannot be edited by accident.
+#: Their folder stays writable, so pruning and pins' own deletes still work.
+COMMITTED_MODE = 0o444
+
 _AT_FDCWD = -100
 _RENAME_NOREPLACE = 1
 
@@ -203,7 +208,7 @@ class LocalStore(Store):
         parent = os.path.dirname(target)
         os.makedirs(parent, exist_ok=True)
         tmp = f"{target}.{uuid.uuid4().hex}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, COMMITTED_MODE)
         try:
             view = memoryview(data)
             while view:
@@ -218,6 +223,20 @@ class LocalStore(Store):
                     fsync_dir(parent)
         finally:
             os.close(fd)
+
+    def replace_small(self, path: str, data: bytes) -> None:
+        """Write a temporary file beside ``path`` and rename it over (atomic, not synced:
+        what this holds is derived and can be made again)."""
+        target = self._abs(path)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        tmp = f"{target}.{uuid.uuid4().hex}.tmp"
+        try:
+            with open(tmp, "wb") as out:
+                out.write(data)
+            os.replace(tmp, target)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
 
     def new_staging(self, pin_dir: str, *, replay: bool = True) -> Staging:
         folder = os.path.join(self.staging_dir, uuid.uuid4().hex)
@@ -252,7 +271,7 @@ class LocalStore(Store):
 
 
 def _write_durably(path: str, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, COMMITTED_MODE)
     try:
         view = memoryview(data)
         while view:
@@ -273,7 +292,7 @@ class _LocalStaging(Staging):
         self, file_name: str, replay: Replay | None = None
     ) -> Iterator[Callable[[BytesLike], object]]:
         path = os.path.join(self._folder, file_name)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, COMMITTED_MODE)
         written = [0, 0]  # bytes written, bytes already handed to writeback
 
         def sink(data: BytesLike) -> None:

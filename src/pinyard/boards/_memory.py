@@ -61,6 +61,10 @@ class MemoryStore(Store):
     def new_staging(self, pin_dir: str, *, replay: bool = True) -> Staging:
         return _MemoryStaging(self)
 
+    def replace_small(self, path: str, data: bytes) -> None:
+        with self._lock:
+            self._objects[path] = bytes(data)
+
     def delete_file(self, path: str) -> None:
         with self._lock:
             self._objects.pop(path, None)

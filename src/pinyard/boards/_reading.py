@@ -231,15 +231,31 @@ def _fetch(
 
 def read_meta(store: Store, cache: Cache | None, name: str, version: str, path: str) -> PinMeta:
     """Parse a version's data.txt, from the cache when the store is remote (immutable)."""
+    raw, meta = _fetch_meta(store, cache, name, version, path)
+    return meta or parse_data_txt(raw, name, version, f"{store.url}/{path}")
+
+
+def read_meta_bytes(
+    store: Store, cache: Cache | None, name: str, version: str, path: str
+) -> bytes:
+    """A version's data.txt as stored, from the cache when the store is remote."""
+    return _fetch_meta(store, cache, name, version, path)[0]
+
+
+def _fetch_meta(
+    store: Store, cache: Cache | None, name: str, version: str, path: str
+) -> tuple[bytes, PinMeta | None]:
+    """The data.txt bytes, and their parse when they were fetched (only a valid one is
+    cached, so a cached copy comes back unparsed)."""
     use_cache = cache is not None and store.needs_cache
     raw = cache.get_meta(store.url, name, version) if cache is not None and use_cache else None
     if raw is not None:
-        return parse_data_txt(raw, name, version, f"{store.url}/{path}")
+        return raw, None
     raw = store.read_bytes(path)
     meta = parse_data_txt(raw, name, version, f"{store.url}/{path}")
     if cache is not None and use_cache:
         cache.put_meta(store.url, name, version, raw)
-    return meta
+    return raw, meta
 
 
 def verify_version_files(meta: PinMeta, paths: list[str]) -> bool:

@@ -223,6 +223,14 @@ class RemoteStore(Store):
         finally:
             self.fs.invalidate_cache(target)
 
+    def replace_small(self, path: str, data: bytes) -> None:
+        """One PUT (object stores replace whole objects atomically)."""
+        target = self.abs(path)
+        try:
+            self._call("writing", path, lambda: self.fs.pipe_file(target, data))
+        finally:
+            self.fs.invalidate_cache(target)
+
     def put_small(self, path: str, data: bytes) -> bool:
         """Upload a small object that must not replace a different one; True if this
         call created it (False: identical bytes were already there)."""

@@ -158,6 +158,11 @@ class Store(ABC):
         may skip making it durable against power loss (local disks only)."""
 
     @abstractmethod
+    def replace_small(self, path: str, data: bytes) -> None:
+        """Create or replace a small derived object (a snapshot other objects prove):
+        readers see the old bytes or the new ones, never a mix."""
+
+    @abstractmethod
     def new_staging(self, pin_dir: str, *, replay: bool = True) -> Staging:
         """A fresh staging area for one version of the pin in ``pin_dir``;
         ``replay=False`` makes it store every byte as it comes (see `Staging.open_sink`)."""

@@ -6,10 +6,8 @@ import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
-
-import yaml
 
 from pinyard.boards._hashing import FileDigest, HashingWriter, combined_pin_hash
 from pinyard.boards._meta import META_FILENAME, FileRecord, PinMeta
@@ -21,7 +19,7 @@ from pinyard.boards._version import PinVersion
 from pinyard.boards._versions import backdated_version_id, next_version_id
 from pinyard.errors import (
     ConflictError,
-    IntegrityError,
+    HashMismatchError,
     InvalidArgumentError,
     SerializationError,
     VersionNotFoundError,
@@ -73,14 +71,50 @@ class Draft:
 
 
 def check_yaml_safe(value: object, what: str) -> None:
-    """Refuse metadata that YAML (and so data.txt) cannot hold, before writing anything."""
-    try:
-        yaml.safe_dump(value)
-    except yaml.YAMLError as exc:
+    """Refuse metadata that data.txt cannot hold for every reader (pins-python, R pins
+    and pinyard read it as YAML), naming the key at fault, before anything is written."""
+    problem = _yaml_problem(value, what)
+    if problem:
         raise SerializationError(
-            f"{what} must hold only strings, numbers, booleans, None, lists and dicts "
-            f"(it goes into data.txt as YAML): {exc}"
-        ) from exc
+            f"{problem}; {what} may hold only text, numbers, booleans, None, dates and "
+            "times, lists and dicts with text keys (it goes into data.txt as YAML)"
+        )
+
+
+def _yaml_problem(value: object, where: str) -> str | None:
+    """Why ``value`` (at key path ``where``) cannot go into data.txt, or None."""
+    if value is None or type(value) in (bool, int, float, datetime, date):
+        return None  # exact types: numpy and pandas subclasses are not what YAML writes
+    if type(value) in (str, PinVersion):  # a version id is written as its text
+        assert isinstance(value, str)
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return f"{where} holds text that is not valid Unicode (a lone surrogate)"
+        return None
+    if type(value) in (list, tuple):
+        assert isinstance(value, list | tuple)
+        for index, item in enumerate(value):
+            problem = _yaml_problem(item, f"{where}[{index}]")
+            if problem:
+                return problem
+        return None
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return f"{where} has the key {key!r}, which is not text"
+            problem = _yaml_problem(key, f"{where} key {key!r}") or _yaml_problem(
+                item, f"{where}[{key!r}]"
+            )
+            if problem:
+                return problem
+        return None
+    hint = " (use .item() for a numpy number)" if hasattr(value, "item") else ""
+    if hasattr(value, "to_pydatetime"):
+        hint = " (use .to_pydatetime())"
+    if isinstance(value, set | frozenset):
+        hint = " (use a sorted list)"
+    return f"{where} holds a {type(value).__name__}{hint}"
 
 
 def stage_object(
@@ -226,7 +260,9 @@ def make_draft(
         raise InvalidArgumentError(f"metadata must be a dict, got {type(metadata).__name__}")
     if isinstance(tags, str) or isinstance(urls, str):
         raise InvalidArgumentError("tags and urls are lists of strings, not one string")
-    for value, what in ((metadata, "metadata"), (lineage, "lineage"), (tags, "tags")):
+    checked = ((metadata, "metadata"), (lineage, "lineage"), (tags, "tags"), (urls, "urls"),
+               (title, "title"), (description, "description"))  # fmt: skip
+    for value, what in checked:
         if value is not None:
             check_yaml_safe(dict(value) if isinstance(value, Mapping) else value, what)
     return Draft(
@@ -361,7 +397,9 @@ def check_requested_hash(meta: PinMeta, wanted: str) -> None:
     sha = [f.sha256 for f in meta.files]
     matches = (len(wanted) >= 5 and meta.pin_hash.startswith(wanted)) or wanted in sha
     if not matches:
-        raise IntegrityError(
-            f"pin {meta.name!r} version {meta.version} has pin_hash {meta.pin_hash}"
-            f"{' and sha256 ' + ', '.join(sha) if sha else ''}, not the requested {wanted!r}"
+        raise HashMismatchError(
+            f"Specified hash {wanted!r} doesn't match pin hash {meta.pin_hash!r}: pin "
+            f"{meta.name!r} version {meta.version} has pin_hash {meta.pin_hash}"
+            f"{' and sha256 ' + ', '.join(sha) if sha else ''}, not the requested one "
+            f"(see pin_versions({meta.name!r}) for each version's hash)"
         )

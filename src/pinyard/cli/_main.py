@@ -97,7 +97,7 @@ def _cmd_gc(args: argparse.Namespace) -> Any:
 
 
 def _cmd_runs(args: argparse.Namespace) -> Any:
-    tracker = _open(args.board).tracker(args.experiment)
+    tracker = pinyard.Tracker(_open(args.board), args.experiment)
     frame = tracker.search(args.where) if args.where else tracker.runs()
     return json.loads(frame.to_json(orient="records", date_format="iso"))
 
@@ -105,7 +105,7 @@ def _cmd_runs(args: argparse.Namespace) -> Any:
 def _cmd_compact(args: argparse.Namespace) -> Any:
     from datetime import timedelta
 
-    tracker = _open(args.board).tracker(args.experiment)
+    tracker = pinyard.Tracker(_open(args.board), args.experiment)
     return {"segments": tracker.compact(timedelta(hours=args.grace_hours))}
 
 

@@ -67,19 +67,61 @@ def decode(body: bytes, content_type: str | None, max_decoded: int) -> Any:
             batches = (file.get_batch(i) for i in range(file.num_record_batches))
             return _bounded(file.schema, batches, max_decoded)
         if kind in _PARQUET_ALIASES:
-            import pyarrow.parquet as pq
-
-            parquet = pq.ParquetFile(pa.BufferReader(body))
-            meta = parquet.metadata
-            # Encoded sizes say little (a dictionary-encoded column of one repeated value
-            # is a few bytes); 8 bytes per value is what a number takes once decoded.
-            size = meta.num_rows * max(meta.num_columns, 1) * 8
-            if size > max_decoded:
-                raise DecodedTooLargeError(size)
-            return parquet.read()
+            return _bounded_parquet(body, max_decoded)
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise SignatureError(f"the body is not a readable {kind} table ({exc})") from None
     raise UnsupportedMediaTypeError(kind)
+
+
+def _bounded_parquet(body: bytes, max_decoded: int) -> pa.Table:
+    """Read a Parquet body only as far as it stays within ``max_decoded`` bytes decoded.
+
+    Three bounds, each checked before the next step allocates: the pages'
+    uncompressed sizes (a compression bomb); the table read with every text
+    and binary column kept dictionary-encoded, so a long value repeated on
+    every row costs its length once; and the exact size those columns take
+    once decoded, computed from the dictionary's value lengths, before they
+    are decoded.
+    """
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    plain = pq.ParquetFile(pa.BufferReader(body))
+    meta = plain.metadata
+    pages = sum(
+        meta.row_group(g).column(c).total_uncompressed_size
+        for g in range(meta.num_row_groups)
+        for c in range(meta.num_columns)
+    )
+    if pages > max_decoded:
+        raise DecodedTooLargeError(pages)
+    schema = plain.schema_arrow
+    texts = [f.name for f in schema if _is_variable_width(f.type)]
+    table = pq.ParquetFile(pa.BufferReader(body), read_dictionary=texts).read()
+    size = 0
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        if name in texts and pa.types.is_dictionary(column.type):
+            for chunk in column.chunks:
+                lengths = pc.binary_length(chunk.dictionary)
+                picked = pc.take(lengths, chunk.indices)
+                size += (pc.sum(picked).as_py() or 0) + 8 * len(chunk)
+        else:
+            size += column.nbytes
+        if size > max_decoded:
+            raise DecodedTooLargeError(size)
+    for index, field in enumerate(schema):
+        if field.name in texts and not pa.types.is_dictionary(field.type):
+            table = table.set_column(index, field, table.column(index).cast(field.type))
+    return table
+
+
+def _is_variable_width(kind: pa.DataType) -> bool:
+    return bool(
+        pa.types.is_string(kind)
+        or pa.types.is_large_string(kind)
+        or pa.types.is_binary(kind)
+        or pa.types.is_large_binary(kind)
+    )
 
 
 def _bounded(schema: pa.Schema, batches: Any, max_decoded: int) -> pa.Table:

@@ -125,8 +125,9 @@ class BoardTests:
         meta = board.pin_write({"k": 1}, "obj")
         assert board.pin_read("obj", hash=meta.pin_hash) == {"k": 1}
         assert board.pin_read("obj", hash=meta.files[0].sha256) == {"k": 1}
-        with pytest.raises(errors.IntegrityError, match="not the requested"):
+        with pytest.raises(errors.HashMismatchError, match="doesn't match pin hash") as info:
             board.pin_read("obj", hash="0000000000000000")
+        assert not isinstance(info.value, errors.IntegrityError)  # nothing is damaged
 
     # -- verification ------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 
 ::
 
-    tracker = board.tracker("ridge-sweep")
+    tracker = pinyard.Tracker(board, "ridge-sweep")
     with tracker.start_run(params={"lambda": 1.0}, seed=7, data=train_df) as run:
         model = fit(...)
         run.log_metric("val_rmse", 1.93)

@@ -12,6 +12,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from pinyard.boards._boundary import guarded
 from pinyard.errors import InvalidArgumentError, RunStateError
 from pinyard.tracking._records import (
     RunRecord,
@@ -29,6 +30,7 @@ SERIES_CHUNK_POINTS = 10_000
 _NOTE_TEXT_LIMIT = 100_000
 
 
+@guarded(lambda run: run._tracker.board.store.url)
 class Run:
     """A run in progress. Everything logged is written once, when the run ends.
 

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from pinyard.boards._boundary import guarded
 from pinyard.errors import (
     IntegrityError,
     InvalidArgumentError,
@@ -62,10 +63,11 @@ log = logging.getLogger("pinyard")
 _HOUR = timedelta(hours=1)
 
 
+@guarded(lambda tracker: tracker.board.store.url)
 class Tracker:
     """The runs of one experiment, stored append-only under ``ROOT/runs/<experiment>/``.
 
-    Get one with ``board.tracker("experiment")``. Any number of processes and
+    Get one with ``pinyard.Tracker(board, "experiment")``. Any number of processes and
     machines may log runs at once: every record is a new object created
     exclusively, and nothing is ever rewritten.
     """
@@ -91,6 +93,19 @@ class Tracker:
 
     def __repr__(self) -> str:
         return f"<Tracker {self.experiment!r} on {self.board.store.url}>"
+
+    @staticmethod
+    def experiments(board: Board) -> list[str]:
+        """The experiments that have runs on ``board``, sorted."""
+        found = []
+        for name in board.store.list_names("runs"):
+            try:
+                validate_experiment(name)
+            except InvalidArgumentError:
+                continue
+            if board.store.list_names(f"runs/{name}"):
+                found.append(name)
+        return found
 
     # -- storage -------------------------------------------------------------------
 

@@ -1,0 +1,124 @@
+"""HTML building blocks: every value is escaped here, so pages cannot inject markup."""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+from urllib.parse import urlencode
+
+CSS = """
+:root { --fg: #1d232a; --muted: #5b6672; --line: #d8dde3; --bg: #fbfcfd; --ok: #1a7f37;
+        --bad: #c0362c; --accent: #2556a8; }
+* { box-sizing: border-box; }
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--fg);
+       background: var(--bg); margin: 0; }
+header { display: flex; gap: 1.5rem; align-items: baseline; padding: .6rem 1.2rem;
+         border-bottom: 1px solid var(--line); background: #fff; }
+header b { font-size: 1.05rem; }
+header a { color: var(--fg); text-decoration: none; }
+header .board { color: var(--muted); margin-left: auto; font-size: .85rem; }
+main { padding: 1rem 1.2rem; max-width: 1400px; }
+h1 { font-size: 1.3rem; margin: .2rem 0 .8rem; }
+h2 { font-size: 1.05rem; margin: 1.4rem 0 .5rem; }
+a { color: var(--accent); }
+table { border-collapse: collapse; width: 100%; background: #fff; }
+th, td { text-align: left; padding: .3rem .55rem; border-bottom: 1px solid var(--line);
+         vertical-align: top; }
+th { font-weight: 600; white-space: nowrap; background: #f3f5f7; }
+th a { color: var(--fg); text-decoration: none; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+code, .mono { font: 12.5px ui-monospace, SFMono-Regular, Menlo, monospace; }
+.muted { color: var(--muted); }
+.badge { display: inline-block; padding: 0 .45rem; border-radius: .6rem; font-size: .8rem;
+         border: 1px solid var(--line); }
+.badge.ok { color: var(--ok); border-color: var(--ok); }
+.badge.bad { color: var(--bad); border-color: var(--bad); }
+.error { color: var(--bad); border: 1px solid var(--bad); background: #fff5f4;
+         padding: .5rem .7rem; margin: .5rem 0; }
+form.inline { display: flex; gap: .5rem; margin: .4rem 0 .8rem; }
+form.inline input[type=text] { flex: 1; padding: .35rem .5rem; font: inherit; }
+.pager { margin: .6rem 0; display: flex; gap: .8rem; }
+.grid { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; }
+svg text { font: 11px system-ui, sans-serif; fill: var(--muted); }
+tr.best td { background: #eef6ee; }
+"""
+
+
+def e(value: object) -> str:
+    """Escape any value for HTML text or attributes."""
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def link(href: str, text: object, **params: Any) -> str:
+    """An anchor; ``params`` become the query string (None values are left out)."""
+    query = urlencode({k: v for k, v in params.items() if v is not None})
+    target = f"{href}?{query}" if query else href
+    return f'<a href="{e(target)}">{e(text)}</a>'
+
+
+def page(title: str, board_url: str, body: str) -> str:
+    """A whole page: the header with the three views, then ``body`` (already HTML)."""
+    nav = " ".join(
+        f'<a href="{href}">{label}</a>'
+        for href, label in (("/", "Pins"), ("/registry", "Registry"), ("/runs", "Runs"))
+    )
+    return (
+        "<!doctype html><html lang=en><head><meta charset=utf-8>"
+        '<meta name=viewport content="width=device-width,initial-scale=1">'
+        f"<title>{e(title)} · pinyard</title>"
+        '<link rel=stylesheet href="/static/ui.css"></head><body>'
+        f"<header><b>pinyard</b>{nav}<span class=board>{e(board_url)}</span></header>"
+        f"<main><h1>{e(title)}</h1>{body}</main></body></html>"
+    )
+
+
+def table(
+    columns: Sequence[str],
+    rows: Iterable[Sequence[str]],
+    *,
+    header: Sequence[str] | None = None,
+    numeric: Iterable[int] = (),
+    row_classes: Sequence[str] | None = None,
+) -> str:
+    """A table of cells that are already HTML (escape with `e` or build with `link`)."""
+    numbers = set(numeric)
+    head = "".join(f"<th>{h}</th>" for h in (header or [e(c) for c in columns]))
+    body = []
+    for index, row in enumerate(rows):
+        cls = f' class="{row_classes[index]}"' if row_classes and row_classes[index] else ""
+        cells = "".join(
+            f'<td class="num">{cell}</td>' if i in numbers else f"<td>{cell}</td>"
+            for i, cell in enumerate(row)
+        )
+        body.append(f"<tr{cls}>{cells}</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def pairs(values: Mapping[str, Any]) -> str:
+    """A two-column grid of names and (escaped) values."""
+    cells = "".join(
+        f"<span class=muted>{e(k)}</span><span>{e(v)}</span>" for k, v in values.items()
+    )
+    return f"<div class=grid>{cells}</div>"
+
+
+def error_box(message: str) -> str:
+    return f'<div class="error" role="alert">{e(message)}</div>'
+
+
+def badge(ok: bool | None, text: str) -> str:
+    kind = "ok" if ok else "bad" if ok is False else ""
+    return f'<span class="badge {kind}">{e(text)}</span>'
+
+
+def number(value: Any) -> str:
+    """A cell value: numbers to 6 significant digits, missing values blank."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ""
+        return f"{value:.6g}"
+    return e(value)
