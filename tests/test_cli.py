@@ -57,7 +57,7 @@ def test_verify_reports_every_version(capsys: pytest.CaptureFixture[str], board_
 def test_errors_map_to_exit_codes(capsys: pytest.CaptureFixture[str], board_dir: Path) -> None:
     code, _, err = run(capsys, "meta", str(board_dir), "missing")
     assert code == 3
-    assert err.startswith("pinyard: error: pin 'missing' does not exist")
+    assert err.startswith("pinyard: error: pin missing does not exist")
     code, _, err = run(capsys, "meta", str(board_dir), "../x")
     assert code == 2
     assert "invalid pin name" in err

@@ -18,13 +18,14 @@
     │   ├── VersionNotFoundError                      the pin has no such committed version
     │   ├── RunNotFoundError                          the experiment has no run of that id
     │   └── AliasNotFoundError                        nothing holds that alias or stage
-    ├── NotAPinyardBoardError                         a plain pins board opened as a pinyard board
+    ├── NotAPinyardBoardError                         a non-empty folder that is no board at all
     ├── BoardFormatError                              pinyard.json is missing fields or too new
     ├── MetadataError                                 a data.txt is truncated, malformed or too new
     ├── IntegrityError                                bytes do not match their recorded digest
     │   ├── UnverifiedError                           no digest to check, and the read needs one
     │   └── ChainError                                registry events edited, removed or reordered
-    ├── UnsupportedTypeError      (also ValueError)   no serializer of that type
+    ├── UnsupportedTypeError      (also ValueError,   no serializer of that type, or one that
+    │                              NotImplementedError) cannot read or write this (as pins)
     ├── SerializationError                            the type cannot hold this object
     ├── ProtectedVersionError                         a deletion refused by a protection hook
     ├── PromotionRefusedError                         a gate found the candidate no better
@@ -35,6 +36,12 @@
 
     UnverifiedVersionWarning      (a UserWarning)     a version read without a digest check
     EnvironmentMismatchWarning    (a UserWarning)     a model loaded where packages differ
+
+Where pins-python raises a builtin exception, the pinyard error is also an
+instance of it, so ``except`` clauses written for pins keep working: names and
+arguments (``ValueError``), types pins cannot read or write
+(``NotImplementedError``), missing pins and versions (``KeyError``; pins raises
+its own ``PinsError``, whose messages say "<name> does not exist" as ours do).
 
 Every error carries a message that names the thing that was wrong and what
 would be right. Errors from the libraries below pinyard are translated at the
@@ -169,7 +176,8 @@ class AliasNotFoundError(NotFoundError):
 
 
 class NotAPinyardBoardError(PinyardError):
-    """A folder holds a plain pins board (or something else) but no ``pinyard.json``."""
+    """A non-empty location with neither ``pinyard.json`` nor pins in it (a plain pins
+    board opens as one, see `pinyard.board_folder`)."""
 
 
 class BoardFormatError(PinyardError):
@@ -197,8 +205,9 @@ class ChainError(IntegrityError):
         self.seq = seq
 
 
-class UnsupportedTypeError(PinyardError, ValueError):
-    """No serializer is registered under that type name."""
+class UnsupportedTypeError(PinyardError, ValueError, NotImplementedError):
+    """No serializer is registered under that type name, or it cannot do what was asked
+    (write a read-only type, read a ``file`` pin): pins raises NotImplementedError there."""
 
 
 class SerializationError(PinyardError):

@@ -148,7 +148,7 @@ def test_large_files_stream_through_staging(
     source = tmp_path / "model.bin"
     source.write_bytes(payload)
     meta = board.pin_upload(source, "big")
-    assert meta.file_size == (len(payload),)
+    assert meta.file_size == len(payload)
     (path,) = open_board(bucket, tmp_path).pin_download("big")
     assert Path(path).read_bytes() == payload
     assert bucket.fs.find(f"{bucket.name}/team/staging") == []
@@ -484,7 +484,7 @@ def test_s3_large_read_is_checked_as_it_downloads(
     with bucket.proxy.measure() as cold:
         assert reader.pin_read("big") == payload
     assert (cold.total, cold.by_method["GET"]) == (3, 3), cold.by_method  # LIST, data.txt, data
-    key = bucket.path("team/pins/big", meta.version, meta.file[0])
+    key = bucket.path("team/pins/big", meta.version, meta.file)
     stored = bytearray(bucket.fs.cat_file(key))
     stored[len(stored) // 2] ^= 1  # one flipped bit, same size
     bucket.fs.pipe_file(key, bytes(stored))

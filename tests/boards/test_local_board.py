@@ -43,14 +43,33 @@ def test_board_temp_is_usable() -> None:
     assert board.pin_read("obj") == {"k": 1}
 
 
-def test_plain_pins_folder_is_explained(tmp_path: Path) -> None:
+def test_plain_pins_folder_opens_as_that_pins_board(tmp_path: Path) -> None:
     version = tmp_path / "pinsboard" / "obj" / "20240101T000000Z-abcde"
     version.mkdir(parents=True)
     (version / "data.txt").write_text("file: obj.json\ntype: json\napi_version: 1\n")
-    with pytest.raises(errors.NotAPinyardBoardError) as info:
-        pinyard.board_folder(tmp_path / "pinsboard")
-    assert "board_pins(" in str(info.value)
-    assert "import-pins" in str(info.value)
+    board = pinyard.board_folder(tmp_path / "pinsboard")
+    assert board.kind == "pins"
+    assert board.pin_list() == ["obj"]
+    assert sorted(p.name for p in (tmp_path / "pinsboard").iterdir()) == ["obj"]
+    with pytest.raises(errors.InvalidArgumentError, match="plain pins board"):
+        pinyard.Tracker(board, "exp")
+
+
+def test_new_board_has_its_pins_folder(tmp_path: Path) -> None:
+    pinyard.board_folder(tmp_path / "b")
+    assert (tmp_path / "b" / "pins").is_dir()
+    assert pinyard.board_temp().board.endswith("/pins")
+
+
+def test_pins_folder_of_a_board_opens_the_board(tmp_path: Path) -> None:
+    board = pinyard.board_folder(tmp_path / "b")
+    board.pin_write({"k": 1}, "obj")
+    again = pinyard.board_folder(board.board)
+    assert again.kind == "pinyard"
+    assert again.store.url == str(tmp_path / "b")
+    assert again.pin_read("obj") == {"k": 1}
+    assert pinyard.board("file", str(tmp_path / "b" / "pins")).pin_list() == ["obj"]
+    assert not (tmp_path / "b" / "pins" / "pinyard.json").exists()
 
 
 def test_other_non_empty_folder_is_refused(tmp_path: Path) -> None:

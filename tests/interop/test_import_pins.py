@@ -18,7 +18,11 @@ import pytest
 
 import pinyard
 from pinyard.cli import main as cli_main
-from pinyard.errors import IntegrityError, NotAPinyardBoardError, UnverifiedVersionWarning
+from pinyard.errors import (
+    IntegrityError,
+    InvalidArgumentError,
+    UnverifiedVersionWarning,
+)
 
 from ._support import (
     PINS_PYTHON_BOARD,
@@ -217,17 +221,18 @@ def test_import_r_board(r_board_copy: Path, tmp_path: Path) -> None:
     assert yard.pin_meta("r_csv").api_version == 1
 
 
-def test_board_folder_refuses_plain_pins_board(pins_python_copy: Path, r_board_copy: Path) -> None:
+def test_board_folder_opens_plain_pins_board_as_it_is(
+    pins_python_copy: Path, r_board_copy: Path
+) -> None:
     for path in (pins_python_copy, r_board_copy):
         before = tree_digest(path)
-        with pytest.raises(NotAPinyardBoardError) as info:
-            pinyard.board_folder(path)
-        message = str(info.value)
-        assert "board_pins" in message
-        assert "import-pins" in message
-        assert str(path) in message
+        board = pinyard.board_folder(path)
+        assert board.kind == "pins"
+        assert board.pin_list() == pinyard.board_pins(path).pin_list()
         assert tree_digest(path) == before
         assert not (path / "pinyard.json").exists()
+        with pytest.raises(InvalidArgumentError, match="must be a pinyard board"):
+            pinyard.import_pins(pinyard.board_pins(path), board)
 
 
 # -- the CLI ---------------------------------------------------------------------

@@ -52,7 +52,7 @@ def check_pins_meta(
 ) -> None:
     """pins-python's metadata of a version equals what pinyard wrote and the bytes on disk."""
     folder = pins_root / result.name / result.version
-    files = list(result.file)
+    files = list(result.file_names)
     contents = [(folder / f).read_bytes() for f in files]
     assert meta.version.version == result.version
     assert meta.title == title

@@ -50,8 +50,13 @@ def _check_meta(meta: pinyard.PinMeta, pin: str, row: tuple[Any, ...]) -> None:
     assert meta.name == pin
     assert meta.version == version
     assert meta.type == pin_type
-    assert meta.file == files
-    assert meta.file_size == sizes
+    assert meta.file_names == files
+    assert meta.file_sizes == sizes
+    # pins' shape: a str/int for one file, lists for several
+    assert meta.file == (files[0] if len(files) == 1 else list(files))
+    assert meta.file_size == (sizes[0] if len(sizes) == 1 else list(sizes))
+    assert meta.version.version == version
+    assert meta.version.hash == version.rsplit("-", 1)[1]
     assert meta.pin_hash == pin_hash
     assert meta.created == version.split("-")[0]
     assert meta.api_version == 1

@@ -29,6 +29,7 @@ from pinyard.boards._types import (
     register_type,
     registered_types,
 )
+from pinyard.boards._version import PinVersion
 from pinyard.boards._writing import PinPayload, WriteResult
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "ImportReport",
     "PinMeta",
     "PinPayload",
+    "PinVersion",
     "ProtectionFactory",
     "ProtectionHook",
     "Serializer",

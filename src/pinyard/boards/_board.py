@@ -7,6 +7,7 @@ import logging
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 from pinyard.boards._board_base import BoardBase
 from pinyard.boards._boundary import guarded
 from pinyard.boards._gc import GcReport, collect_garbage
+from pinyard.boards._legacy import read_plan
 from pinyard.boards._names import validate_pin_name
 from pinyard.boards._progress import progress_enabled
 from pinyard.boards._reading import (
@@ -25,13 +27,13 @@ from pinyard.boards._reading import (
     verify_version_files,
 )
 from pinyard.boards._types import get_serializer, infer_type
+from pinyard.boards._unversioned import drop_replaced, versions_to_replace
 from pinyard.boards._versions import version_created
 from pinyard.boards._writing import (
     Draft,
     PinPayload,
     WriteResult,
     check_requested_hash,
-    check_versioned,
     commit,
     make_draft,
     stage_file,
@@ -46,6 +48,10 @@ from pinyard.errors import (
 )
 
 log = logging.getLogger("pinyard")
+FEATHER_NOTICE = (
+    'pin type "feather" is deprecated, as in pins: switching type to "arrow", which '
+    'stores the same Arrow IPC (Feather v2) file and is read by R pins too. Use type="arrow".'
+)
 
 
 @guarded(lambda board: board.store.url)
@@ -70,14 +76,17 @@ class Board(BoardBase):
         meta = self.pin_meta(name, version)
         if hash is not None:
             check_requested_hash(meta, hash)
-        if meta.type == "file":
+        plan = read_plan(meta)  # pins' old types name the file to read
+        type_name, index = plan or (meta.type, 0)
+        if type_name == "file":
             raise UnsupportedTypeError(
-                f"pin {name!r} is of type 'file': use pin_download({name!r}) to get its files"
+                f"pin {name!r} is of type {meta.type!r}: use pin_download({name!r}) to get "
+                "its files"
             )
-        serializer = get_serializer(meta.type)
-        if len(meta.file) != 1:
+        serializer = get_serializer(type_name)
+        if plan is None and len(meta.file_names) != 1:
             raise UnsupportedTypeError(
-                f"pin {name!r} version {meta.version} has {len(meta.file)} files; type "
+                f"pin {name!r} version {meta.version} has {len(meta.file_names)} files; type "
                 f"{meta.type!r} reads one. Use pin_download({name!r}) to get them."
             )
         if serializer.pickles and not self.allow_pickle_read:
@@ -86,7 +95,8 @@ class Board(BoardBase):
                 "board was opened with allow_pickle_read=False"
             )
         version_dir = self._version_dir(name, meta.version)
-        with open_verified(self.store, self.cache, meta, version_dir, 0) as (stream, verified):
+        opened = open_verified(self.store, self.cache, meta, version_dir, index)
+        with opened as (stream, verified):
             if serializer.pickles and not verified:
                 raise UnverifiedError(
                     f"pin {name!r} version {meta.version} is of type {meta.type!r} and its "
@@ -108,14 +118,14 @@ class Board(BoardBase):
         if hash is not None:
             check_requested_hash(meta, hash)
         version_dir = self._version_dir(name, meta.version)
-        local = [self.store.local_path(f"{version_dir}/{f}") for f in meta.file]
+        local = [self.store.local_path(f"{version_dir}/{f}") for f in meta.file_names]
         if all(p is not None for p in local):
             verify_version(self.store, version_dir, meta)
             return [p for p in local if p is not None]
         if self.cache is not None and self.store.needs_cache:
             paths = [
                 str(fetch_to_cache(self.store, self.cache, meta, version_dir, i))
-                for i in range(len(meta.file))
+                for i in range(len(meta.file_names))
             ]
             if not meta.written_by_pinyard:
                 verify_version_files(meta, paths)
@@ -123,11 +133,11 @@ class Board(BoardBase):
         target = os.path.join(self._downloads(), name, meta.version)
         digests = [
             copy_verified(self.store, f"{version_dir}/{f}", os.path.join(target, f), meta, i)
-            for i, f in enumerate(meta.file)
+            for i, f in enumerate(meta.file_names)
         ]
         if not meta.written_by_pinyard:
             check_pins_hash(meta, digests)
-        return [os.path.join(target, f) for f in meta.file]
+        return [os.path.join(target, f) for f in meta.file_names]
 
     def _downloads(self) -> str:
         if self._download_dir is None:
@@ -160,8 +170,12 @@ class Board(BoardBase):
         DataFrame or Arrow table -> parquet, dict or list -> json, anything
         else -> joblib. ``metadata`` is stored as the pins ``user`` field and
         ``lineage`` under pinyard's own key. If the content equals the
-        latest version's, nothing is written unless
-        ``force_identical_write=True``; the result's ``written`` says which.
+        latest version's, nothing is written (and logged, in pins' words)
+        unless ``force_identical_write=True``; the result's ``written`` says
+        which. ``versioned=False`` (or a board opened with it) keeps one
+        version, as pins does: the new version is written, then the one it
+        replaces deleted. ``created`` back-dates the version: its id and
+        ``created`` carry that time.
         An object with ``__pin_payload__()`` (a `pinyard.models.ModelBundle`)
         says itself what to store.
         """
@@ -185,7 +199,9 @@ class Board(BoardBase):
             title = title or payload.title
             description = description or payload.description
             lineage = {**payload.lineage, **(lineage or {})}
-        check_versioned(versioned)
+        if type == "feather":
+            warnings.warn(FEATHER_NOTICE, DeprecationWarning, stacklevel=2)
+            type = "arrow"
         type_name = type or infer_type(x)
         if type_name == "file":
             raise UnsupportedTypeError("type 'file' is written with pin_upload(paths, name)")
@@ -220,7 +236,7 @@ class Board(BoardBase):
                 )
             ]
 
-        return self._commit(draft, stage, force_identical_write, created)
+        return self._commit(draft, stage, force_identical_write, created, versioned)
 
     def pin_upload(
         self,
@@ -231,6 +247,7 @@ class Board(BoardBase):
         metadata: Mapping[str, Any] | None = None,
         *,
         force_identical_write: bool = False,
+        versioned: bool | None = None,
         tags: Sequence[str] | None = None,
         urls: Sequence[str] | None = None,
         lineage: Mapping[str, Any] | None = None,
@@ -253,7 +270,7 @@ class Board(BoardBase):
                 for src, base in pairs
             ]
 
-        return self._commit(draft, stage, force_identical_write, None)
+        return self._commit(draft, stage, force_identical_write, None, versioned)
 
     def _commit(
         self,
@@ -261,8 +278,10 @@ class Board(BoardBase):
         stage: Callable[[Any], list[tuple[str, Any]]],
         force_identical_write: bool,
         created: datetime | None,
+        versioned: bool | None,
     ) -> WriteResult:
-        return commit(
+        replaced = versions_to_replace(self, draft.name, versioned)
+        result = commit(
             self.store,
             self._pin_dir(draft.name),
             draft,
@@ -271,6 +290,9 @@ class Board(BoardBase):
             force_identical_write=force_identical_write,
             created=created,
         )
+        if replaced and result.written:
+            drop_replaced(self, draft.name, replaced, result.version)
+        return result
 
     # -- deleting ------------------------------------------------------------
 

@@ -12,10 +12,17 @@ from typing import Any, Literal
 
 from pinyard.boards._boundary import guarded
 from pinyard.boards._cache import Cache
+from pinyard.boards._legacy import legacy_dir, legacy_versions
 from pinyard.boards._meta import META_FILENAME, PinMeta
-from pinyard.boards._names import validate_pin_name, validate_version_id
+from pinyard.boards._names import (
+    file_name_problem,
+    is_version_id,
+    validate_pin_name,
+    validate_version_id,
+)
 from pinyard.boards._reading import read_meta, read_meta_bytes
 from pinyard.boards._store import Store
+from pinyard.boards._version import PinVersion
 from pinyard.boards._versions import version_created
 from pinyard.errors import InvalidNameError, PinNotFoundError, VersionNotFoundError
 
@@ -61,8 +68,11 @@ class BoardBase:
         allow_pickle_read: bool = True,
         cache: Cache | None = None,
         progress: bool | None = None,
+        versioned: bool = True,
     ) -> None:
         self.store = store
+        #: pins' board setting: False keeps one version per pin (see `pin_write`).
+        self.versioned = versioned
         self.progress = progress
         self.cache = cache if cache is not None or not store.needs_cache else Cache()
         self.kind = kind
@@ -76,6 +86,30 @@ class BoardBase:
     def __repr__(self) -> str:
         return f"<pinyard {self.kind} board at {self.store.url}>"
 
+    # -- pins' attributes ----------------------------------------------------
+
+    @property
+    def fs(self) -> Any:
+        """The fsspec file system the board is on (pins' ``board.fs``); read through it
+        only: what it writes is not verified. Memory boards have none."""
+        remote = getattr(self.store, "fs", None)
+        if remote is not None:
+            return remote
+        if self.store.local_path("") is None:
+            raise AttributeError(f"{self!r} is not on an fsspec file system")
+        import fsspec
+
+        return fsspec.filesystem("file")
+
+    @property
+    def board(self) -> str:
+        """Where the pins are on `fs` (pins' ``board.board``): what pins-python and R
+        open as a pins board, ``<root>/pins`` for a pinyard board."""
+        root = getattr(self.store, "root", None)
+        if root is None:
+            raise AttributeError(f"{self!r} is not on an fsspec file system")
+        return f"{root}/{self._pins}" if self._pins else str(root)
+
     # -- paths ---------------------------------------------------------------
 
     def _pin_dir(self, name: str) -> str:
@@ -83,6 +117,8 @@ class BoardBase:
         return f"{self._pins}/{name}" if self._pins else name
 
     def _version_dir(self, name: str, version: str) -> str:
+        if self.kind == "pins" and not is_version_id(version):
+            return legacy_dir(self._pin_dir(name), version)
         return f"{self._pin_dir(name)}/{version}"
 
     # -- listing -------------------------------------------------------------
@@ -100,21 +136,45 @@ class BoardBase:
             except InvalidNameError:
                 continue
             names.append(name)
+        if self.kind == "pins":  # and pins in pins' old format
+            known = set(names)
+            names += [
+                e.name
+                for e in self.store.list_dir(self._pins)
+                if e.is_dir
+                and e.name not in known
+                and not e.name.startswith(".")
+                and self._legacy_versions(e.name)
+            ]
+            names.sort()
         return names
 
     def pin_exists(self, name: str) -> bool:
         """True when the pin has at least one committed version."""
-        return self.store.latest_committed(self._pin_dir(name), META_FILENAME) is not None
+        found = self.store.latest_committed(self._pin_dir(name), META_FILENAME) is not None
+        return found or bool(self._legacy_versions(name))
 
     def _versions(self, name: str) -> list[str]:
         versions = self.store.committed_versions(self._pin_dir(name), META_FILENAME)
         if not versions:
+            versions = self._legacy_versions(name)
+        if not versions:
             raise self._pin_not_found(name)
         return versions
 
+    def _legacy_versions(self, name: str) -> list[str]:
+        """Versions in pins' old format, read on plain pins boards only."""
+        if self.kind != "pins":
+            return []
+        try:
+            validate_pin_name(name)
+        except InvalidNameError:
+            return []
+        return legacy_versions(self.store, self._pin_dir(name))
+
     def _pin_not_found(self, name: str) -> PinNotFoundError:
         return PinNotFoundError(
-            f"pin {name!r} does not exist on {self.store.url} "
+            f"pin {name} does not exist on {self.store.url} "  # pins says "<name> does not exist"
             f"(pins there: {', '.join(self.pin_list()[:20]) or 'none'})"
         )
 
@@ -128,7 +188,7 @@ class BoardBase:
         infos = []
         for version in self._versions(name):
             created = version_created(version) or datetime(1970, 1, 1, tzinfo=UTC)
-            infos.append(VersionInfo(version, created, version.rsplit("-", 1)[1]))
+            infos.append(VersionInfo(version, created, PinVersion(version).hash))
         if not as_df:
             return infos
         import pandas as pd
@@ -150,21 +210,29 @@ class BoardBase:
                 return self._read_meta(name, version)
             except VersionNotFoundError:
                 continue
+        for version in reversed(self._legacy_versions(name)):
+            return self._read_meta(name, version)
         raise self._pin_not_found(name)
 
     def pin_meta(self, name: str, version: str | None = None) -> PinMeta:
         """Metadata of a version (the latest by default)."""
         if version is None:
             return self._latest_meta(name)
-        validate_version_id(version)
+        if self.kind != "pins" or is_version_id(version) or file_name_problem(version):
+            validate_version_id(version)
+        elif version not in self._versions(name):  # an old-format folder, by its listed name
+            raise self._no_version(name, version)
         try:
             return self._read_meta(name, version)
         except VersionNotFoundError:
-            versions = self._versions(name)
-            raise VersionNotFoundError(
-                f"pin {name!r} has no version {version!r}; it has {len(versions)} version(s), "
-                f"the latest is {versions[-1]!r} (see pin_versions({name!r}))"
-            ) from None
+            raise self._no_version(name, version) from None
+
+    def _no_version(self, name: str, version: str) -> VersionNotFoundError:
+        versions = self._versions(name)
+        return VersionNotFoundError(
+            f"pin {name!r} has no version {version!r}; it has {len(versions)} version(s), "
+            f"the latest is {versions[-1]!r} (see pin_versions({name!r}))"
+        )
 
     def meta_sha256(self, name: str, version: str, expected: str | None = None) -> str:
         """The sha256 of a version's ``data.txt`` as stored (what a registry event records
@@ -213,7 +281,7 @@ class BoardBase:
 
         columns = ["name", "version", "type", "title", "created", "file_size", "meta"]
         rows = [
-            [m.name, m.version, m.type, m.title, m.created_at, sum(m.file_size), m] for m in metas
+            [m.name, m.version, m.type, m.title, m.created_at, sum(m.file_sizes), m] for m in metas
         ]
         return pd.DataFrame(rows, columns=columns)
 

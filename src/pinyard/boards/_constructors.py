@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -14,6 +15,7 @@ from pinyard.boards._boundary import guarded_function
 from pinyard.boards._cache import Cache
 from pinyard.boards._local import LocalStore
 from pinyard.boards._memory import MemoryStore
+from pinyard.boards._meta import META_FILENAME
 from pinyard.boards._names import is_version_id
 from pinyard.boards._remote import RemoteStore
 from pinyard.boards._store import Store
@@ -24,6 +26,7 @@ from pinyard.errors import (
     NotAPinyardBoardError,
 )
 
+log = logging.getLogger("pinyard")
 MARKER = "pinyard.json"
 BOARD_FORMAT = 1
 PINS_DIR = "pins"
@@ -35,6 +38,7 @@ _LOCAL_PROTOCOLS = {"file", "local"}
 def board_folder(
     path: str | os.PathLike[str],
     *,
+    versioned: bool = True,
     create: bool = True,
     allow_pickle_read: bool = True,
     progress: bool | None = None,
@@ -42,48 +46,82 @@ def board_folder(
     """A pinyard board in a local folder (created, with its marker, if absent or empty).
 
     The folder holds ``pinyard.json``, the pins board ``pins/`` that R pins
-    and pins-python open as it is, and pinyard's own folders beside it.
+    and pins-python open as it is, and pinyard's own folders beside it. A
+    folder that already holds a plain pins board (pin folders at its root,
+    as pins and R write them) is opened as that pins board, as `board_pins`
+    opens it: nothing in it is created, moved or converted. The ``pins/``
+    folder of a pinyard board opens that board. ``versioned=False`` keeps one
+    version per pin, as in pins.
     """
     root = _local_root(os.fspath(path))
     store = LocalStore(root, os.path.join(root, STAGING_DIR))
-    return _open_pinyard(store, create, allow_pickle_read=allow_pickle_read, progress=progress)
+    return _open_pinyard(
+        store, create, allow_pickle_read=allow_pickle_read, progress=progress, versioned=versioned
+    )
 
 
-def board_temp(*, allow_pickle_read: bool = True) -> Board:
+def board_temp(*, versioned: bool = True, allow_pickle_read: bool = True) -> Board:
     """A pinyard board in a new temporary folder, removed when the process exits."""
     root = tempfile.mkdtemp(prefix="pinyard-board-")
     atexit.register(shutil.rmtree, root, ignore_errors=True)
-    return board_folder(root, allow_pickle_read=allow_pickle_read)
+    return board_folder(root, versioned=versioned, allow_pickle_read=allow_pickle_read)
 
 
-def board_memory(*, allow_pickle_read: bool = True) -> Board:
+def board_memory(*, versioned: bool = True, allow_pickle_read: bool = True) -> Board:
     """A pinyard board held in this process's memory (tests, examples)."""
-    return _open_pinyard(MemoryStore(), True, allow_pickle_read=allow_pickle_read)
+    return _open_pinyard(
+        MemoryStore(), True, allow_pickle_read=allow_pickle_read, versioned=versioned
+    )
 
 
 @guarded_function(lambda *args, **kwargs: str(args[0] if args else kwargs))
 def board(
     url: str | os.PathLike[str],
+    path: str | None = None,
     *,
+    versioned: bool = True,
     create: bool = True,
     allow_pickle_read: bool = True,
     cache: Cache | None = None,
     progress: bool | None = None,
-    **storage_options: Any,
+    storage_options: dict[str, Any] | None = None,
+    **more_options: Any,
 ) -> Board:
     """A pinyard board at a path or URL: ``file://``, ``memory://``, ``s3://``,
     ``az://``/``abfs://``, ``gs://`` or any other fsspec protocol.
 
-    ``storage_options`` go to the fsspec file system: credentials,
-    ``endpoint_url`` for S3-compatible stores, ``connection_string`` for
-    Azure, ``token``/``project`` for GCS. Without them each library looks in
-    its usual places (environment, profiles, instance metadata). Remote
-    boards keep a local cache (``cache=``, default `Cache()`).
+    pins' form ``board(protocol, path)`` works too. ``storage_options`` (a
+    dict, as pins takes it, or keyword arguments) go to the fsspec file
+    system: credentials, ``endpoint_url`` for S3-compatible stores,
+    ``connection_string`` for Azure, ``token``/``project`` for GCS. Without
+    them each library looks in its usual places (environment, profiles,
+    instance metadata). Remote boards keep a local cache (``cache=``,
+    default `Cache()`). A location holding a plain pins board opens as that
+    pins board, as in `board_folder`.
     """
-    store = _store_for_url(os.fspath(url), STAGING_DIR, storage_options)
+    url = _join_protocol(os.fspath(url), path)
+    options = {**(storage_options or {}), **more_options}
+    store = _store_for_url(url, STAGING_DIR, options)
     return _open_pinyard(
-        store, create, allow_pickle_read=allow_pickle_read, cache=cache, progress=progress
+        store,
+        create,
+        allow_pickle_read=allow_pickle_read,
+        cache=cache,
+        progress=progress,
+        versioned=versioned,
     )
+
+
+def _join_protocol(url: str, path: str | None) -> str:
+    """pins' ``board(protocol, path)``: the URL ``protocol://path``."""
+    if path is None:
+        return url
+    if "://" in url:
+        raise InvalidArgumentError(
+            f"board({url!r}, {path!r}): give a URL alone, or a protocol ('file', 's3', ...) "
+            "and a path"
+        )
+    return f"{url}://{path}"
 
 
 def board_s3(path: str, **options: Any) -> Board:
@@ -112,29 +150,78 @@ def _strip_scheme(path: str, *schemes: str) -> str:
     return path
 
 
-def _open_pinyard(
-    store: Store,
-    create: bool,
-    *,
-    allow_pickle_read: bool,
-    cache: Cache | None = None,
-    progress: bool | None = None,
-) -> Board:
-    _open_or_init(store, store.url, create)
-    return Board(
-        store,
-        pins_prefix=PINS_DIR,
-        kind="pinyard",
-        allow_pickle_read=allow_pickle_read,
-        cache=cache,
-        progress=progress,
-    )
+def _open_pinyard(store: Store, create: bool, **board_args: Any) -> Board:
+    try:
+        marker = store.read_bytes(MARKER)  # one request for an existing board
+    except FileNotFoundError:
+        return _open_unmarked(store, create, board_args)
+    _check_marker(marker, store.url)
+    return _pinyard_board(store, board_args)
+
+
+def _pinyard_board(store: Store, board_args: dict[str, Any]) -> Board:
+    if isinstance(store, LocalStore):  # so that pins' board_folder(<root>/pins) opens it
+        try:
+            os.makedirs(os.path.join(store.root, PINS_DIR), exist_ok=True)
+        except OSError:  # a read-only board: its readers need no new folder
+            pass
+    return Board(store, pins_prefix=PINS_DIR, kind="pinyard", **board_args)
+
+
+def _open_unmarked(store: Store, create: bool, board_args: dict[str, Any]) -> Board:
+    """A location without ``pinyard.json``: the pins folder of a pinyard board, a plain
+    pins board, a new (empty) board, or something else, which is refused."""
+    parent = _board_around(store)
+    if parent is not None:
+        log.info("%s is the pins folder of the pinyard board %s: opening that", store.url,
+                 parent.url)  # fmt: skip
+        return _open_pinyard(parent, False, **board_args)
+    entries = [e for e in store.list_dir("") if not e.name.startswith(".")]
+    if entries:
+        if not looks_like_pins(store, entries):
+            raise NotAPinyardBoardError(
+                f"{store.url} is not empty and holds no {MARKER}, so it is not a pinyard "
+                f"board (found {', '.join(e.name for e in entries[:5])}). Choose an empty "
+                "or new folder."
+            )
+        log.info("%s holds a plain pins board: opening it as board_pins does", store.url)
+        return Board(_as_plain_pins(store), pins_prefix="", kind="pins", **board_args)
+    if not create:
+        raise BoardNotFoundError(
+            f"no pinyard board at {store.url} (pass create=True to make one)"
+        ) from None
+    _init_marker(store)
+    _check_marker(store.read_bytes(MARKER), store.url)
+    return _pinyard_board(store, board_args)
+
+
+def _board_around(store: Store) -> Store | None:
+    """The store of the pinyard board whose ``pins/`` folder ``store`` is, if it is one."""
+    parent: Store
+    if isinstance(store, LocalStore) and os.path.basename(store.root) == PINS_DIR:
+        up = os.path.dirname(store.root)
+        parent = LocalStore(up, os.path.join(up, STAGING_DIR))
+    elif isinstance(store, RemoteStore) and store.root.endswith(f"/{PINS_DIR}"):
+        parent = RemoteStore(store.fs, store.root.rpartition("/")[0], staging_prefix=STAGING_DIR)
+    else:
+        return None
+    return parent if parent.exists(MARKER) else None
+
+
+def _as_plain_pins(store: Store) -> Store:
+    """The same location as a plain pins board: writes stage outside it."""
+    if isinstance(store, LocalStore):
+        return LocalStore(store.root, _pins_staging(store.root))
+    if isinstance(store, RemoteStore):
+        return RemoteStore(store.fs, store.root, staging_prefix=None)
+    return store
 
 
 @guarded_function(lambda *args, **kwargs: str(args[0] if args else kwargs))
 def board_pins(
     url: str | os.PathLike[str],
     *,
+    versioned: bool = True,
     allow_pickle_read: bool = True,
     cache: Cache | None = None,
     progress: bool | None = None,
@@ -155,7 +242,7 @@ def board_pins(
                 f"{store.root} is a pinyard board; open it with board_folder({store.root!r}) "
                 f"(its pins part alone is {os.path.join(store.root, PINS_DIR)})"
             )
-        store = LocalStore(store.root, _pins_staging(store.root))
+        store = _as_plain_pins(store)
     return Board(
         store,
         pins_prefix="",
@@ -163,6 +250,7 @@ def board_pins(
         allow_pickle_read=allow_pickle_read,
         cache=cache,
         progress=progress,
+        versioned=versioned,
     )
 
 
@@ -237,37 +325,21 @@ def _init_marker(store: Store) -> None:
         ) from None
 
 
-def _open_or_init(store: Store, where: str, create: bool) -> None:
-    try:
-        marker = store.read_bytes(MARKER)  # one request for an existing board
-    except FileNotFoundError:
-        entries = [e for e in store.list_dir("") if not e.name.startswith(".")]
-        if entries:
-            _explain_not_pinyard(store, where, entries)
-        if not create:
-            raise BoardNotFoundError(
-                f"no pinyard board at {where} (pass create=True to make one)"
-            ) from None
-        _init_marker(store)
-        marker = store.read_bytes(MARKER)
-    _check_marker(marker, where)
-
-
-def _explain_not_pinyard(store: Store, where: str, entries: list[Any]) -> None:
-    looks_like_pins = any(
-        e.is_dir and any(v.is_dir and is_version_id(v.name) for v in store.list_dir(e.name))
-        for e in entries[:50]
-    )
-    if looks_like_pins:
-        raise NotAPinyardBoardError(
-            f"{where} is a plain pins board (pin folders at its root, no {MARKER}). "
-            f"Open it as it is with board_pins({where!r}), or copy it into a pinyard board "
-            f"with `pinyard import-pins {where} DEST` (pinyard.boards.import_pins)."
-        )
-    raise NotAPinyardBoardError(
-        f"{where} is not empty and holds no {MARKER}, so it is not a pinyard board "
-        f"(found {', '.join(e.name for e in entries[:5])}). Choose an empty or new folder."
-    )
+def looks_like_pins(store: Store, entries: list[Any]) -> bool:
+    """True when some folder among the first entries is a pin: it holds a version folder
+    (or, in pins' old format, a ``data.txt`` of its own or in a subfolder)."""
+    for entry in entries[:50]:
+        if not entry.is_dir:
+            continue
+        children = store.list_dir(entry.name)
+        if any(c.is_dir and is_version_id(c.name) for c in children):
+            return True
+        if any(c.name == META_FILENAME and not c.is_dir for c in children):
+            return True
+        if any(c.is_dir and store.exists(f"{entry.name}/{c.name}/{META_FILENAME}")
+               for c in children[:5]):  # fmt: skip
+            return True
+    return False
 
 
 def _check_marker(marker: bytes, where: str) -> None:

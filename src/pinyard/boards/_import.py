@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from pinyard.boards._board import Board
 from pinyard.boards._hashing import FileDigest, HashingWriter
 from pinyard.boards._meta import META_FILENAME, FileRecord, PinMeta
+from pinyard.boards._names import is_version_id
 from pinyard.boards._reading import check_file, check_pins_hash
 from pinyard.boards._writing import READ_CHUNK, same_content
 from pinyard.errors import ConflictError, InvalidArgumentError, UnverifiedVersionWarning
@@ -52,6 +53,14 @@ def import_pins(
     report = ImportReport()
     for name in src.pin_list():
         for info in src.pin_versions(name, as_df=False):
+            if not is_version_id(info.version):  # pins' old format: no id to keep
+                log.warning(
+                    "pin %r version %r is in pins' old format (no version id); not imported: "
+                    "read it with board_pins and write it to the new board",
+                    name,
+                    info.version,
+                )
+                continue
             _import_version(src, dst, src.pin_meta(name, info.version), report)
     log.info("import from %s: %s", src.store.url, report)
     return report
@@ -64,7 +73,7 @@ def _import_version(src: Board, dst: Board, meta: PinMeta, report: ImportReport)
     staging = dst.store.new_staging(pin_dir)
     try:
         digests: list[FileDigest] = []
-        for file_name in meta.file:
+        for file_name in meta.file_names:
             with (
                 src.store.open_read(
                     f"{src._pin_dir(meta.name)}/{meta.version}/{file_name}"
@@ -86,9 +95,10 @@ def _import_version(src: Board, dst: Board, meta: PinMeta, report: ImportReport)
                 verified = check_pins_hash(meta, digests)
         imported = replace(
             meta,
-            file_size=tuple(d.size for d in digests),
+            file_sizes=tuple(d.size for d in digests),
             files=tuple(
-                FileRecord(n, d.size, d.sha256) for n, d in zip(meta.file, digests, strict=True)
+                FileRecord(n, d.size, d.sha256)
+                for n, d in zip(meta.file_names, digests, strict=True)
             ),
             lineage={
                 **meta.lineage,

@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from pinyard.boards._names import file_name_problem
+from pinyard.boards._version import PinVersion
 from pinyard.errors import MetadataError
 
 META_FILENAME = "data.txt"
@@ -63,20 +64,24 @@ class FileRecord:
 class PinMeta:
     """Everything recorded about one committed version of a pin.
 
-    ``name``/``version`` locate it; ``title`` .. ``user`` are the pins fields;
-    ``files`` holds pinyard's per-file digests (empty for versions written by
-    pins, which record none); ``extra`` keeps unknown ``data.txt`` keys.
+    ``name``/``version`` locate it (``version`` is a `PinVersion`: a ``str``
+    with pins' ``.version``/``.created``/``.hash``); ``title`` .. ``user``
+    are the pins fields. ``file_names``/``file_sizes`` are always tuples;
+    ``file``/``file_size`` give them as pins does (a str/int for one file, a
+    list for several). ``files`` holds pinyard's per-file digests (empty for
+    versions written by pins, which record none); ``extra`` keeps unknown
+    ``data.txt`` keys.
     """
 
     name: str
-    version: str
+    version: PinVersion
     type: str
     title: str | None
     description: str | None
     created: str
     pin_hash: str
-    file: tuple[str, ...]
-    file_size: tuple[int, ...]
+    file_names: tuple[str, ...]
+    file_sizes: tuple[int, ...]
     api_version: int = 1
     tags: tuple[str, ...] | None = None
     urls: tuple[str, ...] | None = None
@@ -86,6 +91,20 @@ class PinMeta:
     written_at: str | None = None
     lineage: Mapping[str, Any] = field(default_factory=dict)
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if type(self.version) is not PinVersion:
+            object.__setattr__(self, "version", PinVersion(self.version))
+
+    @property
+    def file(self) -> str | list[str]:
+        """The data file name, or a list of names for several files (as pins gives it)."""
+        return self.file_names[0] if len(self.file_names) == 1 else list(self.file_names)
+
+    @property
+    def file_size(self) -> int | list[int]:
+        """The data file's size in bytes, or a list for several files (as pins gives it)."""
+        return self.file_sizes[0] if len(self.file_sizes) == 1 else list(self.file_sizes)
 
     @property
     def written_by_pinyard(self) -> bool:
@@ -107,8 +126,8 @@ class PinMeta:
             "api_version": self.api_version,
             "created": self.created,
             "description": self.description,
-            "file": self.file[0] if len(self.file) == 1 else list(self.file),
-            "file_size": self.file_size[0] if len(self.file_size) == 1 else list(self.file_size),
+            "file": self.file,
+            "file_size": self.file_size,
             "pin_hash": self.pin_hash,
             "title": self.title,
             "type": self.type,
@@ -150,19 +169,20 @@ def parse_data_txt(raw: bytes, name: str, version: str, where: str) -> PinMeta:
 
 
 def _meta_from_doc(doc: dict[str, Any], name: str, version: str) -> PinMeta:
-    api = doc.get("api_version", 0)
+    api = doc.get("api_version", 1 if "file" in doc else 0)
+    if api == 0:  # pins' old format
+        from pinyard.boards._legacy import meta_from_v0
+
+        return meta_from_v0(doc, name, version)
     if not isinstance(api, int | float) or int(api) != 1:
         raise ValueError(
-            f"api_version {api!r} is not supported; pinyard reads pins metadata api_version 1"
+            f"api_version {api!r} is not supported; pinyard reads pins metadata api_version "
+            "1 (and pins' old format, 0)"
         )
     for key in ("file", "type"):
         if key not in doc:
             raise KeyError(f"required key {key!r} is missing")
-    files = _as_tuple(doc["file"], str, "file")
-    for file_name in files:
-        problem = file_name_problem(file_name)
-        if problem:
-            raise ValueError(f"key 'file': {problem}")
+    files = as_strings(doc["file"], "file")
     sizes = _as_tuple(doc.get("file_size", ()), int, "file_size")
     pinyard = doc.get("pinyard") or {}
     if not isinstance(pinyard, dict):
@@ -171,7 +191,7 @@ def _meta_from_doc(doc: dict[str, Any], name: str, version: str) -> PinMeta:
         FileRecord(str(f["name"]), int(f["size"]), str(f["sha256"]))
         for f in pinyard.get("files") or ()
     )
-    if records and [r.name for r in records] != list(files):
+    if records and tuple(r.name for r in records) != files:
         raise ValueError("the files listed under 'pinyard' differ from 'file'")
     tags = doc.get("tags")
     urls = doc.get("urls")
@@ -180,14 +200,14 @@ def _meta_from_doc(doc: dict[str, Any], name: str, version: str) -> PinMeta:
         raise TypeError("key 'user' must be a mapping")
     return PinMeta(
         name=name,
-        version=version,
+        version=PinVersion(version),
         type=_pin_type(doc["type"]),
         title=None if doc.get("title") is None else str(doc["title"]),
         description=None if doc.get("description") is None else str(doc["description"]),
         created=str(doc.get("created", "")),
         pin_hash=str(doc.get("pin_hash", "")),
-        file=files,
-        file_size=sizes,
+        file_names=files,
+        file_sizes=sizes,
         api_version=1,
         tags=None if tags is None else _as_tuple(tags, str, "tags"),
         urls=None if urls is None else _as_tuple(urls, str, "urls"),
@@ -207,6 +227,16 @@ def _pin_type(value: object) -> str:
     if isinstance(value, str) and value:
         return value
     raise ValueError(f"key 'type' must be a non-empty string, got {value!r}")
+
+
+def as_strings(value: object, key: str) -> tuple[str, ...]:
+    """The data file name(s) under ``key``, each checked safe to join to its folder."""
+    files = _as_tuple(value, str, key)
+    for file_name in files:
+        problem = file_name_problem(file_name)
+        if problem:
+            raise ValueError(f"key {key!r}: {problem}")
+    return files
 
 
 def _as_tuple(value: object, kind: type, key: str) -> tuple[Any, ...]:

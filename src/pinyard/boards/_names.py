@@ -49,7 +49,7 @@ def _name_problem(name: str) -> str | None:
     if ":" in name:
         return "it contains ':', which is a drive or URL separator on some backends"
     if name in RESERVED_NAMES:
-        return "that name is reserved by the pins format"
+        return f"the name {name!r} is reserved for internal use"  # pins' words
     return None
 
 

@@ -49,15 +49,19 @@ def check_pins_hash(meta: PinMeta, digests: list[FileDigest]) -> bool:
             return True
         if len(digests) == 1:
             raise IntegrityError(
-                f"pin {meta.name!r} version {meta.version} file {meta.file[0]!r} is corrupt: "
-                f"expected xxh64 {expected} (pin_hash), read {actual}."
+                f"pin {meta.name!r} version {meta.version} file {meta.file_names[0]!r} is "
+                f"corrupt: expected xxh64 {expected} (pin_hash), read {actual}."
             )
         raise IntegrityError(
-            f"pin {meta.name!r} version {meta.version} files {list(meta.file)} are corrupt: "
+            f"pin {meta.name!r} version {meta.version} files {list(meta.file_names)} are corrupt: "
             f"expected combined xxh64 {expected} (pin_hash), computed {actual}."
         )
+    old = meta.api_version == 0  # pins' old format records no hash at all
     warnings.warn(
-        f"pin {meta.name!r} version {meta.version} was written by pins with a pin_hash "
+        f"pin {meta.name!r} version {meta.version} is in pins' old format, which records no "
+        "hash; its files are read unverified. Write it again to give it one."
+        if old
+        else f"pin {meta.name!r} version {meta.version} was written by pins with a pin_hash "
         f"({expected or 'none'}) pinyard cannot recompute; its files are read unverified. "
         "Import it into a pinyard board (pinyard import-pins) to record sha256 digests.",
         UnverifiedVersionWarning,
@@ -69,7 +73,7 @@ def check_pins_hash(meta: PinMeta, digests: list[FileDigest]) -> bool:
 def verify_version(store: Store, version_dir: str, meta: PinMeta) -> bool:
     """Hash every file of a version and check it; returns True when verified."""
     digests = []
-    for index, file_name in enumerate(meta.file):
+    for index, file_name in enumerate(meta.file_names):
         with store.open_read(f"{version_dir}/{file_name}") as stream:
             digest = digest_stream(stream, with_xxh64=not meta.written_by_pinyard)
         if meta.written_by_pinyard:
@@ -114,7 +118,7 @@ def _pins_check(meta: PinMeta) -> Callable[[FileDigest], None]:
     """The per-file check for a version written by pins (single files only)."""
 
     def check(digest: FileDigest) -> None:
-        if len(meta.file) == 1:
+        if len(meta.file_names) == 1:
             check_pins_hash(meta, [digest])
 
     return check
@@ -126,7 +130,7 @@ def open_verified(
 ) -> Iterator[tuple[BinaryIO, bool]]:
     """An open, verified, seekable stream over file ``index`` of a version, and
     whether it verified (False only for pins hashes pinyard cannot recompute)."""
-    path = f"{version_dir}/{meta.file[index]}"
+    path = f"{version_dir}/{meta.file_names[index]}"
     if cache is None or not store.needs_cache:
         with store.open_read(path) as stream:
             verified = verified_stream_digest(meta, index, stream)
@@ -196,7 +200,7 @@ def _fetch(
 ) -> tuple[Path, BinaryIO | None]:
     """`fetch_to_cache`; with ``keep_open``, a large pinyard-written file that had to be
     downloaded also comes back open (checked as it was downloaded), else None."""
-    path = f"{version_dir}/{meta.file[index]}"
+    path = f"{version_dir}/{meta.file_names[index]}"
     check: Callable[[FileDigest], None]
     if meta.written_by_pinyard:
         target = cache.blob_path(meta.files[index].sha256)
@@ -211,7 +215,7 @@ def _fetch(
         hit = cache.lookup(target, check)
         if hit is not None:
             return hit, None
-        size = meta.file_size[index] if index < len(meta.file_size) else None
+        size = meta.file_sizes[index] if index < len(meta.file_sizes) else None
         if size is not None and size > LARGE_FILE_BYTES:
             _, handle = cache.store_file(
                 target,

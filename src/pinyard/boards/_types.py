@@ -235,6 +235,9 @@ class RdsSerializer(Serializer):
 
 
 _REGISTRY: dict[str, Serializer] = {}
+#: Older names still read (and, with a DeprecationWarning, written): pins' ``feather``
+#: is the Arrow IPC file that type ``arrow`` stores.
+TYPE_ALIASES = {"feather": "arrow"}
 
 
 def register_type(serializer: Serializer, *, replace: bool = False) -> None:
@@ -250,9 +253,10 @@ def register_type(serializer: Serializer, *, replace: bool = False) -> None:
 
 
 def get_serializer(type_name: str) -> Serializer:
-    """The serializer registered under ``type_name``, or `UnsupportedTypeError`."""
+    """The serializer registered under ``type_name`` (or an alias of it, `TYPE_ALIASES`),
+    or `UnsupportedTypeError`."""
     try:
-        return _REGISTRY[type_name]
+        return _REGISTRY[TYPE_ALIASES.get(type_name, type_name)]
     except KeyError:
         known = ", ".join(sorted([*_REGISTRY, "file"]))
         raise UnsupportedTypeError(

@@ -10,6 +10,7 @@ separately in the ``pinyard`` key of ``data.txt``.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 
 from pinyard.boards._names import VERSION_PATTERN
@@ -51,3 +52,16 @@ def version_created(version: str) -> datetime | None:
         )  # fmt: skip
     except ValueError:
         return None
+
+
+def backdated_version_id(created: datetime, pin_hash: str, existing: Collection[str]) -> str:
+    """The id of a version back-dated to ``created`` (pins' ``created=``): that second,
+    or the next one no ``existing`` version holds, so that versions given the same
+    time stay in write order. It is not moved after the pin's latest: versions sort
+    by their time, so a back-dated version is "latest" (for pinyard, pins and R
+    alike) only if no other version is newer."""
+    taken = {v.split("-", 1)[0] for v in existing}
+    moment = created.astimezone(UTC).replace(microsecond=0)
+    while format_created(moment) in taken:
+        moment += timedelta(seconds=1)
+    return f"{format_created(moment)}-{pin_hash[:5]}"

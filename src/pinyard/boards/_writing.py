@@ -15,7 +15,8 @@ from pinyard.boards._names import file_name_problem
 from pinyard.boards._progress import Progress
 from pinyard.boards._store import ReplayMismatchError, Sink, SinkWriter, Staging, Store
 from pinyard.boards._types import Serializer
-from pinyard.boards._versions import next_version_id
+from pinyard.boards._version import PinVersion
+from pinyard.boards._versions import backdated_version_id, next_version_id
 from pinyard.errors import (
     ConflictError,
     HashMismatchError,
@@ -84,7 +85,8 @@ def _yaml_problem(value: object, where: str) -> str | None:
     """Why ``value`` (at key path ``where``) cannot go into data.txt, or None."""
     if value is None or type(value) in (bool, int, float, datetime, date):
         return None  # exact types: numpy and pandas subclasses are not what YAML writes
-    if type(value) is str:
+    if type(value) in (str, PinVersion):  # a version id is written as its text
+        assert isinstance(value, str)
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
@@ -192,24 +194,30 @@ def build_meta(
     latest: str | None,
     now: datetime,
     stamp: datetime | None = None,
+    existing: Sequence[str] = (),
 ) -> PinMeta:
     """The metadata of a new version whose files have the given digests.
 
     ``now`` is the true write time (``written_at``); ``stamp``, when given,
-    is the time the version id carries (pins' ``created`` argument).
+    is the time the version id carries (pins' ``created`` argument): a
+    back-dated version sorts by that time, not after ``latest``, and after
+    the ``existing`` versions of the same second.
     """
     pin_hash = combined_pin_hash([d.xxh64 for _, d in files])
-    version = next_version_id(stamp or now, pin_hash, latest)
+    if stamp is not None:
+        version = backdated_version_id(stamp, pin_hash, existing)
+    else:
+        version = next_version_id(now, pin_hash, latest)
     return PinMeta(
         name=draft.name,
-        version=version,
+        version=PinVersion(version),
         type=draft.type,
         title=draft.title,
         description=draft.description,
         created=version.split("-", 1)[0],
         pin_hash=pin_hash,
-        file=tuple(n for n, _ in files),
-        file_size=tuple(d.size for _, d in files),
+        file_names=tuple(n for n, _ in files),
+        file_sizes=tuple(d.size for _, d in files),
         tags=draft.tags,
         urls=draft.urls,
         user=dict(draft.user),
@@ -224,13 +232,16 @@ def same_content(new: PinMeta, old: PinMeta) -> bool:
     """True when two versions hold the same bytes under the same file names."""
     if old.written_by_pinyard:
         return [(f.name, f.sha256) for f in old.files] == [(f.name, f.sha256) for f in new.files]
-    return old.pin_hash == new.pin_hash and old.file == new.file
+    return old.pin_hash == new.pin_hash and old.file_names == new.file_names
 
 
 def bump(meta: PinMeta, after: str) -> PinMeta:
     """The same version moved to an id that sorts after ``after``."""
-    version = next_version_id(meta.created_at, meta.pin_hash, after)
-    return replace(meta, version=version, created=version.split("-", 1)[0])
+    return _moved(meta, next_version_id(meta.created_at, meta.pin_hash, after))
+
+
+def _moved(meta: PinMeta, version: str) -> PinMeta:
+    return replace(meta, version=PinVersion(version), created=version.split("-", 1)[0])
 
 
 def make_draft(
@@ -322,16 +333,16 @@ def _commit(
         stamp = created.astimezone(UTC) if created else None  # the caller's `created`
         folders = store.version_folders(pin_dir)
         latest = folders[-1] if folders else None
-        meta = build_meta(draft, files, latest, now, stamp)
+        meta = build_meta(draft, files, latest, now, stamp, folders)
         if latest is not None and latest.rsplit("-", 1)[1] == meta.pin_hash[:5]:
             previous = _committed_meta(read_meta, latest)
             if previous is None:  # uncommitted: order after the folder before it
                 meta = build_meta(
-                    draft, files, folders[-2] if len(folders) > 1 else None, now, stamp
-                )
+                    draft, files, folders[-2] if len(folders) > 1 else None, now, stamp,
+                    folders[:-1],
+                )  # fmt: skip
             elif same_content(meta, previous) and not force_identical_write:
-                log.info("pin %r: content equals version %s; nothing written", draft.name, latest)
-                return WriteResult(**_fields(previous), written=False)
+                return _identical(previous)
         for _ in range(PUBLISH_ATTEMPTS):
             try:
                 staging.publish(f"{pin_dir}/{meta.version}", META_FILENAME, meta.to_data_txt())
@@ -339,9 +350,12 @@ def _commit(
                 existing = _committed_meta(read_meta, meta.version)
                 same = existing is not None and same_content(meta, existing)
                 if existing is not None and same and not force_identical_write:
-                    return WriteResult(**_fields(existing), written=False)
+                    return _identical(existing)
                 folders = store.version_folders(pin_dir)
-                meta = bump(meta, max(folders[-1] if folders else meta.version, meta.version))
+                if created is not None:  # back-dated: the next free second of its own
+                    meta = _moved(meta, backdated_version_id(created, meta.pin_hash, folders))
+                else:
+                    meta = bump(meta, max(folders[-1] if folders else meta.version, meta.version))
                 continue
             log.info("pin %r: wrote version %s", draft.name, meta.version)
             return WriteResult(**_fields(meta), written=True)
@@ -351,6 +365,18 @@ def _commit(
         )
     finally:
         staging.discard()
+
+
+def _identical(previous: PinMeta) -> WriteResult:
+    """Nothing written: say so as pins does (its words, through logging), and return the
+    version that already holds this content."""
+    log.warning(
+        'The hash of pin "%s" has not changed. Your pin will not be stored. (It equals '
+        "version %s; pass force_identical_write=True to store a new version anyway.)",
+        previous.name,
+        previous.version,
+    )
+    return WriteResult(**_fields(previous), written=False)
 
 
 def _committed_meta(read_meta: Callable[[str], PinMeta], version: str) -> PinMeta | None:
@@ -363,15 +389,6 @@ def _committed_meta(read_meta: Callable[[str], PinMeta], version: str) -> PinMet
 
 def _fields(meta: PinMeta) -> dict[str, Any]:
     return {f: getattr(meta, f) for f in PinMeta.__dataclass_fields__}
-
-
-def check_versioned(versioned: bool | None) -> None:
-    """Refuse ``versioned=False``: pins would replace the version; ours are immutable."""
-    if versioned is False:
-        raise InvalidArgumentError(
-            "versioned=False would replace the pin's version, and pinyard versions are "
-            "immutable. Write a new version, then pin_versions_prune(name, n=1) to keep one."
-        )
 
 
 def check_requested_hash(meta: PinMeta, wanted: str) -> None:

@@ -60,7 +60,9 @@ def _cmd_meta(args: argparse.Namespace) -> Any:
         "created": meta.created_at.isoformat(),
         "pin_hash": meta.pin_hash,
         "files": [{"name": f.name, "size": f.size, "sha256": f.sha256} for f in meta.files]
-        or [{"name": n, "size": s} for n, s in zip(meta.file, meta.file_size, strict=False)],
+        or [
+            {"name": n, "size": s} for n, s in zip(meta.file_names, meta.file_sizes, strict=False)
+        ],
         "user": dict(meta.user),
         "lineage": dict(meta.lineage),
     }

@@ -49,7 +49,7 @@ class BoardTests:
 
     def _data_path(self, board: Board, name: str, version: str | None = None) -> str:
         meta = board.pin_meta(name, version)
-        return f"pins/{name}/{meta.version}/{meta.file[0]}"
+        return f"pins/{name}/{meta.version}/{meta.file_names[0]}"
 
     # -- round trips -----------------------------------------------------------
 
@@ -98,7 +98,7 @@ class BoardTests:
         assert meta.files[0].sha256 == hashlib.sha256(raw).hexdigest()
         assert meta.pin_hash == xxhash.xxh64(raw, seed=0).hexdigest()
         assert meta.version.endswith("-" + meta.pin_hash[:5])
-        assert meta.file_size == (len(raw),)
+        assert meta.file_size == len(raw)
         again = board.pin_meta("obj")
         assert (again.user, again.description, again.files) == ({"owner": "ana"}, "d", meta.files)
 
@@ -205,7 +205,7 @@ class BoardTests:
         assert board.pin_list() == []
 
     def test_missing_pin_and_version(self, board: Board) -> None:
-        with pytest.raises(errors.PinNotFoundError, match="'nope'"):
+        with pytest.raises(errors.PinNotFoundError, match="nope does not exist"):
             board.pin_read("nope")
         with pytest.raises(KeyError):
             board.pin_meta("nope")
@@ -215,9 +215,16 @@ class BoardTests:
         with pytest.raises(errors.InvalidNameError, match="version id"):
             board.pin_read("obj", version="../../etc")
 
-    def test_versioned_false_is_refused(self, board: Board) -> None:
-        with pytest.raises(errors.InvalidArgumentError, match="immutable"):
-            board.pin_write({"k": 1}, "obj", versioned=False)
+    def test_versioned_false_keeps_one_version(self, board: Board) -> None:
+        first = board.pin_write({"k": 1}, "obj", versioned=False)
+        second = board.pin_write({"k": 2}, "obj", versioned=False)
+        assert [v.version for v in board.pin_versions("obj", as_df=False)] == [second.version]
+        assert board.pin_read("obj") == {"k": 2}
+        assert first.version != second.version  # written beside, then the old one deleted
+        board.pin_write({"k": 3}, "obj")  # versioned again: pins' default
+        with pytest.raises(errors.InvalidArgumentError, match="Pin is versioned"):
+            board.pin_write({"k": 4}, "obj", versioned=False)
+        assert len(board.pin_versions("obj", as_df=False)) == 2
 
     # -- listing, search, files ----------------------------------------------------
 
@@ -235,7 +242,7 @@ class BoardTests:
         a.write_bytes(b"hello")
         b.write_bytes(b"x,y\n1,2\n")
         meta = board.pin_upload([a, b], "files")
-        assert (meta.type, meta.file) == ("file", ("a.txt", "b.csv"))
+        assert (meta.type, meta.file) == ("file", ["a.txt", "b.csv"])
         paths = board.pin_download("files")
         assert [Path(p).read_bytes() for p in paths] == [b"hello", b"x,y\n1,2\n"]
         with pytest.raises(errors.UnsupportedTypeError, match="pin_download"):

@@ -30,7 +30,7 @@ def pins_list(board: Board, query: str | None) -> str:
             e(m.title),
             e(m.version),
             e(m.created_at.strftime("%Y-%m-%d %H:%M")),
-            e(_size(sum(m.file_size))),
+            e(_size(sum(m.file_sizes))),
         ]
         for m in metas
     ]
@@ -67,7 +67,7 @@ def versions_page(board: Board, name: str, verify: str | None) -> str:
                 e(meta.type),
                 e(meta.title),
                 e(meta.created_at.strftime("%Y-%m-%d %H:%M:%S")),
-                e(_size(sum(meta.file_size))),
+                e(_size(sum(meta.file_sizes))),
                 f"<code>{e(meta.pin_hash)}</code>",
                 check,
                 e(labels),
@@ -94,8 +94,8 @@ def version_page(board: Board, name: str, version: str) -> str:
         [
             [e(n), e(_size(s)), f"<code>{e(d)}</code>"]
             for n, s, d in zip(
-                meta.file,
-                meta.file_size,
+                meta.file_names,
+                meta.file_sizes,
                 [f.sha256 for f in meta.files] or ["(pins: xxh64 only)"] * 9,
                 strict=False,
             )
