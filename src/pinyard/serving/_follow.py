@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -159,6 +160,7 @@ class Follower:
                 self.last_check = datetime.now(UTC)
 
     def _check(self) -> bool:
+        began = time.perf_counter()
         resolved = resolve_slot(self.board, self.name, self.slot)
         served = self.current.served
         if _same(served, resolved):
@@ -192,8 +194,9 @@ class Follower:
         self.swaps += 1
         self.last_swap = datetime.now(UTC)
         self.error = None
-        log.info("following %s: now serving %s; was version %s", self.reference,
-                 new.describe(), served.version)  # fmt: skip
+        took = (time.perf_counter() - began) * 1000
+        log.info("following %s: now serving %s; was version %s (checked, loaded and swapped "
+                 "in %.0f ms)", self.reference, new.describe(), served.version, took)  # fmt: skip
         return True
 
     def _succeeded(self) -> None:
