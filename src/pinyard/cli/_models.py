@@ -109,7 +109,7 @@ def _version_args(cmd: Any, name_help: str = "pin name of the model bundle") -> 
 
 def add_model_commands(add: Add) -> None:
     """Register ``serve`` and ``docker``."""
-    cmd = add("serve", _cmd_serve, "Serve one version of a model bundle as a REST API.")
+    cmd = add("serve", _cmd_serve, "Serve a model bundle as a REST API: one version, or an alias.")
     _version_args(cmd, "pin name of the model bundle (or NAME@ALIAS, NAME:VERSION)")
     cmd.add_argument(
         "--alias",
