@@ -23,9 +23,9 @@ from pinyard.models import ModelBundle
 
 
 @contextmanager
-def running(app: Any) -> Iterator[httpx.Client]:
+def running(app: Any, lifespan: str = "off") -> Iterator[httpx.Client]:
     """Serve ``app`` with uvicorn on a free loopback port; yield a client for it."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan=lifespan)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -80,3 +80,15 @@ def served(
     start.board = board  # type: ignore[attr-defined]
     start.result = result  # type: ignore[attr-defined]
     return start
+
+
+@pytest.fixture
+def board(tmp_path: Any) -> pinyard.Board:
+    """An empty folder board at ``tmp_path / "board"``."""
+    return pinyard.board_folder(tmp_path / "board")
+
+
+@pytest.fixture
+def registry(board: pinyard.Board) -> pinyard.Registry:
+    """The registry of ``board``, acting as user "tester"."""
+    return pinyard.Registry(board, user="tester")

@@ -33,6 +33,41 @@ def _resolve(board: pinyard.Board, args: argparse.Namespace) -> str:
     return version
 
 
+def _choice(board: pinyard.Board, args: argparse.Namespace) -> dict[str, Any]:
+    """The name, and version= / alias= / follow= for `serve`, from the flags (or from a
+    reference in NAME: ``NAME@ALIAS`` is ``--alias ALIAS``, ``NAME:VERSION`` ``--version``)."""
+    name, version, alias = args.name, args.version, args.alias
+    given = [f"--{k}" for k in ("version", "latest", "alias", "follow") if getattr(args, k)]
+    if "@" in name or ":" in name:
+        from pinyard.registry import parse_reference
+
+        ref = parse_reference(name)
+        given.append(f"the reference {name!r}")
+        name, alias = ref.name, ref.slot or alias
+        version = ref.version or version
+        if ref.hash is not None:
+            version = pinyard.Registry(board).version_id(ref.name, ref.hash)
+    if len(given) > 1:
+        raise InvalidArgumentError(
+            "give one way to choose what to serve: either --version V or --latest, or --alias "
+            f"A (resolved once), or --follow A (kept up to date); not {' and '.join(given)}"
+        )
+    if args.interval is not None and not args.follow:
+        raise InvalidArgumentError("--interval goes with --follow ALIAS")
+    if args.follow:
+        return {"name": name, "follow": args.follow, "interval": args.interval}
+    if alias:
+        return {"name": name, "alias": alias}
+    if version or args.latest:
+        args.name, args.version = name, version
+        return {"name": name, "version": _resolve(board, args)}
+    raise InvalidArgumentError(
+        f"say which version of {name!r} to serve: --version V (see `pinyard versions "
+        f"{args.board} {name}`), --alias A for the version an alias or stage holds now, "
+        "--follow A to follow it as it moves, or --latest to take the newest one now"
+    )
+
+
 def _cmd_serve(args: argparse.Namespace) -> None:
     from pinyard.serving import serve
     from pinyard.serving._serve import TOKEN_ENV, check_exposure
@@ -42,8 +77,7 @@ def _cmd_serve(args: argparse.Namespace) -> None:
     board = pinyard.board(args.board, create=False)
     serve(
         board,
-        args.name,
-        _resolve(board, args),
+        **_choice(board, args),
         host=args.host,
         port=args.port,
         token=token,
@@ -63,9 +97,9 @@ def _cmd_docker(args: argparse.Namespace) -> Any:
     return {"dockerfile": files.dockerfile, "requirements": files.requirements, "app": files.app}
 
 
-def _version_args(cmd: Any) -> None:
+def _version_args(cmd: Any, name_help: str = "pin name of the model bundle") -> None:
     cmd.add_argument("board", help="board path or URL")
-    cmd.add_argument("name", help="pin name of the model bundle")
+    cmd.add_argument("name", help=name_help)
     cmd.add_argument("--version", dest="version", default=None, help="the version id to serve")
     cmd.add_argument(
         "--latest", action="store_true", help="take the newest version now (it is logged)"
@@ -75,8 +109,25 @@ def _version_args(cmd: Any) -> None:
 
 def add_model_commands(add: Add) -> None:
     """Register ``serve`` and ``docker``."""
-    cmd = add("serve", _cmd_serve, "Serve one version of a model bundle as a REST API.")
-    _version_args(cmd)
+    cmd = add("serve", _cmd_serve, "Serve a model bundle as a REST API: one version, or an alias.")
+    _version_args(cmd, "pin name of the model bundle (or NAME@ALIAS, NAME:VERSION)")
+    cmd.add_argument(
+        "--alias",
+        default=None,
+        help="serve the version this alias or stage holds now (resolved once, logged)",
+    )
+    cmd.add_argument(
+        "--follow",
+        default=None,
+        metavar="ALIAS",
+        help="serve what this alias or stage holds, and swap to each new holder",
+    )
+    cmd.add_argument(
+        "--interval",
+        type=float,
+        default=None,
+        help="with --follow: seconds between checks of the alias (default 5)",
+    )
     cmd.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     cmd.add_argument(
         "--token", default=None, help="bearer token clients must send (default: PINYARD_TOKEN)"

@@ -165,8 +165,11 @@ class RegistryReads:
             return self._direct(ref)
         state = self.state(ref.name) if as_of is None else self._state_at(ref.name, as_of)
         slot = state.find(ref.slot)
-        archive = state.archive or self.config.archive
-        if ref.slot == archive:
+        # An alias is never the archive (one namespace): only a stage or an unknown name
+        # needs the board's settings, so an alias resolves in 2 requests.
+        stage = slot is None or slot.kind == "stage"
+        archive = (state.archive or self.config.archive) if stage else None
+        if archive is not None and ref.slot == archive:
             raise InvalidReferenceError(
                 f"{reference!r}: the {archive!r} stage holds many versions; see "
                 f"registry.state({ref.name!r}).archived"

@@ -1,22 +1,34 @@
-"""`create_app`: a FastAPI app serving one pinned, verified version of a model bundle."""
+"""`create_app`: a FastAPI app serving one pinned, verified version of a model bundle,
+or following what an alias holds."""
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from pinyard.errors import InvalidArgumentError
 from pinyard.models import ModelBundle
 from pinyard.serving._codec import ARROW_STREAM, JSON, PARQUET
-from pinyard.serving._guard import ASGIApp, Guard
-from pinyard.serving._predict import PredictEndpoint
-from pinyard.serving._responses import internal_error, json_bytes
+from pinyard.serving._follow import (
+    DEFAULT_INTERVAL,
+    Follower,
+    check_interval,
+    load_resolved,
+    resolve_slot,
+)
+from pinyard.serving._guard import SERVED_KEY, Guard
+from pinyard.serving._responses import internal_error
+from pinyard.serving._served import Current, Served
 
 if TYPE_CHECKING:
     from pinyard.boards import Board
+    from pinyard.registry import Resolved
 
 log = logging.getLogger("pinyard.serving")
 
@@ -26,125 +38,166 @@ DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
 def create_app(
     board: Board,
     name: str,
-    version: str,
+    version: str | None = None,
     *,
+    alias: str | None = None,
+    follow: str | None = None,
+    interval: float = DEFAULT_INTERVAL,
     sha256: str | None = None,
     token: str | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     strict: bool = False,
     batching: bool = True,
 ) -> FastAPI:
-    """A FastAPI app serving pin ``name`` at exactly ``version``, resolved and verified now.
+    """A FastAPI app serving pin ``name``: exactly ``version``, or the version that the
+    alias (or stage) ``alias`` holds now, or whatever ``follow`` holds as it moves.
 
-    The model file's sha256 is checked before it is unpickled (and must equal
-    ``sha256`` when given), so a server never starts on bytes that do not
-    verify. Endpoints: ``POST /predict`` (and one per other method the model
-    offers, e.g. ``/predict_proba``), ``GET /ping``, ``GET /metadata``,
-    ``GET /signature`` and the OpenAPI docs at ``/docs``. With ``token``,
-    every endpoint but ``/ping`` needs ``Authorization: Bearer <token>``.
-    Requests that arrive while the model is busy are scored together when the
-    model scores rows independently (scikit-learn does); ``batching=False``
-    scores each request alone.
+    Give exactly one of the three. ``alias`` resolves once through the registry
+    and serves that version for good; ``follow`` checks the alias every
+    ``interval`` seconds and swaps each new, verified, compatible holder in
+    without failing a request (see docs/serving.md, "Following the registry").
+    The model file's sha256 is checked before it is unpickled (against the one
+    the registry event recorded, and ``sha256`` when given with ``version``),
+    so a server never starts on bytes that do not verify. Endpoints: ``POST
+    /predict`` (and one per other method the model offers, e.g.
+    ``/predict_proba``), ``GET /ping``, ``GET /metadata``, ``GET /signature``
+    and the OpenAPI docs at ``/docs``. With ``token``, every endpoint but
+    ``/ping`` needs ``Authorization: Bearer <token>``. Requests that arrive
+    while the model is busy are scored together when the model scores rows
+    independently (scikit-learn does); ``batching=False`` scores each alone.
     """
-    if not isinstance(version, str) or not version:
+    given = [k for k, v in (("version", version), ("alias", alias), ("follow", follow)) if v]
+    if len(given) != 1 or not all(isinstance(v, str) for v in (version, alias, follow) if v):
         raise InvalidArgumentError(
-            "create_app serves one explicit version: create_app(board, name, version='...'); "
-            "`pinyard serve --latest` looks the latest up and logs it"
+            "create_app serves one explicit version, or one alias: give exactly one of "
+            "version='...', alias='production' (resolved once) or follow='production' "
+            f"(kept up to date); got {', '.join(given) or 'none'}. `pinyard serve --latest` "
+            "looks the latest up and logs it"
         )
     if not isinstance(max_body_bytes, int) or max_body_bytes <= 0:
         raise InvalidArgumentError(
             f"max_body_bytes must be a positive int, got {max_body_bytes!r}"
         )
-    bundle = ModelBundle.from_pin(board, name, version, strict=strict, sha256=sha256)
-    assert bundle.pin is not None
-    assert bundle.sha256 is not None
-    resolved = bundle.pin.version
-    app = FastAPI(
-        title=f"{name} (version {resolved})",
-        version=resolved,
-        description=(
-            f"Serves pin `{name}` version `{resolved}` (sha256 `{bundle.sha256}`), a "
-            f"{type(bundle.model).__qualname__}. POST rows as JSON (a list of records, one "
-            "record, or a mapping of columns), or a table as Arrow IPC or Parquet."
-        ),
-    )
-    app.state.bundle = bundle
-    _add_info_routes(app, bundle)
-    direct: dict[str, ASGIApp] = {}
-    for method in bundle.methods:
-        endpoint = PredictEndpoint(bundle, method, max_body_bytes, batching)
-        _add_predict_route(app, bundle, method, endpoint)
-        direct[f"/{method}"] = endpoint
+    if sha256 is not None and version is None:
+        raise InvalidArgumentError(
+            "sha256= goes with version=: through an alias the registry's event names the "
+            "sha256 the model must have"
+        )
+    resolved: Resolved | None = None
+    if version is not None:
+        bundle = ModelBundle.from_pin(board, name, version, strict=strict, sha256=sha256)
+    else:
+        if follow is not None:
+            check_interval(interval)
+        resolved = resolve_slot(board, name, str(alias or follow))
+        bundle = load_resolved(board, resolved, strict=strict)
+    methods = bundle.methods
+
+    def build(loaded: ModelBundle, named: Resolved | None) -> Served:
+        return Served.build(loaded, methods, max_body_bytes=max_body_bytes, batching=batching,
+                            resolved=named)  # fmt: skip
+
+    current = Current(build(bundle, resolved))
+    app = _new_app(current, follow)
+    if follow is not None:
+        current.follower = Follower(board, current, build, slot=follow, interval=interval,
+                                    strict=strict, methods=methods)  # fmt: skip
+    app.state.current = current
+    app.state.follower = current.follower
+    _add_info_routes(app, current)
+    schemas = [_add_predict_route(app, current, method) for method in methods]
+    current.on_swap = lambda served: _refresh_docs(app, served, schemas)
     app.add_exception_handler(Exception, _internal_error)
-    headers = [
-        (b"x-pinyard-version", resolved.encode()),
-        (b"x-pinyard-sha256", bundle.sha256.encode()),
-    ]
-    app.add_middleware(Guard, headers=headers, token=token, direct=direct)
-    log.info("serving %s version %s (sha256 %s)", name, resolved, bundle.sha256)
+    app.add_middleware(Guard, current=current, token=token)
+    how = f" (@{alias or follow}{', following it' if follow else ''})" if resolved else ""
+    log.info("serving %s %s%s", name, current.served.describe(), how)
     return app
 
 
-def _add_info_routes(app: FastAPI, bundle: ModelBundle) -> None:
-    assert bundle.pin is not None
-    pin = bundle.pin
-    ping = json_bytes({"status": "ok", "name": pin.name, "version": pin.version})
-    metadata = json_bytes(
-        {
-            "name": pin.name,
-            "version": pin.version,
-            "sha256": bundle.sha256,
-            "pin_hash": pin.pin_hash,
-            "created": pin.created_at.isoformat(),
-            "description": bundle.description,
-            "model": f"{type(bundle.model).__module__}.{type(bundle.model).__qualname__}",
-            "methods": list(bundle.methods),
-            "metadata": bundle.metadata,
-            "signature": bundle.signature.to_dict(),
-            "environment": bundle.environment,
-            "lineage": bundle.lineage,
-        }
+def _new_app(current: Current, follow: str | None) -> FastAPI:
+    served = current.served
+    name, version = served.metadata["name"], served.version
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if current.follower is not None:
+            current.follower.start()
+        yield
+        if current.follower is not None:
+            await run_in_threadpool(current.follower.stop)
+
+    serves = (
+        f"whatever `{name}@{follow}` holds (`/metadata` names the version now)"
+        if follow
+        else f"pin `{name}` version `{version}` (sha256 `{served.sha256}`)"
     )
-    schema = json_bytes(bundle.signature.json_schema())
+    return FastAPI(
+        title=f"{name} (following @{follow})" if follow else f"{name} (version {version})",
+        version=version,
+        lifespan=lifespan,
+        description=(
+            f"Serves {serves}, a {type(served.bundle.model).__qualname__}. POST rows as JSON "
+            "(a list of records, one record, or a mapping of columns), or a table as Arrow "
+            "IPC or Parquet. Every response names the version that answered it in "
+            "X-Pinyard-Version and X-Pinyard-Sha256."
+        ),
+    )
 
-    async def get_ping() -> Response:
-        return Response(ping, media_type=JSON)
 
-    async def get_metadata() -> Response:
-        return Response(metadata, media_type=JSON)
+def _served(request: Request, current: Current) -> Served:
+    served = request.scope.get(SERVED_KEY)
+    return served if isinstance(served, Served) else current.served
 
-    async def get_signature() -> Response:
-        return Response(schema, media_type=JSON)
+
+def _add_info_routes(app: FastAPI, current: Current) -> None:
+    async def get_ping(request: Request) -> Response:
+        return Response(current.ping(_served(request, current)), media_type=JSON)
+
+    async def get_metadata(request: Request) -> Response:
+        return Response(current.metadata(_served(request, current)), media_type=JSON)
+
+    async def get_signature(request: Request) -> Response:
+        return Response(_served(request, current).schema, media_type=JSON)
 
     app.add_api_route("/ping", get_ping, methods=["GET"], summary="Is the server up?")
     app.add_api_route(
         "/metadata",
         get_metadata,
         methods=["GET"],
-        summary="Version, sha256, signature, environment and lineage of the served model",
+        summary="Version, sha256, signature, environment and lineage of the served model, "
+        "and for a server that follows an alias, its last check",
     )
     app.add_api_route(
         "/signature", get_signature, methods=["GET"], summary="JSON Schema of a request body"
     )
 
 
-def _add_predict_route(
-    app: FastAPI, bundle: ModelBundle, method: str, endpoint: PredictEndpoint
-) -> None:
+def _refresh_docs(app: FastAPI, served: Served, schemas: list[dict[str, Any]]) -> None:
+    """After a swap, the OpenAPI document describes the model now served."""
+    for schema in schemas:
+        schema["schema"] = served.bundle.signature.json_schema()
+    app.version = served.version
+    app.openapi_schema = None
+
+
+def _add_predict_route(app: FastAPI, current: Current, method: str) -> dict[str, Any]:
+    """``POST /<method>`` for the docs and any request the guard does not route itself;
+    returns the JSON request-schema entry, which `_refresh_docs` updates on a swap."""
+
+    async def predict(request: Request) -> Response:
+        return await _served(request, current).endpoints[method].endpoint(request)
+
     binary = {"schema": {"type": "string", "format": "binary"}}
+    json_schema = {"schema": current.served.bundle.signature.json_schema()}
     app.add_api_route(
         f"/{method}",
-        endpoint.endpoint,
+        predict,
         methods=["POST"],
         summary=f"{method} for the rows in the body",
         openapi_extra={
             "requestBody": {
                 "required": True,
-                "content": {
-                    JSON: {"schema": bundle.signature.json_schema()},
-                    ARROW_STREAM: binary,
-                    PARQUET: binary,
-                },
+                "content": {JSON: json_schema, ARROW_STREAM: binary, PARQUET: binary},
             },
             "responses": {
                 "200": {"description": f"{{{method!r}: [...]}}, or one column per class"},
@@ -154,6 +207,7 @@ def _add_predict_route(
             },
         },
     )
+    return json_schema
 
 
 async def _internal_error(request: Request, exc: Exception) -> Response:

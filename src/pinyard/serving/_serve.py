@@ -43,8 +43,11 @@ def check_exposure(host: str, token: str | None, no_auth: bool) -> None:
 def serve(
     board: Board | str,
     name: str,
-    version: str,
+    version: str | None = None,
     *,
+    alias: str | None = None,
+    follow: str | None = None,
+    interval: float | None = None,
     host: str = "127.0.0.1",
     port: int = 8080,
     token: str | None = None,
@@ -53,28 +56,49 @@ def serve(
     max_body_bytes: int | None = None,
     strict: bool = False,
 ) -> None:
-    """Serve ``name`` at ``version`` from ``board`` (a Board or a URL) until stopped.
+    """Serve ``name`` from ``board`` (a Board or a URL) until stopped: exactly ``version``,
+    the version ``alias`` holds now, or whatever ``follow`` holds as it moves (checked
+    every ``interval`` seconds); see `create_app`.
 
     ``token`` defaults to the ``PINYARD_TOKEN`` environment variable. Binding
-    anything but a loopback address needs a token, or ``no_auth=True``.
+    anything but a loopback address needs a token, or ``no_auth=True``. What
+    it pins and every swap are logged to stderr.
     """
     import uvicorn
 
     from pinyard.boards import board as open_board
     from pinyard.serving._app import DEFAULT_MAX_BODY_BYTES, create_app
+    from pinyard.serving._follow import DEFAULT_INTERVAL
 
     token = token if token is not None else os.environ.get(TOKEN_ENV) or None
     check_exposure(host, token, no_auth)
+    log_to_stderr()
     opened = open_board(board, create=False) if isinstance(board, str) else board
     app = create_app(
         opened,
         name,
         version,
+        alias=alias,
+        follow=follow,
+        interval=DEFAULT_INTERVAL if interval is None else interval,
         sha256=sha256,
         token=token,
         max_body_bytes=DEFAULT_MAX_BODY_BYTES if max_body_bytes is None else max_body_bytes,
         strict=strict,
     )
     auth = "bearer token required" if token else "no authentication"
-    log.warning("pinyard: serving %s@%s on http://%s:%d (%s)", name, version, host, port, auth)
+    what = f"following {name}@{follow}" if follow else f"{name}@{app.version}"
+    log.warning("serving %s on http://%s:%d (%s)", what, host, port, auth)
     uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
+
+
+def log_to_stderr() -> None:
+    """Send pinyard's serving log (what was pinned, each swap, each failed check) to
+    stderr, unless the application has configured logging itself."""
+    logger = logging.getLogger("pinyard")
+    if logger.handlers or logging.getLogger().handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s pinyard %(levelname)s: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
