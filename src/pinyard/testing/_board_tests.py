@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,8 @@ import pytest
 
 from pinyard import Board, errors
 
+#: 'sales' in fullwidth letters: a look-alike that NFKC folds onto 'sales'.
+WIDE = "\uff53\uff41\uff4c\uff45\uff53"
 #: Set by `_Tripwire` when it is unpickled: proves a read unpickled nothing.
 UNPICKLED: list[str] = []
 
@@ -182,14 +185,50 @@ class BoardTests:
 
     @pytest.mark.parametrize(
         "name",
-        ["", "a/b", "..", "../x", "/abs", "a\\b", "tab\there", "nul\x00", "x" * 256, ".hidden", 7],
-    )
+        ["", "a/b", "..", "../x", "/abs", "a\\b", "tab\there", "nul\x00", "x" * 248, ".hidden",
+         7, "a\ud800", "CON", "nul.txt", "a*b", "why?", "end.", "cafe\u0301", "DATA.TXT"],
+    )  # fmt: skip
     def test_invalid_names_are_refused_and_nothing_is_written(
         self, board: Board, name: Any
     ) -> None:
-        with pytest.raises(errors.InvalidNameError):
-            board.pin_write({"k": 1}, name)
+        writes: list[Callable[[], object]] = [
+            lambda: board.pin_write({"k": 1}, name),
+            lambda: board.pin_upload([__file__], name),
+        ]
+        for write in writes:
+            with pytest.raises(errors.InvalidNameError, match="invalid pin name") as info:
+                write()
+            assert repr(name)[:40] in str(info.value)
+            assert "A new pin name is one path component" in str(info.value)
         assert board.pin_list() == []
+        assert list(board.store.walk_files("pins")) == []
+
+    @pytest.mark.parametrize("name", ["n" * 247, "é" * 123 + "x", "daily prices", WIDE])
+    def test_every_name_accepted_can_be_written_and_read(self, board: Board, name: str) -> None:
+        meta = board.pin_write(pd_frame(), name)  # parquet: the longest extension
+        assert meta.file == (f"{name}.parquet",)
+        assert board.pin_list() == [name]
+        assert board.pin_read(name).equals(pd_frame())
+
+    def test_a_new_name_that_folds_onto_an_existing_pin_is_refused(self, board: Board) -> None:
+        board.pin_write({"k": 1}, "Sales")
+        before = sorted(board.store.walk_files(""))
+        for other in (
+            "sales",
+            "SALES",
+            WIDE,
+            WIDE.upper(),
+        ):
+            with pytest.raises(errors.InvalidNameError, match="only in case or Unicode") as info:
+                board.pin_write({"k": 2}, other)
+            assert repr(other) in str(info.value)
+            assert "existing pin 'Sales'" in str(info.value)
+        with pytest.raises(errors.InvalidNameError, match="existing pin 'Sales'"):
+            board.pin_upload([__file__], "sALES")
+        assert sorted(board.store.walk_files("")) == before  # nothing half-written
+        assert board.pin_write({"k": 2}, "Sales").written  # the pin itself takes versions
+        assert board.pin_write({"k": 1}, "Sales-2").written
+        assert board.pin_list() == ["Sales", "Sales-2"]
 
     def test_unknown_type_and_unfit_objects(self, board: Board) -> None:
         with pytest.raises(errors.UnsupportedTypeError, match="known types"):
@@ -294,6 +333,12 @@ class BoardTests:
         assert len(versions) == 40
         contents = {_pair(board.pin_read("shared", v.version)) for v in versions}
         assert contents == {(w, i) for w in range(4) for i in range(10)}
+
+
+def pd_frame() -> Any:
+    import pandas as pd
+
+    return pd.DataFrame({"a": [1, 2]})
 
 
 def _pair(value: dict[str, int]) -> tuple[int, int]:
