@@ -230,6 +230,23 @@ class BoardTests:
         assert board.pin_write({"k": 1}, "Sales-2").written
         assert board.pin_list() == ["Sales", "Sales-2"]
 
+    @pytest.mark.parametrize(
+        "path", ["../x", "pins/../../x", "/abs", "a//b", "a/./b", "pins/", "a\\b", "a\x00b"]
+    )
+    def test_store_paths_that_could_leave_the_root_are_refused(
+        self, board: Board, path: str
+    ) -> None:
+        for call in (
+            lambda: board.store.read_bytes(path),
+            lambda: board.store.exists(path),
+            lambda: board.store.list_dir(path),
+            lambda: board.store.write_exclusive(path, b"x"),
+            lambda: board.store.delete_tree(path),
+        ):
+            with pytest.raises(errors.InvalidNameError, match="refusing store path") as info:
+                call()
+            assert repr(path) in str(info.value)
+
     def test_unknown_type_and_unfit_objects(self, board: Board) -> None:
         with pytest.raises(errors.UnsupportedTypeError, match="known types"):
             board.pin_write({"k": 1}, "obj", type="xlsx")
