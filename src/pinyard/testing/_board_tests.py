@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from pinyard import Board, errors
+from pinyard.tracking import Tracker
 
 #: 'sales' in fullwidth letters: a look-alike that NFKC folds onto 'sales'.
 WIDE = "\uff53\uff41\uff4c\uff45\uff53"
@@ -246,6 +247,28 @@ class BoardTests:
             with pytest.raises(errors.InvalidNameError, match="refusing store path") as info:
                 call()
             assert repr(path) in str(info.value)
+
+    @pytest.mark.parametrize(
+        "run_id", ["../../../x/../../../../y", "/etc/passwd", "20260101T000000Z-0000000\x00"]
+    )
+    def test_run_ids_that_are_not_run_ids_are_refused(self, board: Board, run_id: str) -> None:
+        tracker = Tracker(board, "sweep")
+        with tracker.start_run() as run:
+            run.log_metric("loss", 1.0, step=0)
+        before = sorted(board.store.walk_files(""))
+        for call in (
+            lambda: tracker.get_run(run_id),
+            lambda: tracker.note(run_id, "text"),
+            lambda: tracker.notes(run_id),
+            lambda: tracker.history(run_id),
+            lambda: tracker.artifact(run_id, "a"),
+        ):
+            with pytest.raises(errors.InvalidNameError, match="invalid run id") as info:
+                call()
+            assert repr(run_id) in str(info.value)
+        assert sorted(board.store.walk_files("")) == before
+        with pytest.raises(errors.InvalidNameError, match="invalid experiment name"):
+            Tracker(board, "../sweep")
 
     def test_unknown_type_and_unfit_objects(self, board: Board) -> None:
         with pytest.raises(errors.UnsupportedTypeError, match="known types"):
