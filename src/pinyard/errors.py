@@ -3,8 +3,8 @@
 ::
 
     PinyardError
-    ├── InvalidNameError          (also ValueError)   a pin/version name is unsafe or malformed
     ├── InvalidArgumentError      (also ValueError)   an argument has a value that cannot work
+    │   ├── InvalidNameError                          a name or id that is unsafe or malformed
     │   ├── QueryError                                a run filter that does not parse
     │   ├── SignatureError                            data that does not match a model's signature
     │   ├── UnsupportedModelError                     an object no prediction handler can call
@@ -90,12 +90,13 @@ class PinyardError(Exception):
     """Base class of every error pinyard raises on purpose."""
 
 
-class InvalidNameError(PinyardError, ValueError):
-    """A pin or version name that is empty, too long, or could escape its folder."""
-
-
 class InvalidArgumentError(PinyardError, ValueError):
     """An argument whose value cannot work (for example ``n=0`` for a prune)."""
+
+
+class InvalidNameError(InvalidArgumentError):
+    """A name or id (pin, version, experiment, run, key, file) that breaks the rules of
+    ``pinyard.boards._names``: empty, too long, unportable, or able to escape its folder."""
 
 
 class QueryError(InvalidArgumentError):

@@ -113,7 +113,7 @@ def test_finished_runs_are_immutable_but_take_notes(tracker: Tracker) -> None:
 @pytest.mark.parametrize(
     ("call", "match"),
     [
-        (lambda r: r.log_param("", 1), "non-empty"),
+        (lambda r: r.log_param("", 1), "it is empty"),
         (lambda r: r.log_param("a/b", 1), "separator"),
         (lambda r: r.log_metric("tab\tkey", 1.0), "control"),
         (lambda r: r.log_metric("m", "high"), "real number"),

@@ -22,6 +22,7 @@ from pinyard.boards._gc import GcReport
 from pinyard.boards._hashing import FileDigest
 from pinyard.boards._import import ImportReport, import_pins
 from pinyard.boards._meta import FileRecord, PinMeta
+from pinyard.boards._names import validate_identifier
 from pinyard.boards._types import (
     Serializer,
     get_serializer,
@@ -62,4 +63,5 @@ __all__ = [
     "register_protection",
     "register_type",
     "registered_types",
+    "validate_identifier",
 ]

@@ -16,7 +16,7 @@ from pinyard.boards._board_base import BoardBase
 from pinyard.boards._boundary import guarded
 from pinyard.boards._gc import GcReport, collect_garbage
 from pinyard.boards._legacy import read_plan
-from pinyard.boards._names import validate_pin_name
+from pinyard.boards._names import validate_new_pin_name
 from pinyard.boards._progress import progress_enabled
 from pinyard.boards._reading import (
     check_pins_hash,
@@ -181,7 +181,7 @@ class Board(BoardBase):
         """
         if name is None:
             raise InvalidArgumentError("pin_write needs a pin name: pin_write(x, 'my-pin')")
-        validate_pin_name(name)
+        validate_new_pin_name(name)
         as_payload = getattr(x, "__pin_payload__", None)
         if callable(as_payload):
             payload: PinPayload = as_payload()
@@ -255,7 +255,7 @@ class Board(BoardBase):
         """Store one or several local files, as they are, as a version of type ``file``."""
         if name is None:
             raise InvalidArgumentError("pin_upload needs a pin name: pin_upload(paths, 'my-pin')")
-        validate_pin_name(name)
+        validate_new_pin_name(name)
         path_list = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
         pairs = upload_names(path_list)
         label = pairs[0][1] if len(pairs) == 1 else f"{len(pairs)} files"

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from pinyard.boards._meta import META_FILENAME
-from pinyard.boards._names import is_version_id
+from pinyard.boards._names import is_safe_component, is_version_id
 from pinyard.boards._store import Store
 from pinyard.errors import InvalidArgumentError
 
@@ -54,11 +54,13 @@ def collect_garbage(
 
     if staging_dir is not None:
         for entry in store.list_dir(staging_dir):
+            if not is_safe_component(entry.name):
+                continue
             path = f"{staging_dir}/{entry.name}"
             if stale(path):
                 report.staging.append(path)
     for pin in store.list_dir(pins_dir):
-        if not pin.is_dir:
+        if not pin.is_dir or not is_safe_component(pin.name):
             continue
         pin_dir = f"{pins_dir}/{pin.name}" if pins_dir else pin.name
         for entry in store.list_dir(pin_dir):

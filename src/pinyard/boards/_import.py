@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from pinyard.boards._board import Board
 from pinyard.boards._hashing import FileDigest, HashingWriter
 from pinyard.boards._meta import META_FILENAME, FileRecord, PinMeta
-from pinyard.boards._names import is_version_id
+from pinyard.boards._names import is_version_id, refuse_collision, validate_new_pin_name
 from pinyard.boards._reading import check_file, check_pins_hash
 from pinyard.boards._writing import READ_CHUNK, same_content
 from pinyard.errors import ConflictError, InvalidArgumentError, UnverifiedVersionWarning
@@ -50,8 +50,10 @@ def import_pins(
     dst = dest if isinstance(dest, Board) else board(dest)
     if dst.kind != "pinyard":
         raise InvalidArgumentError(f"import destination {dst.store.url} must be a pinyard board")
+    names = src.pin_list()
+    _check_names(names, dst)  # all of them first: an import is refused, not half done
     report = ImportReport()
-    for name in src.pin_list():
+    for name in names:
         for info in src.pin_versions(name, as_df=False):
             if not is_version_id(info.version):  # pins' old format: no id to keep
                 log.warning(
@@ -64,6 +66,17 @@ def import_pins(
             _import_version(src, dst, src.pin_meta(name, info.version), report)
     log.info("import from %s: %s", src.store.url, report)
     return report
+
+
+def _check_names(names: list[str], dst: Board) -> None:
+    """Each pin name must be valid for a new pin, and a pin new to ``dst`` must not
+    collide (case, Unicode form) with one there or with another being imported."""
+    known = set(dst.store.list_names(dst._pins))
+    for name in names:
+        validate_new_pin_name(name)
+        if name not in known:
+            refuse_collision(name, known, dst.store.url)
+            known.add(name)
 
 
 def _import_version(src: Board, dst: Board, meta: PinMeta, report: ImportReport) -> None:

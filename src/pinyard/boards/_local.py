@@ -25,8 +25,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import BinaryIO
 
-from pinyard.boards._names import is_version_id
+from pinyard.boards._names import is_safe_component, is_version_id, refuse_store_path
 from pinyard.boards._store import BytesLike, Entry, Replay, Staging, Store
+from pinyard.errors import InvalidNameError
 
 #: Committed objects never change, so they are created read-only (the umask may take
 #: more away): a path handed out by ``pin_download`` cannot be edited by accident.
@@ -120,13 +121,29 @@ class LocalStore(Store):
     def __init__(self, root: str | os.PathLike[str], staging_dir: str | os.PathLike[str]) -> None:
         self.root = os.path.abspath(os.fspath(root))
         self.staging_dir = os.path.abspath(os.fspath(staging_dir))
+        self._real_root = os.path.realpath(self.root)
 
     @property
     def url(self) -> str:
         return self.root
 
-    def _abs(self, path: str) -> str:
-        return os.path.join(self.root, *path.split("/")) if path else self.root
+    def _abs(self, path: str, *, changing: bool = False) -> str:
+        """The local path of a store path, refused if it could leave the root: ``..``,
+        empty or absolute segments, backslashes and NUL always; and, for ``changing``
+        calls (create, delete), a folder that resolves outside the root through a
+        symbolic link (a few stats, cheap next to the fsync that follows)."""
+        if not path:
+            return self.root
+        refuse_store_path(path, self.root)
+        target = os.path.join(self.root, *path.split("/"))
+        if changing:
+            real = os.path.realpath(os.path.dirname(target))
+            if real != self._real_root and not real.startswith(self._real_root + os.sep):
+                raise InvalidNameError(
+                    f"refusing store path {path!r} under {self.root}: its folder resolves "
+                    f"to {real}, outside the board's root (through a symbolic link)"
+                )
+        return target
 
     def local_path(self, path: str) -> str | None:
         return self._abs(path)
@@ -204,7 +221,7 @@ class LocalStore(Store):
         appears whole or not at all), then fsync once. On journaling file systems
         (ext4, xfs, btrfs, APFS) that fsync also commits the new link; elsewhere the
         folder is fsynced too."""
-        target = self._abs(path)
+        target = self._abs(path, changing=True)
         parent = os.path.dirname(target)
         os.makedirs(parent, exist_ok=True)
         tmp = f"{target}.{uuid.uuid4().hex}.tmp"
@@ -254,10 +271,10 @@ class LocalStore(Store):
 
     def delete_file(self, path: str) -> None:
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(self._abs(path))
+            os.unlink(self._abs(path, changing=True))
 
     def delete_tree(self, path: str) -> None:
-        target = self._abs(path)
+        target = self._abs(path, changing=True)
         if not os.path.lexists(target):
             return
         # Move aside first so the folder disappears in one step, then delete.
@@ -291,6 +308,8 @@ class _LocalStaging(Staging):
     def open_sink(
         self, file_name: str, replay: Replay | None = None
     ) -> Iterator[Callable[[BytesLike], object]]:
+        if not is_safe_component(file_name):
+            raise InvalidNameError(f"refusing staged file name {file_name!r}: not a plain name")
         path = os.path.join(self._folder, file_name)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, COMMITTED_MODE)
         written = [0, 0]  # bytes written, bytes already handed to writeback
@@ -314,7 +333,7 @@ class _LocalStaging(Staging):
     def publish(self, final_dir: str, meta_name: str, meta: bytes) -> None:
         _write_durably(os.path.join(self._folder, meta_name), meta)
         fsync_dir(self._folder)
-        final = self._store._abs(final_dir)
+        final = self._store._abs(final_dir, changing=True)
         parent = os.path.dirname(final)
         os.makedirs(parent, exist_ok=True)
         try:

@@ -9,7 +9,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import BinaryIO
 
+from pinyard.boards._names import is_safe_component, refuse_store_path
 from pinyard.boards._store import BytesLike, Entry, Replay, Staging, Store
+from pinyard.errors import InvalidNameError
 
 
 class MemoryStore(Store):
@@ -27,7 +29,15 @@ class MemoryStore(Store):
     def url(self) -> str:
         return f"memory://{self._name}"
 
+    def _key(self, path: str) -> str:
+        """``path`` as a key, refused if it has ``..``, empty or absolute segments (which a
+        file system would resolve elsewhere), backslashes or NUL."""
+        if path:
+            refuse_store_path(path, self.url)
+        return path
+
     def list_dir(self, path: str) -> list[Entry]:
+        path = self._key(path)
         prefix = f"{path}/" if path else ""
         found: dict[str, bool] = {}
         with self._lock:
@@ -38,10 +48,12 @@ class MemoryStore(Store):
         return [Entry(name, is_dir) for name, is_dir in sorted(found.items())]
 
     def exists(self, path: str) -> bool:
+        path = self._key(path)
         with self._lock:
             return path in self._objects or any(k.startswith(f"{path}/") for k in self._objects)
 
     def read_bytes(self, path: str) -> bytes:
+        path = self._key(path)
         with self._lock:
             try:
                 return self._objects[path]
@@ -53,6 +65,7 @@ class MemoryStore(Store):
         yield io.BytesIO(self.read_bytes(path))
 
     def write_exclusive(self, path: str, data: bytes, *, sync: bool = True) -> None:
+        path = self._key(path)
         with self._lock:
             if path in self._objects:
                 raise FileExistsError(f"{self.url}/{path}")
@@ -66,20 +79,24 @@ class MemoryStore(Store):
             self._objects[path] = bytes(data)
 
     def delete_file(self, path: str) -> None:
+        path = self._key(path)
         with self._lock:
             self._objects.pop(path, None)
 
     def delete_tree(self, path: str) -> None:
+        path = self._key(path)
         with self._lock:
             for key in [k for k in self._objects if k == path or k.startswith(f"{path}/")]:
                 del self._objects[key]
 
     def corrupt(self, path: str, data: bytes) -> None:
         """Replace an object's bytes behind the board's back (tests of verification)."""
+        path = self._key(path)
         with self._lock:
             self._objects[path] = data
 
     def _publish(self, final_dir: str, files: dict[str, bytes]) -> None:
+        final_dir = self._key(final_dir)
         with self._lock:
             if any(k.startswith(f"{final_dir}/") for k in self._objects):
                 raise FileExistsError(f"{self.url}/{final_dir}")
@@ -96,6 +113,8 @@ class _MemoryStaging(Staging):
     def open_sink(
         self, file_name: str, replay: Replay | None = None
     ) -> Iterator[Callable[[BytesLike], object]]:
+        if not is_safe_component(file_name):
+            raise InvalidNameError(f"refusing staged file name {file_name!r}: not a plain name")
         buffer = io.BytesIO()
         yield buffer.write
         self._files[file_name] = buffer.getvalue()

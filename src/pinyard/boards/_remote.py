@@ -34,7 +34,7 @@ from typing import Any, BinaryIO, TypeVar
 
 from pinyard.boards._azure import BlockListUpload
 from pinyard.boards._hashing import FileDigest
-from pinyard.boards._names import is_version_id
+from pinyard.boards._names import is_version_id, refuse_store_path
 from pinyard.boards._remote_staging import (
     SINGLE_PUT_BYTES,
     SMALL_FILE_BYTES,
@@ -87,7 +87,13 @@ class RemoteStore(Store):
         return f"{self.protocol}://{self.root}"
 
     def abs(self, path: str) -> str:
-        return f"{self.root}/{path}" if path else self.root
+        """The full object path (bucket and key) of a store path, refused if it has
+        ``..``, empty or absolute segments (which URL handling may resolve outside
+        the root), backslashes (separators on Azure) or NUL."""
+        if not path:
+            return self.root
+        refuse_store_path(path, self.url)
+        return f"{self.root}/{path}"
 
     def _call(self, what: str, path: str, fn: Callable[[], _T]) -> _T:
         return retrying(what, fn, f"{self.protocol}://{self.abs(path)}")

@@ -26,8 +26,10 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 import xxhash
 
 from pinyard.boards._hashing import FileDigest, digest_stream
+from pinyard.boards._names import is_safe_component
 from pinyard.boards._s3 import put_exclusive
 from pinyard.boards._store import BytesLike, Replay, ReplayMismatchError, Sink, Staging
+from pinyard.errors import InvalidNameError
 
 if TYPE_CHECKING:
     from pinyard.boards._remote import RemoteStore
@@ -70,6 +72,8 @@ class RemoteStaging(Staging):
 
     @contextmanager
     def open_sink(self, file_name: str, replay: Replay | None = None) -> Iterator[Sink]:
+        if not is_safe_component(file_name):
+            raise InvalidNameError(f"refusing staged file name {file_name!r}: not a plain name")
         buffer = io.BytesIO()
         target: list[Any] = []  # the large-file destination, once opened
         direct = replay if self._replay else None

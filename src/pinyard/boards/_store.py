@@ -207,12 +207,16 @@ class Store(ABC):
         return None
 
     def pin_names(self, pins_dir: str, meta_name: str) -> list[str]:
-        """Folders under ``pins_dir`` that hold a committed version."""
+        """Folders under ``pins_dir`` that hold a committed version (entries that are not
+        plain names, such as ``a\\b`` written by pins on Linux, are skipped unread)."""
+        from pinyard.boards._names import is_safe_component
+
         return [
             e.name
             for e in self.list_dir(pins_dir)
             if e.is_dir
             and not e.name.startswith(".")
+            and is_safe_component(e.name)
             and self.latest_committed(f"{pins_dir}/{e.name}" if pins_dir else e.name, meta_name)
         ]
 

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from abc import ABC, abstractmethod
 from typing import Any, BinaryIO, ClassVar
 
+from pinyard.boards._names import MAX_EXTENSION_BYTES
 from pinyard.errors import SerializationError, UnsupportedTypeError
+
+_EXTENSION = re.compile(rf"[A-Za-z0-9]{{1,{MAX_EXTENSION_BYTES}}}")
 
 PANDAS_DATAFRAME = "pandas.DataFrame"
 ARROW_TABLE = "pyarrow.Table"
@@ -245,6 +249,13 @@ def register_type(serializer: Serializer, *, replace: bool = False) -> None:
     name = serializer.type
     if name == "file":
         raise UnsupportedTypeError("type 'file' is built in (pin_upload); choose another name")
+    extension = getattr(serializer, "extension", "")
+    if not _EXTENSION.fullmatch(extension):
+        raise UnsupportedTypeError(
+            f"type {name!r} has extension {extension!r}: an extension is 1 to "
+            f"{MAX_EXTENSION_BYTES} ASCII letters or digits, so that every valid pin name "
+            "plus the extension fits a file name"
+        )
     if name in _REGISTRY and not replace:
         raise UnsupportedTypeError(
             f"type {name!r} is already registered; pass replace=True to override it"

@@ -11,7 +11,7 @@ from typing import Any
 
 from pinyard.boards._hashing import FileDigest, HashingWriter, combined_pin_hash
 from pinyard.boards._meta import META_FILENAME, FileRecord, PinMeta
-from pinyard.boards._names import file_name_problem
+from pinyard.boards._names import refuse_collision, validate_identifier
 from pinyard.boards._progress import Progress
 from pinyard.boards._store import ReplayMismatchError, Sink, SinkWriter, Staging, Store
 from pinyard.boards._types import Serializer
@@ -173,11 +173,7 @@ def upload_names(paths: Sequence[str | os.PathLike[str]]) -> list[tuple[str, str
         source = os.fspath(path)
         if not os.path.isfile(source):
             raise InvalidArgumentError(f"pin_upload: {source!r} is not an existing file")
-        base = os.path.basename(source)
-        problem = file_name_problem(base)
-        if problem:
-            raise InvalidArgumentError(f"pin_upload: {problem}; rename the file")
-        pairs.append((source, base))
+        pairs.append((source, validate_identifier(os.path.basename(source), "file name")))
     names = [b for _, b in pairs]
     duplicates = sorted({b for b in names if names.count(b) > 1})
     if duplicates:
@@ -299,6 +295,9 @@ def commit(
     retried under a later id; identical bytes published by someone else at
     the same id count as this write.
 
+    A pin with no version folder yet is new: its name must not fold (case, Unicode
+    form) onto another pin's, which costs one listing of the pins folder, once.
+
     A store may stream large files to their final place in a second pass
     (see `Staging.open_sink`); if those bytes differ from the first pass,
     the version is staged again the plain way.
@@ -332,6 +331,8 @@ def _commit(
         now = datetime.now(UTC)  # the true write time, unique to this attempt
         stamp = created.astimezone(UTC) if created else None  # the caller's `created`
         folders = store.version_folders(pin_dir)
+        if not folders:  # a new pin: its name must not collide with another's
+            refuse_collision(draft.name, store.list_names(pin_dir.rpartition("/")[0]), store.url)
         latest = folders[-1] if folders else None
         meta = build_meta(draft, files, latest, now, stamp, folders)
         if latest is not None and latest.rsplit("-", 1)[1] == meta.pin_hash[:5]:

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pinyard import Board, errors
+from pinyard.tracking import Tracker
 
+#: 'sales' in fullwidth letters: a look-alike that NFKC folds onto 'sales'.
+WIDE = "\uff53\uff41\uff4c\uff45\uff53"
 #: Set by `_Tripwire` when it is unpickled: proves a read unpickled nothing.
 UNPICKLED: list[str] = []
 
@@ -182,14 +186,89 @@ class BoardTests:
 
     @pytest.mark.parametrize(
         "name",
-        ["", "a/b", "..", "../x", "/abs", "a\\b", "tab\there", "nul\x00", "x" * 256, ".hidden", 7],
-    )
+        ["", "a/b", "..", "../x", "/abs", "a\\b", "tab\there", "nul\x00", "x" * 248, ".hidden",
+         7, "a\ud800", "CON", "nul.txt", "a*b", "why?", "end.", "cafe\u0301", "DATA.TXT"],
+    )  # fmt: skip
     def test_invalid_names_are_refused_and_nothing_is_written(
         self, board: Board, name: Any
     ) -> None:
-        with pytest.raises(errors.InvalidNameError):
-            board.pin_write({"k": 1}, name)
+        writes: list[Callable[[], object]] = [
+            lambda: board.pin_write({"k": 1}, name),
+            lambda: board.pin_upload([__file__], name),
+        ]
+        for write in writes:
+            with pytest.raises(errors.InvalidNameError, match="invalid pin name") as info:
+                write()
+            assert repr(name)[:40] in str(info.value)
+            assert "A new pin name is one path component" in str(info.value)
         assert board.pin_list() == []
+        assert list(board.store.walk_files("pins")) == []
+
+    @pytest.mark.parametrize("name", ["n" * 247, "é" * 123 + "x", "daily prices", WIDE])
+    def test_every_name_accepted_can_be_written_and_read(self, board: Board, name: str) -> None:
+        meta = board.pin_write(pd_frame(), name)  # parquet: the longest extension
+        assert meta.file_names == (f"{name}.parquet",)
+        assert board.pin_list() == [name]
+        assert board.pin_read(name).equals(pd_frame())
+
+    def test_a_new_name_that_folds_onto_an_existing_pin_is_refused(self, board: Board) -> None:
+        board.pin_write({"k": 1}, "Sales")
+        before = sorted(board.store.walk_files(""))
+        for other in (
+            "sales",
+            "SALES",
+            WIDE,
+            WIDE.upper(),
+        ):
+            with pytest.raises(errors.InvalidNameError, match="only in case or Unicode") as info:
+                board.pin_write({"k": 2}, other)
+            assert repr(other) in str(info.value)
+            assert "existing pin 'Sales'" in str(info.value)
+        with pytest.raises(errors.InvalidNameError, match="existing pin 'Sales'"):
+            board.pin_upload([__file__], "sALES")
+        assert sorted(board.store.walk_files("")) == before  # nothing half-written
+        assert board.pin_write({"k": 2}, "Sales").written  # the pin itself takes versions
+        assert board.pin_write({"k": 1}, "Sales-2").written
+        assert board.pin_list() == ["Sales", "Sales-2"]
+
+    @pytest.mark.parametrize(
+        "path", ["../x", "pins/../../x", "/abs", "a//b", "a/./b", "pins/", "a\\b", "a\x00b"]
+    )
+    def test_store_paths_that_could_leave_the_root_are_refused(
+        self, board: Board, path: str
+    ) -> None:
+        for call in (
+            lambda: board.store.read_bytes(path),
+            lambda: board.store.exists(path),
+            lambda: board.store.list_dir(path),
+            lambda: board.store.write_exclusive(path, b"x"),
+            lambda: board.store.delete_tree(path),
+        ):
+            with pytest.raises(errors.InvalidNameError, match="refusing store path") as info:
+                call()
+            assert repr(path) in str(info.value)
+
+    @pytest.mark.parametrize(
+        "run_id", ["../../../x/../../../../y", "/etc/passwd", "20260101T000000Z-0000000\x00"]
+    )
+    def test_run_ids_that_are_not_run_ids_are_refused(self, board: Board, run_id: str) -> None:
+        tracker = Tracker(board, "sweep")
+        with tracker.start_run() as run:
+            run.log_metric("loss", 1.0, step=0)
+        before = sorted(board.store.walk_files(""))
+        for call in (
+            lambda: tracker.get_run(run_id),
+            lambda: tracker.note(run_id, "text"),
+            lambda: tracker.notes(run_id),
+            lambda: tracker.history(run_id),
+            lambda: tracker.artifact(run_id, "a"),
+        ):
+            with pytest.raises(errors.InvalidNameError, match="invalid run id") as info:
+                call()
+            assert repr(run_id) in str(info.value)
+        assert sorted(board.store.walk_files("")) == before
+        with pytest.raises(errors.InvalidNameError, match="invalid experiment name"):
+            Tracker(board, "../sweep")
 
     def test_unknown_type_and_unfit_objects(self, board: Board) -> None:
         with pytest.raises(errors.UnsupportedTypeError, match="known types"):
@@ -301,6 +380,12 @@ class BoardTests:
         assert len(versions) == 40
         contents = {_pair(board.pin_read("shared", v.version)) for v in versions}
         assert contents == {(w, i) for w in range(4) for i in range(10)}
+
+
+def pd_frame() -> Any:
+    import pandas as pd
+
+    return pd.DataFrame({"a": [1, 2]})
 
 
 def _pair(value: dict[str, int]) -> tuple[int, int]:

@@ -21,17 +21,18 @@ from __future__ import annotations
 import json
 import os
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
+from pinyard.boards import validate_identifier
 from pinyard.errors import InvalidArgumentError, MetadataError
 
 RECORD_FORMAT = 1
-MAX_KEY_CHARS = 250
 FINAL_STATUSES = ("finished", "failed", "killed")
-_EXPERIMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
+#: A series chunk's name, as `Run` writes it (records list them; nothing else is read).
+CHUNK_PATTERN = re.compile(r"\d{6}\.json")
+SHA256_PATTERN = re.compile(r"[0-9a-f]{64}")
 
 
 def new_run_id(start: datetime) -> str:
@@ -43,28 +44,20 @@ def hour_of(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y%m%dT%H")
 
 
-def validate_experiment(name: object) -> str:
-    if not isinstance(name, str) or not _EXPERIMENT.match(name):
-        raise InvalidArgumentError(
-            f"invalid experiment name {name!r}: use letters, digits, '.', '_' and '-' "
-            "(1-200 characters, starting with a letter or digit), e.g. 'ridge-sweep'"
-        )
-    return name
+def validate_experiment(name: object, *, new: bool = False) -> str:
+    """An experiment name (``new``: one runs are written to, held to the stricter rules
+    of new names; an existing experiment stays readable). Rules: `pinyard.boards._names`."""
+    return validate_identifier(name, "new experiment name" if new else "experiment name")
 
 
-def validate_key(key: object, kind: str) -> str:
-    """A param/metric/tag key: non-empty, printable, no path separators."""
-    if not isinstance(key, str) or not key:
-        raise InvalidArgumentError(f"{kind} key must be a non-empty string, got {key!r}")
-    if len(key) > MAX_KEY_CHARS:
-        raise InvalidArgumentError(f"{kind} key {key[:40]!r}... is over {MAX_KEY_CHARS} chars")
-    if "/" in key or "\\" in key:
-        raise InvalidArgumentError(f"{kind} key {key!r} contains a path separator")
-    if any(unicodedata.category(ch) == "Cc" for ch in key) or key != key.strip():
-        raise InvalidArgumentError(
-            f"{kind} key {key!r} has control characters or surrounding spaces"
-        )
-    return key
+def validate_key(key: object, kind: Literal["param", "metric", "tag", "artifact"]) -> str:
+    """A param, metric or tag key, or an artifact's name (rules: `pinyard.boards._names`)."""
+    return validate_identifier(key, "artifact name" if kind == "artifact" else f"{kind} key")
+
+
+def validate_run_id(run_id: object) -> str:
+    """A run id of the form `new_run_id` makes, before it goes into any path."""
+    return validate_identifier(run_id, "run id")
 
 
 def param_value(key: str, value: Any) -> Any:

@@ -30,12 +30,15 @@ from pinyard.tracking._checkpoints import (
 from pinyard.tracking._context import capture_context, data_fingerprint
 from pinyard.tracking._listing import Listing
 from pinyard.tracking._records import (
+    CHUNK_PATTERN,
+    SHA256_PATTERN,
     RunRecord,
     hour_of,
     new_run_id,
     param_value,
     validate_experiment,
     validate_key,
+    validate_run_id,
 )
 from pinyard.tracking._run import Run
 from pinyard.tracking._segments import (
@@ -145,6 +148,7 @@ class Tracker:
         seed, and ``data`` (a DataFrame, Arrow table, array or a dict of them)
         by fingerprint, so "which data made this?" always has an answer.
         """
+        validate_experiment(self.experiment, new=True)
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise InvalidArgumentError(f"seed must be an integer or None, got {seed!r}")
         given = dict(params or {})
@@ -179,6 +183,7 @@ class Tracker:
 
     def note(self, run_id: str, text: str) -> None:
         """Attach a note to a run (finished or not) as a new record."""
+        validate_run_id(run_id)
         if not isinstance(text, str) or not text.strip():
             raise InvalidArgumentError("a note is a non-empty string")
         self.get_run(run_id)  # the run must exist
@@ -189,16 +194,14 @@ class Tracker:
 
     def notes(self, run_id: str) -> list[dict[str, str]]:
         """The notes of a run, oldest first."""
+        validate_run_id(run_id)
         return [
             json.loads(self._read(f"notes/{run_id}/{n}")) for n in self._names(f"notes/{run_id}")
         ]
 
     def get_run(self, run_id: str) -> RunRecord:
         """The full record of one run (its final record, else its start record)."""
-        if not isinstance(run_id, str) or len(run_id) < 17:
-            raise RunNotFoundError(
-                f"{run_id!r} is not a run id of the form YYYYmmddTHHMMSSZ-xxxxxxxx"
-            )
+        validate_run_id(run_id)
         final = self._final_record(run_id)
         if final is not None:
             return final
@@ -217,7 +220,8 @@ class Tracker:
 
     def _final_record(self, run_id: str) -> RunRecord | None:
         """The final record of a run, if it has one (it ends in its start hour or later)."""
-        for hour in reversed([h for h in self._names("records") if h >= run_id[:11]]):
+        hours = [h for h in self._names("records") if h >= run_id[:11] and HOUR_PATTERN.match(h)]
+        for hour in reversed(hours):
             try:
                 raw = self._read(f"records/{hour}/{run_id}.json")
             except FileNotFoundError:
@@ -232,6 +236,11 @@ class Tracker:
         record = self.get_run(run_id)
         points: list[list[Any]] = []
         for chunk in record.series:
+            if not isinstance(chunk, str) or not CHUNK_PATTERN.fullmatch(chunk):
+                raise MetadataError(
+                    f"the record of run {run_id} of {self.experiment!r} names series chunk "
+                    f"{chunk!r}, not of the form 000000.json: the record is damaged"
+                )
             points.extend(json.loads(self._read(f"series/{run_id}/{chunk}")))
         frame = pd.DataFrame(points, columns=["key", "step", "value", "time"])
         frame["time"] = pd.to_datetime(frame["time"], unit="s", utc=True)
@@ -244,6 +253,11 @@ class Tracker:
         entry = self.get_run(run_id).artifacts.get(name)
         if entry is None:
             raise RunNotFoundError(f"run {run_id} has no artifact {name!r}")
+        if not isinstance(entry, dict) or not SHA256_PATTERN.fullmatch(str(entry.get("sha256"))):
+            raise MetadataError(
+                f"artifact {name!r} of run {run_id} is recorded without a valid sha256 "
+                f"({entry!r}): the run record is damaged"
+            )
         data = self._read(f"artifacts/{entry['sha256']}")
         if hashlib.sha256(data).hexdigest() != entry["sha256"]:
             raise IntegrityError(
