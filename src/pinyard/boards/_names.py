@@ -194,6 +194,12 @@ def file_name_problem(name: str) -> str | None:
     return f"{shown(name)}: {problem}" if problem else None
 
 
+SLOT_PATTERN = re.compile(r"[a-z][a-z0-9_-]{0,62}")
+_SLOT_RULE = (
+    "{what} is a lowercase letter followed by up to 62 lowercase letters, digits, '-' or "
+    "'_' (for example 'champion' or 'canary-eu')."
+)
+
 #: kind -> (what is wrong with a value, or None; the rule in words)
 _RULES: dict[str, tuple[Callable[[str], str | None], str]] = {
     "pin name": (_read_pin_problem, _READ_RULE),
@@ -215,9 +221,15 @@ _RULES: dict[str, tuple[Callable[[str], str | None], str]] = {
     "tag key": (_key_problem, _KEY_RULE),
     "artifact name": (_key_problem, _KEY_RULE),
     "file name": (_file_problem, _FILE_RULE),
-    # For the registry (names become folders, aliases become file names): as new pins.
+    # The registry: a name is a pin's (a folder of events); aliases and stages live inside
+    # events and references (name@alias), so they are short, lowercase words.
     "registry name": (_new_pin_problem, _PIN_RULE.replace("A new pin name", "A name")),
-    "alias name": (_new_pin_problem, _PIN_RULE.replace("A new pin name", "An alias")),
+    "alias name": (_pattern_problem(SLOT_PATTERN), _SLOT_RULE.format(what="An alias")),
+    "stage name": (_pattern_problem(SLOT_PATTERN), _SLOT_RULE.format(what="A stage")),
+    "alias or stage name": (
+        _pattern_problem(SLOT_PATTERN),
+        _SLOT_RULE.format(what="An alias or stage"),
+    ),
 }
 IDENTIFIER_KINDS = tuple(_RULES)
 

@@ -9,10 +9,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from pinyard.boards._names import VERSION_PATTERN, validate_pin_name
+from pinyard.boards._names import VERSION_PATTERN, validate_identifier, validate_pin_name
 from pinyard.errors import InvalidNameError, InvalidReferenceError
 
-SLOT_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 HASH_PATTERN = re.compile(r"^[0-9a-f]{5}$")
 REFERENCE_FORMS = "'name', 'name@alias', 'name@stage', 'name:VERSION' or 'name:HASH5'"
 
@@ -76,10 +75,5 @@ def registry_name(name: object, reference: str | None = None) -> str:
 
 
 def validate_slot(slot: object, what: str = "alias") -> str:
-    """An alias or stage name: lowercase letter first, then ``a-z0-9_-``, at most 63."""
-    if not isinstance(slot, str) or not SLOT_PATTERN.match(slot):
-        raise InvalidNameError(
-            f"invalid {what} name {slot!r}: use a lowercase letter followed by up to 62 "
-            "lowercase letters, digits, '-' or '_' (for example 'champion' or 'canary-eu')"
-        )
-    return slot
+    """An alias or stage name (the rule lives with every other name rule, in boards)."""
+    return validate_identifier(slot, f"{what} name")
