@@ -317,3 +317,25 @@ def test_event_files_are_created_exclusively(
         store.write_exclusive(path, b'{"a":2}')
     store.write_exclusive(path, b'{"a":1}')
     assert store.read_bytes(path) == b'{"a":1}'
+
+
+def test_resolving_an_alias_on_s3_costs_two_requests_once_cached(
+    s3_bucket_via_proxy: Any, tmp_path: Path
+) -> None:
+    """``name@alias``: the snapshot and the probe that no event follows it; cold, also the
+    version's data.txt (its sha256 checked against the event). No board settings."""
+    bucket = s3_bucket_via_proxy
+    place = Place(f"{bucket.url}/team", bucket.storage_options, bucket.protocol, tmp_path)
+    _, versions, _ = set_up(place.board("writer"))
+    reader = Registry(place.board("reader"))
+    seen = []
+    for _ in ("cold", "warm", "warm"):
+        with bucket.proxy.measure() as window:
+            assert reader.resolve(f"{NAME}@{ALIAS}").version == versions[0]
+        seen.append([(r.method, r.path.split("/team/", 1)[1], r.status) for r in window.records])
+    meta = f"pins/{NAME}/{versions[0]}/data.txt"
+    head = [("GET", f"registry/{NAME}/state.json", 200),
+            ("GET", f"registry/{NAME}/events/000000000002.json", 404)]  # fmt: skip
+    assert seen == [[*head, ("GET", meta, 200)], head, head]
+    with pytest.raises(pinyard.errors.InvalidReferenceError, match="archived"):
+        reader.resolve(f"{NAME}@archived")  # a stage: the board's settings are read for it
