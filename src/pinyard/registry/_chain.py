@@ -10,7 +10,6 @@ after it must name its head, and reading continues from there.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import logging
@@ -205,10 +204,9 @@ class Chain:
                 state = self.advance(state)
                 time.sleep(random.uniform(0, 0.002 * min(attempt + 1, 10)))  # noqa: S311 - jitter
                 continue
-            after = copy.deepcopy(state)
-            after.apply(event, event_sha256(raw))
-            self.write_snapshot(after)
-            return Committed(event, after)
+            state.apply(event, event_sha256(raw))  # as advance() does: no copy of it all
+            self.write_snapshot(state)
+            return Committed(event, state)
         raise ConflictError(
             f"{self.where()}: {MAX_ATTEMPTS} other writers committed events first; nothing "
             "was changed. Try again."
@@ -261,7 +259,10 @@ def snapshot_bytes(state: State) -> bytes:
         "replay": state.to_dict(),
     }
     doc["digest"] = _digest(doc)
-    return json.dumps(doc, indent=1, sort_keys=False).encode() + b"\n"
+    # One top-level key a line, for people; each value by json's C encoder (indent= would
+    # take the pure-Python one, 5-10x slower on a snapshot of thousands of events).
+    lines = ",\n".join(f"{json.dumps(key)}: {json.dumps(value)}" for key, value in doc.items())
+    return f"{{\n{lines}\n}}\n".encode()
 
 
 def _digest(doc: dict[str, Any]) -> str:
