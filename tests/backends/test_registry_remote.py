@@ -339,3 +339,30 @@ def test_resolving_an_alias_on_s3_costs_two_requests_once_cached(
     assert seen == [[*head, ("GET", meta, 200)], head, head]
     with pytest.raises(pinyard.errors.InvalidReferenceError, match="archived"):
         reader.resolve(f"{NAME}@archived")  # a stage: the board's settings are read for it
+
+
+@pytest.mark.parametrize("change", ["removed", "replaced"])
+def test_no_writer_appends_past_a_removed_or_replaced_newest_event(
+    change: str, tmp_path: Path
+) -> None:
+    """state.json still names the newest event after it is removed (or swapped for
+    another valid one); a writer that trusted it would make the hole permanent."""
+    board = pinyard.board_folder(tmp_path / "board")
+    registry, versions, _ = set_up(board)
+    registry.set_alias(NAME, ALIAS, versions[1], reason="newest")
+    events = tmp_path / "board" / "registry" / NAME / "events"
+    newest = sorted(events.iterdir())[-1]
+    if change == "removed":
+        newest.unlink()
+    else:  # a well-formed event of the same number, of another writer's making
+        other, theirs, _ = set_up(pinyard.board_folder(tmp_path / "other"))
+        made = other.set_alias(NAME, ALIAS, theirs[1], reason="elsewhere")
+        assert made.seq == int(newest.stem)
+        newest.write_bytes(
+            (tmp_path / "other" / newest.relative_to(tmp_path / "board")).read_bytes()
+        )
+    before = sorted(p.name for p in events.iterdir())
+    with pytest.raises(pinyard.errors.ChainError, match="Nothing was written") as caught:
+        registry.set_alias(NAME, ALIAS, versions[2], reason="after the change")
+    assert caught.value.seq == int(newest.stem)
+    assert sorted(p.name for p in events.iterdir()) == before

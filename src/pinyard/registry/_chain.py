@@ -187,6 +187,7 @@ class Chain:
         """Create the next event from ``plan(state)``; when another writer took that
         number first, read what it wrote and plan again against the new state."""
         state = self.load() if state is None else state
+        self._confirm_head(state)
         for attempt in range(MAX_ATTEMPTS):
             fields = plan(state)
             event = Event(
@@ -211,6 +212,25 @@ class Chain:
             f"{self.where()}: {MAX_ATTEMPTS} other writers committed events first; nothing "
             "was changed. Try again."
         )
+
+    def _confirm_head(self, state: State) -> None:
+        """Check that the newest event ``state`` has seen is still there as it was.
+
+        A state that comes from state.json and no event after it rests on the snapshot
+        alone; if that event was removed or replaced, the next event would be appended
+        past a hole (or onto a rewritten history) and make the damage permanent.
+        """
+        if state.seq == 0:
+            return
+        found = self.read(state.seq)
+        if found is None or event_sha256(found[1]) != state.head:
+            what = "is missing" if found is None else "is not the event it followed"
+            raise ChainError(
+                f"{self.where(state.seq)} {what}: state.json has seen event {state.seq} "
+                f"with sha256 {state.head}. Nothing was written. Run `pinyard registry "
+                "verify` to see what changed.",
+                seq=state.seq,
+            )
 
     # -- the snapshot -------------------------------------------------------
 
