@@ -11,11 +11,13 @@ A mover (`move`) opens the board, waits for the common start time, and then
 version: with `Registry.set_alias`, or with `Registry.promote` through a custom
 gate that passes when the candidate's score beats the holder's. Each call's
 ``reason`` is unique (``worker/k``), so the chain shows whether a call made
-no event, one, or two. After each call the mover reads the state and appends
-one JSON line to its log: what it committed (event id, seq, op, version, the
-holder it displaced; or the refusal and its evidence) and what it then saw
-(``view_seq``, ``view_holder``). Lines are written with one ``os.write`` on an
-``O_APPEND`` descriptor, so a SIGKILL never leaves half a line.
+no event, one, or two (a move to the version the alias holds makes none: it
+returns the event that set it, logged as ``unchanged``). After each call the
+mover reads the state and appends one JSON line to its log: what it committed
+(event id, seq, op, version, the holder it displaced; or the refusal and its
+evidence) and what it then saw (``view_seq``, ``view_holder``). Lines are
+written with one ``os.write`` on an ``O_APPEND`` descriptor, so a SIGKILL
+never leaves half a line.
 
 ``kill_at`` makes a mover SIGKILL itself at an exact point of its
 ``kill_after``-th write, to reach the windows a timed kill rarely hits:
@@ -140,10 +142,13 @@ def move(spec: dict[str, Any]) -> None:
     delay = spec["start_at"] - time.time()
     if delay > 0:
         time.sleep(delay)  # a common start, so that the movers race from the first event
+    seen = registry.state(name).aliases.get(alias)
     for k in range(spec["count"]):
         if time.time() > spec["deadline"]:
             break
-        version = rng.choice(spec["versions"])
+        # Not the holder it saw last: a move to the holder writes nothing (racers may
+        # still have moved the alias there meanwhile).
+        version = rng.choice([v for v in spec["versions"] if v != seen])
         reason = f"{spec['worker']}/{k}"
         record: dict[str, Any] = {"reason": reason, "t0": time.time()}
         try:
@@ -153,11 +158,13 @@ def move(spec: dict[str, Any]) -> None:
                 event = registry.set_alias(name, alias, version, reason=reason)
         except PromotionRefusedError as exc:
             record.update(op="refused", version=version, evidence=exc.evidence)
-        else:
-            record.update(op=event.op, id=event.id, seq=event.seq, version=event.version,
+        else:  # another reason: the alias held the version already, and nothing was written
+            op = event.op if event.reason == reason else "unchanged"
+            record.update(op=op, id=event.id, seq=event.seq, version=event.version,
                           previous=event.previous, gate=event.gate)  # fmt: skip
         state = registry.state(name)
-        record.update(view_seq=state.seq, view_holder=state.aliases.get(alias), t1=time.time())
+        seen = state.aliases.get(alias)
+        record.update(view_seq=state.seq, view_holder=seen, t1=time.time())
         os.write(fd, (json.dumps(record) + "\n").encode())
     os.close(fd)
 
