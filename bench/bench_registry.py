@@ -310,14 +310,17 @@ def race(movers: Any, place: dict[str, Any], calls: int, tmp: str) -> dict[str, 
     reader = pinyard.Registry(open_place(place, f"{tmp}/reader-cache"))
     history = reader.history(NAME)
     in_chain = Counter(e.reason for e in history)
-    logged = {r["reason"] for r in records}
     seconds = max(r["t1"] for r in records) - min(r["t0"] for r in records)
+    committed = [r for r in records if r["op"] != "unchanged"]  # a move to the holder writes none
+    logged = {r["reason"] for r in committed}
     return {
         "backend": place["label"],
-        "events": len(records),
+        "events": len(committed),
+        "unchanged": len(records) - len(committed),
         "seconds": seconds,
-        "events_per_s": len(records) / seconds,
+        "events_per_s": len(committed) / seconds,
         "lost": sum(1 for r in logged if in_chain[r] == 0),
+        "unchanged_wrote": sum(in_chain[r["reason"]] for r in records if r["op"] == "unchanged"),
         "duplicated": sum(n - 1 for n in in_chain.values() if n > 1),
         "unlogged": sum(1 for e in history if e.actor != "bench" and e.reason not in logged),
         "ops": dict(Counter(r["op"] for r in records)),
