@@ -246,6 +246,34 @@ def test_gc_removes_only_stale_leftovers(tmp_path: Path) -> None:
     assert board.pin_read("obj") == {"k": 1}
 
 
+def test_gc_removes_stale_temporary_files_of_killed_small_writes(tmp_path: Path) -> None:
+    """A process killed inside a small local write (an exclusive create, a snapshot
+    replace) leaves ``<target>.<32 hex>.tmp`` beside the target; gc takes it once stale."""
+    board = pinyard.board_folder(tmp_path)
+    events = tmp_path / "registry" / "churn" / "events"
+    events.mkdir(parents=True)
+    stale = [
+        events / f"000000000003.json.{'a' * 32}.tmp",
+        events.parent / f"state.json.{'b' * 32}.tmp",
+        tmp_path / "runs" / f"record.json.{'c' * 32}.tmp",
+    ]
+    fresh = events / f"000000000004.json.{'d' * 32}.tmp"
+    others = [events / "000000000001.json", events / "notes.tmp"]
+    stale[2].parent.mkdir()
+    old = time.time() - 3 * 86400
+    for path in [*stale, fresh, *others]:
+        path.write_text("{")
+    for path in [*stale, *others]:
+        os.utime(path, (old, old))
+    dry = board.gc(dry_run=True)
+    assert dry.temporary == sorted(str(p.relative_to(tmp_path)) for p in stale)
+    assert all(p.exists() for p in stale)
+    assert "3 temporary file(s)" in str(board.gc())
+    assert not any(p.exists() for p in stale)
+    assert fresh.exists()
+    assert all(p.exists() for p in others)
+
+
 def _pair(value: dict[str, int]) -> tuple[int, int]:
     return value["writer"], value["i"]
 

@@ -1,14 +1,19 @@
-"""Removing what interrupted writes leave behind: stale staging, orphan version folders
-and incomplete multipart uploads.
+"""Removing what interrupted writes leave behind: stale staging, orphan version folders,
+temporary files of small local writes and incomplete multipart uploads.
 
-Neither is ever read as a version by pinyard. Orphans (a version folder with
-data but no ``data.txt``) do confuse pins readers, which take any folder for
-a version. Only entries untouched for ``older_than`` are removed, so a write
-still in progress elsewhere is left alone.
+None is ever read as a version or a record by pinyard. Orphans (a version folder
+with data but no ``data.txt``) do confuse pins readers, which take any folder
+for a version. A process killed inside `LocalStore.write_exclusive` or
+`LocalStore.replace_small` leaves its ``<target>.<32 hex>.tmp`` beside the
+target (anywhere on the board: a registry event, a snapshot, a run record).
+Only entries untouched for ``older_than`` are removed, so a write still in
+progress elsewhere is left alone.
 """
 
 from __future__ import annotations
 
+import os
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -26,13 +31,19 @@ class GcReport:
     staging: list[str] = field(default_factory=list)
     orphan_versions: list[str] = field(default_factory=list)
     uploads: list[str] = field(default_factory=list)  # incomplete multipart uploads
+    temporary: list[str] = field(default_factory=list)  # a killed local write's temp files
 
     def __str__(self) -> str:
         return (
             f"{len(self.staging)} stale staging entr{'y' if len(self.staging) == 1 else 'ies'}, "
             f"{len(self.orphan_versions)} orphan version folder(s), "
+            f"{len(self.temporary)} temporary file(s), "
             f"{len(self.uploads)} incomplete upload(s)"
         )
+
+
+#: How `LocalStore` names the temporary file of a small write (``<target>.<uuid4 hex>.tmp``).
+TEMPORARY_FILE = re.compile(r"\.[0-9a-f]{32}\.tmp$")
 
 
 def collect_garbage(
@@ -72,8 +83,35 @@ def collect_garbage(
                 and stale(path)
             ):
                 report.orphan_versions.append(path)
+    report.temporary = _stale_temporary_files(store, staging_dir, cutoff)
     if not dry_run:
         for path in [*report.staging, *report.orphan_versions]:
             store.delete_tree(path)
+        for path in report.temporary:
+            store.delete_file(path)
     report.uploads = store.drop_stale_uploads(cutoff, dry_run)
     return report
+
+
+def _stale_temporary_files(store: Store, staging_dir: str | None, cutoff: float) -> list[str]:
+    """Temporary files of small local writes older than ``cutoff``, outside staging (whose
+    entries go whole). Object stores write small objects in one request: none there."""
+    root = store.local_path("")
+    if root is None:
+        return []
+    found = []
+    for folder, dirs, files in os.walk(root):
+        relative = os.path.relpath(folder, root).replace(os.sep, "/")
+        prefix = "" if relative == "." else f"{relative}/"
+        if staging_dir is not None and prefix == "":
+            dirs[:] = [d for d in dirs if d != staging_dir]
+        for name in files:
+            if not TEMPORARY_FILE.search(name):
+                continue
+            try:
+                changed = os.stat(os.path.join(folder, name)).st_mtime
+            except FileNotFoundError:  # its write just finished
+                continue
+            if changed <= cutoff:
+                found.append(f"{prefix}{name}")
+    return sorted(found)

@@ -238,7 +238,10 @@ def read_meta(store: Store, cache: Cache | None, name: str, version: str, path: 
 def read_meta_bytes(
     store: Store, cache: Cache | None, name: str, version: str, path: str
 ) -> bytes:
-    """A version's data.txt as stored, from the cache when the store is remote."""
+    """A version's data.txt as stored, from the cache when the store is remote (not
+    parsed when nothing is cached: the caller wants the bytes, e.g. to hash them)."""
+    if cache is None or not store.needs_cache:
+        return store.read_bytes(path)
     return _fetch_meta(store, cache, name, version, path)[0]
 
 
