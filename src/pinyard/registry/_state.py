@@ -71,8 +71,10 @@ class Slot:
 
     def previous(self) -> str | None:
         """What `rollback` without ``to`` returns the slot to: the holder before the
-        current one (a removal in between is skipped)."""
-        return next((v for v in reversed(self.stack[:-1]) if v is not None), None)
+        current one (a removal in between is skipped, and so is the current holder
+        where it held the slot before the removal: that is no step back)."""
+        holder = self.holder
+        return next((v for v in reversed(self.stack) if v is not None and v != holder), None)
 
     def past_holders(self) -> list[str]:
         """Every version that ever held the slot, oldest first, once each."""
@@ -179,8 +181,10 @@ class State:
         slot = self._slot(kind, name)
         slot.timeline.append((event.seq, event.time, version))
         if undo and event.op == "rollback" and event.extra.get("undo"):
-            slot.stack.pop()  # the holder rolled back from, then any removal before it
-            while slot.stack and slot.stack[-1] is None:
+            # the holder rolled back from, then any removal before it, and that holder
+            # again where it held the slot before the removal
+            left = slot.stack.pop() if slot.stack else None
+            while slot.stack and slot.stack[-1] in (None, left):
                 slot.stack.pop()
             if not slot.stack or slot.stack[-1] != version:
                 slot.stack.append(version)
