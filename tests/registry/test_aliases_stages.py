@@ -157,3 +157,37 @@ def test_replay_without_the_snapshot_gives_the_same_state(
     assert registry.resolve("m@champion").version == versions[1]
     registry.set_alias("m", "canary", versions[2])  # the next event writes it again
     assert board.store.exists("registry/m/state.json")
+
+
+def test_rollback_restores_a_removed_alias(registry: Registry, versions: list[str]) -> None:
+    """docs/registry.md: "remove_alias removes it (a later rollback can restore it)". Found
+    by the state machine: rollback refused an alias without a holder."""
+    v0, v1 = versions[:2]
+    registry.set_alias("m", "champion", v0)
+    registry.set_alias("m", "champion", v1)
+    registry.remove_alias("m", "champion", reason="incident")
+    event = registry.rollback("m", "champion", reason="incident over")
+    assert (event.version, event.previous) == (v1, None)
+    assert registry.aliases("m") == {"champion": v1}
+    assert registry.rollback("m", "champion").version == v0  # and further back from there
+
+
+def test_rollback_refills_a_stage_its_holder_left(registry: Registry, versions: list[str]) -> None:
+    v0 = versions[0]
+    registry.transition("m", v0, "staging")
+    registry.transition("m", v0, "production")
+    registry.transition("m", v0, "archived", reason="pulled")
+    assert registry.stages("m") == {}
+    event = registry.rollback("m", "production", reason="put it back")
+    assert (event.version, event.from_stage, event.forced) == (v0, "archived", False)
+    assert registry.stages("m") == {"production": v0}
+    assert registry.state("m").archived == []
+
+
+def test_rollback_of_a_slot_that_never_held_anything(
+    registry: Registry, versions: list[str]
+) -> None:
+    with pytest.raises(errors.InvalidArgumentError, match="no alias or stage 'champion'"):
+        registry.rollback("m", "champion")
+    with pytest.raises(errors.InvalidArgumentError, match="no alias or stage 'production'"):
+        registry.rollback("m", "production", to=versions[0])
