@@ -191,3 +191,24 @@ def test_rollback_of_a_slot_that_never_held_anything(
         registry.rollback("m", "champion")
     with pytest.raises(errors.InvalidArgumentError, match="no alias or stage 'production'"):
         registry.rollback("m", "production", to=versions[0])
+
+
+def test_a_stage_named_like_a_removed_alias_resolves_and_rolls_back(
+    registry: Registry, versions: list[str]
+) -> None:
+    """The alias canary, removed, leaves its slot in the state; a stage canary configured
+    afterwards must be what m@canary means. Found by the state machine: resolve and
+    rollback both looked at the empty alias first."""
+    v0, v1, v2 = versions[:3]
+    registry.set_alias("m", "canary", v0)
+    registry.remove_alias("m", "canary")
+    registry.configure(stages=["staging", "canary", "production"])
+    for version in (v1, v2):
+        registry.transition("m", version, "staging")
+        registry.transition("m", version, "canary")
+    assert registry.resolve("m@canary").version == v2
+    assert registry.rollback("m", "canary").version == v1
+    assert registry.resolve("m@canary").version == v1
+    # what canary meant back then, it still means at that time
+    alias_time = registry.history("m")[0].time  # type: ignore[union-attr]
+    assert registry.resolve("m@canary", as_of=alias_time).version == v0

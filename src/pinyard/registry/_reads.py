@@ -164,7 +164,8 @@ class RegistryReads:
                 )
             return self._direct(ref)
         state = self.state(ref.name) if as_of is None else self._state_at(ref.name, as_of)
-        slot = state.find(ref.slot)
+        moment = None if as_of is None else utc_text(_as_utc(as_of))
+        slot = state.find(ref.slot, moment)
         # An alias is never the archive (one namespace): only a stage or an unknown name
         # needs the board's settings, so an alias resolves in 2 requests.
         stage = slot is None or slot.kind == "stage"
@@ -175,8 +176,8 @@ class RegistryReads:
                 f"registry.state({ref.name!r}).archived"
             )
         version = slot.holder if slot else None
-        if slot is not None and as_of is not None:
-            version = slot.holder_at(utc_text(_as_utc(as_of)))
+        if slot is not None and moment is not None:
+            version = slot.holder_at(moment)
         if version is None:
             when = f" at {_as_utc(as_of).isoformat()}" if as_of is not None else ""
             raise AliasNotFoundError(

@@ -166,10 +166,11 @@ class Registry(RegistryReads):
         emptied, returns to its last holder. A rollback is a new event; nothing is edited."""
         name, config = registry_name(name), self.config
         validate_slot(slot, "alias or stage")
+        kind: SlotKind = "stage" if slot in config.all_stages else "alias"
         target = self.version_id(name, to) if to is not None else None
 
         def choose(state: State) -> str:
-            found = state.find(slot)
+            found = state.slot(kind, slot)
             if found is None or (found.holder is None and found.previous() is None):
                 raise InvalidArgumentError(f"{name!r} has no alias or stage {slot!r} to roll back")
             if target is None:

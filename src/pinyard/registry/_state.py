@@ -103,9 +103,16 @@ class State:
     def slot(self, kind: SlotKind, name: str) -> Slot | None:
         return self.slots.get(f"{kind}:{name}")
 
-    def find(self, name: str) -> Slot | None:
-        """The alias or stage called ``name`` (they never share a name)."""
-        return self.slots.get(f"alias:{name}") or self.slots.get(f"stage:{name}")
+    def find(self, name: str, at: str | None = None) -> Slot | None:
+        """The alias or stage called ``name``: the one holding a version now (or at time
+        ``at``), else either. Both exist when a stage took the name of an alias that was
+        removed (or the other way round); they never hold a version at the same time."""
+        found = [s for s in (self.slots.get(f"alias:{name}"), self.slots.get(f"stage:{name}"))
+                 if s is not None]  # fmt: skip
+        for slot in found:
+            if (slot.holder if at is None else slot.holder_at(at)) is not None:
+                return slot
+        return found[0] if found else None
 
     @property
     def aliases(self) -> dict[str, str]:
