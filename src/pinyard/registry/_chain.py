@@ -74,7 +74,14 @@ class Chain:
 
     def load(self, *, use_snapshot: bool = True) -> State:
         """The state after the newest event: from the snapshot when it checks out and the
-        events after it, else by replaying every event (which checks the whole chain)."""
+        events after it, else by replaying every event (which checks the whole chain).
+        A broken chain raises `ChainError` saying what to run next."""
+        try:
+            return self._load(use_snapshot)
+        except ChainError as exc:
+            raise self._next_step(exc) from exc
+
+    def _load(self, use_snapshot: bool) -> State:
         snapshot = self._snapshot() if use_snapshot else None
         if snapshot is None:
             return self.replay()
@@ -160,9 +167,23 @@ class Chain:
 
     def events(self, since: int = 0) -> Iterator[Event]:
         """The events after ``since``, oldest first, the whole chain checked on the way."""
-        for event, _ in self._walk():
-            if event.seq > since:
-                yield event
+        try:
+            for event, _ in self._walk():
+                if event.seq > since:
+                    yield event
+        except ChainError as exc:
+            raise self._next_step(exc) from exc
+
+    def _next_step(self, exc: ChainError) -> ChainError:
+        """``exc`` with what to do about it, for readers that refuse a broken chain."""
+        if "registry verify" in str(exc):
+            return exc
+        return ChainError(
+            f"{exc}. The registry of {self.name!r} cannot be trusted until this is repaired: "
+            "run `pinyard registry verify` to see every problem, and restore the events "
+            "from a backup",
+            seq=exc.seq,
+        )
 
     def _walk(self) -> Iterator[tuple[Event, str]]:
         """Every event with the sha256 of its bytes, each checked against the one before."""
