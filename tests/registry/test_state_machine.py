@@ -429,6 +429,9 @@ class RegistryMachine(RuleBasedStateMachine):
         replayed = chain.replay().to_dict()
         assert chain.load(use_snapshot=False).to_dict() == replayed
         assert self.registry.state(NAME).to_dict() == replayed
+        (report,) = self.registry.verify(NAME)
+        assert report.ok, report.problems
+        assert report.events == len(self.model.ops)
         try:
             raw = self.board.store.read_bytes(f"registry/{NAME}/state.json")
         except FileNotFoundError:

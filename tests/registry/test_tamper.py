@@ -273,11 +273,36 @@ def point_champion_at(version: str) -> object:
     return edit
 
 
-def test_a_snapshot_whose_digest_fails_is_ignored(scene: Scene) -> None:
+def test_a_snapshot_whose_digest_fails_is_ignored_and_reported(scene: Scene) -> None:
+    """pinyard replays the events instead; verify says so, since pins and R readers still
+    read the edited file (found writing this test: verify said nothing)."""
     scene.edit_snapshot(False, point_champion_at(scene.versions[0]))
     assert scene.registry.resolve("m@champion").version == scene.versions[1]
     chain = scene.registry._chain("m")
     assert scene.registry.state("m").to_dict() == chain.replay().to_dict()
+    (problem,) = scene.problems()
+    assert "state.json is not a valid snapshot of these events" in problem
+    assert "pins and R readers" in problem
+    scene.registry.set_alias("m", "champion", scene.versions[2])  # the next change rewrites it
+    assert scene.registry.verify("m")[0].ok
+
+
+def test_the_snapshot_of_another_name_is_ignored_and_reported(scene: Scene) -> None:
+    scene.write(SNAPSHOT, scene.read("registry/other/state.json"))
+    assert scene.registry.resolve("m@champion").version == scene.versions[1]
+    assert "state.json is not a valid snapshot" in scene.problems()[0]
+
+
+def test_plain_holders_edited_with_the_digest_recomputed(scene: Scene) -> None:
+    """What pins and R readers see is checked too (found writing this test: verify compared
+    only the replay part, so an edited "aliases" went unreported)."""
+
+    def edit(doc: dict[str, object]) -> None:
+        doc["aliases"] = {"champion": scene.versions[0], "canary": scene.versions[2]}
+
+    scene.edit_snapshot(True, edit)
+    assert scene.registry.resolve("m@champion").version == scene.versions[1]
+    assert scene.problems() == ["state.json does not match the replay of the events"]
 
 
 def test_a_snapshot_forged_with_its_digest_recomputed(scene: Scene) -> None:

@@ -262,6 +262,32 @@ class Chain:
                         SNAPSHOT_FILE, exc)  # fmt: skip
             return None
 
+    def snapshot_problems(self, replayed: State) -> list[str]:
+        """What is wrong with state.json, given the replay of every event: it saw events
+        that are gone, or it says something else than the replay (in its replay part, or in
+        the plain holders pins and R readers use), or it is damaged."""
+        try:
+            raw = self.store.read_bytes(self._snapshot_path)
+        except FileNotFoundError:
+            return []
+        snapshot = self._snapshot()
+        if snapshot is None:
+            return [
+                "state.json is not a valid snapshot of these events (damaged, edited, or "
+                "copied from elsewhere): pinyard ignores it, but pins and R readers of it "
+                f"may see wrong holders; the next registry change of {self.name!r} rewrites it"
+            ]
+        if snapshot.seq > replayed.seq:
+            return [
+                f"state.json has seen event {snapshot.seq} but the chain ends at "
+                f"{replayed.seq}: the newest events were removed"
+            ]
+        if snapshot.seq == replayed.seq and json.loads(raw) != json.loads(
+            snapshot_bytes(replayed)
+        ):
+            return ["state.json does not match the replay of the events"]
+        return []
+
     def _has_events(self) -> bool:
         return bool(self.store.list_names(self.events_dir))
 

@@ -341,15 +341,7 @@ class RegistryReads:
             report.problems.append(str(exc))
             return report
         report.events, report.head = state.seq, state.head
-        snapshot = chain._snapshot()
-        if snapshot is not None and snapshot.seq > 0:
-            if snapshot.seq > state.seq:
-                report.problems.append(
-                    f"state.json has seen event {snapshot.seq} but the chain ends at "
-                    f"{state.seq}: the newest events were removed"
-                )
-            elif snapshot.seq == state.seq and snapshot.to_dict() != state.to_dict():
-                report.problems.append("state.json does not match the replay of the events")
+        report.problems.extend(chain.snapshot_problems(state))
         held = set(state.aliases.values()) | set(state.stage_holders().values())
         for version in sorted(held):
             try:
