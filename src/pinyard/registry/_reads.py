@@ -179,6 +179,8 @@ class RegistryReads:
         if slot is not None and moment is not None:
             version = slot.holder_at(moment)
         if version is None:
+            if state.seq == 0:
+                self.board.pin_meta(ref.name)  # PinNotFoundError (naming the pins) if no pin
             when = f" at {_as_utc(as_of).isoformat()}" if as_of is not None else ""
             raise AliasNotFoundError(
                 f"no version of {ref.name!r} holds {ref.slot!r}{when}"
@@ -262,6 +264,7 @@ class RegistryReads:
         moment = utc_text(_as_utc(as_of))
         state = self.state(name)
         if state.time is None:
+            self.board.pin_meta(name)  # PinNotFoundError (naming the pins) if no pin
             raise AliasNotFoundError(f"{name!r} has no registry events yet")
         first = self._chain(name).read(1)
         if first is not None and moment < first[0].time:
@@ -282,6 +285,8 @@ class RegistryReads:
         """Every event of ``name``, oldest first (the whole chain is checked on the way);
         a DataFrame with one row per event with ``as_df=True``."""
         events = list(self._chain(registry_name(name)).events())
+        if not events:
+            self.board.pin_meta(name)  # PinNotFoundError (naming the pins) if no pin
         if not as_df:
             return events
         import pandas as pd
