@@ -207,6 +207,33 @@ def test_watch_stops_at_its_timeout_and_replays_since(
     assert [e.seq for e in since] == [2, 3]
 
 
+def test_watch_of_every_name_sees_a_new_name_from_its_first_event(
+    registry: Registry, board: pinyard.Board, versions: list[str]
+) -> None:
+    """Found writing this test: a name that appeared after the watch started was first
+    seen at its head, so its first events were never yielded."""
+    registry.set_alias("m", "champion", versions[0])
+    other = pinyard.board_folder(board.store.url)
+    fresh = other.pin_write({"n": 1}, "n", type="json").version
+    writer = other_process(board)
+    stream = registry.watch(interval=0.02, timeout=WAIT)
+
+    def write() -> None:
+        time.sleep(0.1)
+        writer.set_alias("n", "champion", fresh)
+        writer.set_alias("m", "champion", versions[1])
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    got: list[tuple[str, int]] = []
+    for event in stream:
+        got.append((event.name, event.seq))
+        if len(got) == 2:
+            break
+    thread.join()
+    assert sorted(got) == [("m", 2), ("n", 1)]
+
+
 # -- hooks ---------------------------------------------------------------------------------
 
 

@@ -369,20 +369,25 @@ class RegistryReads:
         """New events as they land (of ``name``, or of every name), oldest first.
 
         Starts after the current head (or after event ``since``) and polls
-        every ``interval`` seconds; stops after ``timeout`` seconds if given.
+        every ``interval`` seconds; stops after ``timeout`` seconds if given. A
+        name that appears after the first poll is new from its first event.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         seen: dict[str, State] = {}
         names = [registry_name(name)] if name else None
+        first = True
         while True:
             for n in names or self.names():
                 chain = self._chain(n)
                 if n not in seen:
-                    seen[n] = chain.replay(lambda e: e.seq > since) if since is not None else (
-                        chain.load())  # fmt: skip
+                    seen[n] = (
+                        chain.replay(lambda e: e.seq > since) if since is not None
+                        else chain.load() if first else State(n)
+                    )  # fmt: skip
                 new: list[Event] = []
                 seen[n] = chain.advance(seen[n], new)
                 yield from new
+            first = False
             if deadline is not None and time.monotonic() >= deadline:
                 return
             time.sleep(interval)
