@@ -17,15 +17,17 @@ from tests.registry.conftest import pin_regressor, regression_data
 
 
 def test_an_unknown_name(registry: Registry, versions: list[str]) -> None:
-    with pytest.raises(errors.PinNotFoundError, match=r"pin 'nope' does not exist.*pins there: m"):
+    with pytest.raises(
+        errors.PinNotFoundError, match=r"pin '?nope'? does not exist.*pins there: m"
+    ):
         registry.set_alias("nope", "champion", versions[0])
     # found writing this test: resolve said "set one with registry.set_alias" for a pin
     # that does not exist, and history answered [] as if the name were known
-    with pytest.raises(errors.PinNotFoundError, match=r"'nope' does not exist.*pins there: m"):
+    with pytest.raises(errors.PinNotFoundError, match=r"nope'? does not exist.*pins there: m"):
         registry.resolve("nope@champion")
-    with pytest.raises(errors.PinNotFoundError, match="'nope' does not exist"):
+    with pytest.raises(errors.PinNotFoundError, match=r"nope'? does not exist"):
         registry.resolve("nope@champion", as_of=datetime.now(UTC))
-    with pytest.raises(errors.PinNotFoundError, match="'nope' does not exist"):
+    with pytest.raises(errors.PinNotFoundError, match=r"nope'? does not exist"):
         registry.history("nope")
     assert registry.history("m") == []  # a pin nothing registered yet has an empty history
 
