@@ -187,7 +187,12 @@ def test_a_deleted_newest_event_is_seen_by_verify_through_the_snapshot(scene: Sc
     assert "state.json has seen event 4 but the chain ends at 3" in problem
     # resolve does not refuse: it answers from state.json, which still holds event 4
     assert scene.registry.resolve("m@canary").version == scene.versions[2]
-    # without the snapshot there is nothing left to tell: the chain 1-3 is a valid chain
+    # a writer builds on state.json too: its event 5 follows the deleted 4, leaving a gap
+    scene.registry.set_alias("m", "champion", scene.versions[0])
+    (problem,) = scene.problems()
+    assert "000000000004.json is missing but event 5 exists" in problem
+    # without the snapshot, and no event after it, nothing is left to tell
+    scene.delete(event_path(5))
     with pytest.raises(errors.AliasNotFoundError, match="'canary'"):
         scene.without_snapshot().resolve("m@canary")
 
