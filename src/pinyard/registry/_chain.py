@@ -73,7 +73,14 @@ class Chain:
 
     def load(self, *, use_snapshot: bool = True) -> State:
         """The state after the newest event: from the snapshot when it checks out and the
-        events after it, else by replaying every event (which checks the whole chain)."""
+        events after it, else by replaying every event (which checks the whole chain).
+        A broken chain raises `ChainError` saying what to run next."""
+        try:
+            return self._load(use_snapshot)
+        except ChainError as exc:
+            raise self._next_step(exc) from exc
+
+    def _load(self, use_snapshot: bool) -> State:
         snapshot = self._snapshot() if use_snapshot else None
         if snapshot is None:
             return self.replay()
@@ -159,9 +166,23 @@ class Chain:
 
     def events(self, since: int = 0) -> Iterator[Event]:
         """The events after ``since``, oldest first, the whole chain checked on the way."""
-        for event, _ in self._walk():
-            if event.seq > since:
-                yield event
+        try:
+            for event, _ in self._walk():
+                if event.seq > since:
+                    yield event
+        except ChainError as exc:
+            raise self._next_step(exc) from exc
+
+    def _next_step(self, exc: ChainError) -> ChainError:
+        """``exc`` with what to do about it, for readers that refuse a broken chain."""
+        if "registry verify" in str(exc):
+            return exc
+        return ChainError(
+            f"{exc}. The registry of {self.name!r} cannot be trusted until this is repaired: "
+            "run `pinyard registry verify` to see every problem, and restore the events "
+            "from a backup",
+            seq=exc.seq,
+        )
 
     def _walk(self) -> Iterator[tuple[Event, str]]:
         """Every event with the sha256 of its bytes, each checked against the one before."""
@@ -258,6 +279,32 @@ class Chain:
             log.warning("%s/%s is not usable (%s); replaying the events", self.where(),
                         SNAPSHOT_FILE, exc)  # fmt: skip
             return None
+
+    def snapshot_problems(self, replayed: State) -> list[str]:
+        """What is wrong with state.json, given the replay of every event: it saw events
+        that are gone, or it says something else than the replay (in its replay part, or in
+        the plain holders pins and R readers use), or it is damaged."""
+        try:
+            raw = self.store.read_bytes(self._snapshot_path)
+        except FileNotFoundError:
+            return []
+        snapshot = self._snapshot()
+        if snapshot is None:
+            return [
+                "state.json is not a valid snapshot of these events (damaged, edited, or "
+                "copied from elsewhere): pinyard ignores it, but pins and R readers of it "
+                f"may see wrong holders; the next registry change of {self.name!r} rewrites it"
+            ]
+        if snapshot.seq > replayed.seq:
+            return [
+                f"state.json has seen event {snapshot.seq} but the chain ends at "
+                f"{replayed.seq}: the newest events were removed"
+            ]
+        if snapshot.seq == replayed.seq and json.loads(raw) != json.loads(
+            snapshot_bytes(replayed)
+        ):
+            return ["state.json does not match the replay of the events"]
+        return []
 
     def _has_events(self) -> bool:
         return bool(self.store.list_names(self.events_dir))

@@ -267,6 +267,9 @@ class MetricGate:
         scores = np.asarray(predicted)
         if not self._proba and y.dtype.kind in "fiu" and scores.dtype.kind in "fiu":
             y, scores = y.astype(float), scores.astype(float).reshape(len(y))
+        if self._proba:
+            where = f"{context.name} version {version} on {self.data!r} version {self.version}"
+            scores = _present_classes(y, scores, getattr(bundle.model, "classes_", None), where)
         score = float(self._fn(y, scores))
         if math.isnan(score):
             raise GateError(f"{self.metric_name} of {context.name} version {version} is NaN")
@@ -279,6 +282,25 @@ class MetricGate:
             return None
         meta = context.board.pin_meta(context.name, version)
         return meta.files[0].sha256 if meta.files else None
+
+
+def _present_classes(y: Any, probs: Any, classes: Any, where: str) -> Any:
+    """The probability columns of the classes ``y`` holds, in sorted order (what the
+    probability metrics take), when the model says which class each column is: an
+    evaluation set without one of the model's classes must not shift the columns."""
+    if classes is None or probs.ndim != 2 or probs.shape[1] != len(classes):
+        return probs
+    import numpy as np
+
+    column = {c: i for i, c in enumerate(np.asarray(classes).tolist())}
+    present = np.unique(y).tolist()
+    unknown = [c for c in present if c not in column]
+    if unknown:
+        raise GateError(
+            f"{where}: the evaluation set has label(s) {', '.join(map(str, unknown))} that "
+            f"the model does not know; the model knows {', '.join(map(str, column))}"
+        )
+    return probs[:, [column[c] for c in present]]
 
 
 def run_gate(gate: Gate, context: GateContext) -> GateResult:

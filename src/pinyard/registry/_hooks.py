@@ -7,6 +7,7 @@ event, which is already committed when hooks start.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -78,7 +79,7 @@ def run_hooks(hooks: Sequence[EventHook], event: Event, board_url: str) -> threa
     def call_all() -> None:
         for hook in hooks:
             try:
-                hook(event)
+                _with_board(hook, board_url)(event)
             except Exception as exc:  # a hook must never fail the event
                 log.warning("registry hook %r failed for event %s of %r: %s",
                             hook, event.seq, event.name, exc)  # fmt: skip
@@ -86,6 +87,13 @@ def run_hooks(hooks: Sequence[EventHook], event: Event, board_url: str) -> threa
     thread = threading.Thread(target=call_all, name=f"pinyard-hooks-{event.name}-{event.seq}")
     thread.start()
     return thread
+
+
+def _with_board(hook: EventHook, board_url: str) -> EventHook:
+    """A command or HTTP hook built without ``board_url`` names the board it runs for."""
+    if isinstance(hook, CommandHook | HttpHook) and not hook.board_url:
+        return dataclasses.replace(hook, board_url=board_url)
+    return hook
 
 
 def _event_env(event: Event) -> dict[str, str]:

@@ -164,7 +164,8 @@ class RegistryReads:
                 )
             return self._direct(ref)
         state = self.state(ref.name) if as_of is None else self._state_at(ref.name, as_of)
-        slot = state.find(ref.slot)
+        moment = None if as_of is None else utc_text(_as_utc(as_of))
+        slot = state.find(ref.slot, moment)
         # An alias is never the archive (one namespace): only a stage or an unknown name
         # needs the board's settings, so an alias resolves in 2 requests.
         stage = slot is None or slot.kind == "stage"
@@ -175,9 +176,11 @@ class RegistryReads:
                 f"registry.state({ref.name!r}).archived"
             )
         version = slot.holder if slot else None
-        if slot is not None and as_of is not None:
-            version = slot.holder_at(utc_text(_as_utc(as_of)))
+        if slot is not None and moment is not None:
+            version = slot.holder_at(moment)
         if version is None:
+            if state.seq == 0:
+                self.board.pin_meta(ref.name)  # PinNotFoundError (naming the pins) if no pin
             when = f" at {_as_utc(as_of).isoformat()}" if as_of is not None else ""
             raise AliasNotFoundError(
                 f"no version of {ref.name!r} holds {ref.slot!r}{when}"
@@ -261,6 +264,7 @@ class RegistryReads:
         moment = utc_text(_as_utc(as_of))
         state = self.state(name)
         if state.time is None:
+            self.board.pin_meta(name)  # PinNotFoundError (naming the pins) if no pin
             raise AliasNotFoundError(f"{name!r} has no registry events yet")
         first = self._chain(name).read(1)
         if first is not None and moment < first[0].time:
@@ -281,6 +285,8 @@ class RegistryReads:
         """Every event of ``name``, oldest first (the whole chain is checked on the way);
         a DataFrame with one row per event with ``as_df=True``."""
         events = list(self._chain(registry_name(name)).events())
+        if not events:
+            self.board.pin_meta(name)  # PinNotFoundError (naming the pins) if no pin
         if not as_df:
             return events
         import pandas as pd
@@ -340,15 +346,7 @@ class RegistryReads:
             report.problems.append(str(exc))
             return report
         report.events, report.head = state.seq, state.head
-        snapshot = chain._snapshot()
-        if snapshot is not None and snapshot.seq > 0:
-            if snapshot.seq > state.seq:
-                report.problems.append(
-                    f"state.json has seen event {snapshot.seq} but the chain ends at "
-                    f"{state.seq}: the newest events were removed"
-                )
-            elif snapshot.seq == state.seq and snapshot.to_dict() != state.to_dict():
-                report.problems.append("state.json does not match the replay of the events")
+        report.problems.extend(chain.snapshot_problems(state))
         held = set(state.aliases.values()) | set(state.stage_holders().values())
         for version in sorted(held):
             try:
@@ -371,20 +369,25 @@ class RegistryReads:
         """New events as they land (of ``name``, or of every name), oldest first.
 
         Starts after the current head (or after event ``since``) and polls
-        every ``interval`` seconds; stops after ``timeout`` seconds if given.
+        every ``interval`` seconds; stops after ``timeout`` seconds if given. A
+        name that appears after the first poll is new from its first event.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         seen: dict[str, State] = {}
         names = [registry_name(name)] if name else None
+        first = True
         while True:
             for n in names or self.names():
                 chain = self._chain(n)
                 if n not in seen:
-                    seen[n] = chain.replay(lambda e: e.seq > since) if since is not None else (
-                        chain.load())  # fmt: skip
+                    seen[n] = (
+                        chain.replay(lambda e: e.seq > since) if since is not None
+                        else chain.load() if first else State(n)
+                    )  # fmt: skip
                 new: list[Event] = []
                 seen[n] = chain.advance(seen[n], new)
                 yield from new
+            first = False
             if deadline is not None and time.monotonic() >= deadline:
                 return
             time.sleep(interval)

@@ -44,7 +44,11 @@ def parse_reference(text: object) -> Reference:
                 f"reference {text!r} names more than one of alias, stage and version; "
                 f"use one of {REFERENCE_FORMS}"
             )
-        return Reference(registry_name(name, text), slot=validate_slot(slot, "alias or stage"))
+        name = registry_name(name, text)
+        try:
+            return Reference(name, slot=validate_slot(slot, "alias or stage"))
+        except InvalidNameError as exc:
+            raise InvalidReferenceError(f"{exc} in reference {text!r}") from None
     name, colon, rest = text.partition(":")
     if not colon:
         return Reference(registry_name(name, text))

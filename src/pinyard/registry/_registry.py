@@ -162,14 +162,16 @@ class Registry(RegistryReads):
 
     def rollback(self, name: str, slot: str, *, to: str | None = None, reason: str = "") -> Event:
         """Move an alias or stage back to the version it held before (or to ``to``, any
-        version that held it earlier). A rollback is a new event; nothing is edited."""
+        version that held it earlier); an alias that was removed, or a stage that was
+        emptied, returns to its last holder. A rollback is a new event; nothing is edited."""
         name, config = registry_name(name), self.config
         validate_slot(slot, "alias or stage")
+        kind: SlotKind = "stage" if slot in config.all_stages else "alias"
         target = self.version_id(name, to) if to is not None else None
 
         def choose(state: State) -> str:
-            found = state.find(slot)
-            if found is None or found.holder is None:
+            found = state.slot(kind, slot)
+            if found is None or (found.holder is None and found.previous() is None):
                 raise InvalidArgumentError(f"{name!r} has no alias or stage {slot!r} to roll back")
             if target is None:
                 previous = found.previous()

@@ -71,8 +71,10 @@ class Slot:
 
     def previous(self) -> str | None:
         """What `rollback` without ``to`` returns the slot to: the holder before the
-        current one (a removal in between is skipped)."""
-        return next((v for v in reversed(self.stack[:-1]) if v is not None), None)
+        current one (a removal in between is skipped, and so is the current holder
+        where it held the slot before the removal: that is no step back)."""
+        holder = self.holder
+        return next((v for v in reversed(self.stack) if v is not None and v != holder), None)
 
     def past_holders(self) -> list[str]:
         """Every version that ever held the slot, oldest first, once each."""
@@ -101,9 +103,16 @@ class State:
     def slot(self, kind: SlotKind, name: str) -> Slot | None:
         return self.slots.get(f"{kind}:{name}")
 
-    def find(self, name: str) -> Slot | None:
-        """The alias or stage called ``name`` (they never share a name)."""
-        return self.slots.get(f"alias:{name}") or self.slots.get(f"stage:{name}")
+    def find(self, name: str, at: str | None = None) -> Slot | None:
+        """The alias or stage called ``name``: the one holding a version now (or at time
+        ``at``), else either. Both exist when a stage took the name of an alias that was
+        removed (or the other way round); they never hold a version at the same time."""
+        found = [s for s in (self.slots.get(f"alias:{name}"), self.slots.get(f"stage:{name}"))
+                 if s is not None]  # fmt: skip
+        for slot in found:
+            if (slot.holder if at is None else slot.holder_at(at)) is not None:
+                return slot
+        return found[0] if found else None
 
     @property
     def aliases(self) -> dict[str, str]:
@@ -179,8 +188,10 @@ class State:
         slot = self._slot(kind, name)
         slot.timeline.append((event.seq, event.time, version))
         if undo and event.op == "rollback" and event.extra.get("undo"):
-            slot.stack.pop()  # the holder rolled back from, then any removal before it
-            while slot.stack and slot.stack[-1] is None:
+            # the holder rolled back from, then any removal before it, and that holder
+            # again where it held the slot before the removal
+            left = slot.stack.pop() if slot.stack else None
+            while slot.stack and slot.stack[-1] in (None, left):
                 slot.stack.pop()
             if not slot.stack or slot.stack[-1] != version:
                 slot.stack.append(version)

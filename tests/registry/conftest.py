@@ -1,0 +1,52 @@
+"""A folder board with four versions of pin ``m``, its registry, and small models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import pinyard
+from pinyard.models import ModelBundle
+from pinyard.registry import Registry
+
+
+def write_versions(board: pinyard.Board, name: str = "m", count: int = 4) -> list[str]:
+    """``count`` new versions of ``name`` (JSON), oldest first."""
+    return [
+        board.pin_write({"v": i}, name, type="json", force_identical_write=True).version
+        for i in range(count)
+    ]
+
+
+@pytest.fixture
+def board(tmp_path: Path) -> pinyard.Board:
+    return pinyard.board_folder(tmp_path / "board")
+
+
+@pytest.fixture
+def versions(board: pinyard.Board) -> list[str]:
+    return write_versions(board)
+
+
+@pytest.fixture
+def registry(board: pinyard.Board) -> Registry:
+    return Registry(board, user="ana")
+
+
+def regression_data(rows: int = 60, seed: int = 0) -> pd.DataFrame:
+    """Columns a, b and the label y = 3a - 2b + noise."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({"a": rng.normal(size=rows), "b": rng.normal(size=rows)})
+    frame["y"] = 3 * frame["a"] - 2 * frame["b"] + rng.normal(scale=0.1, size=rows)
+    return frame
+
+
+def pin_regressor(board: pinyard.Board, model: Any, frame: pd.DataFrame, name: str = "m") -> str:
+    """Fit ``model`` on ``frame`` and pin it as a ModelBundle; its version."""
+    features = frame[["a", "b"]]
+    bundle = ModelBundle(model.fit(features, frame["y"]), prototype=features)
+    return board.pin_write(bundle, name).version
