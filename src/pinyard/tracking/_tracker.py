@@ -315,7 +315,7 @@ class Tracker:
         from pinyard.tracking._query import compile_filter
 
         query = compile_filter(where)
-        query.check(table.columns, table.num_rows)
+        query.check(table.columns)
         read = {c: table.filterable(c) for c in query.columns if c in table.columns}
         return np.flatnonzero(query.select(read, table.num_rows))
 
