@@ -18,6 +18,7 @@ import contextlib
 import io
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -141,3 +142,39 @@ def test_the_checks_catch_drift(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode != 0
     assert f'File "{failing}", line 8' in done.stderr  # the Markdown file's own line
+
+
+def stock_python() -> str:
+    """The machine's own python3 (on Debian/Ubuntu: externally managed, the case the README
+    must work in) when it is 3.11+ with venv, else the interpreter this venv was made from."""
+    system = Path("/usr/bin/python3")
+    if system.exists():
+        check = "import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 11))"
+        done = subprocess.run([str(system), "-c", check], capture_output=True, check=False)
+        if done.returncode == 0:
+            return str(system)
+    return str(Path(sys._base_executable).resolve())  # type: ignore[attr-defined]
+
+
+def test_the_readme_opens_with_the_two_commands_and_the_first_works_as_written(
+    tmp_path: Path,
+) -> None:
+    shell = [b for b in blocks(REPO / "README.md") if b.lang in SHELLS]
+    first, second = shell[0].code.strip(), shell[1].code.strip()
+    assert second == "bash scripts/test.sh"
+    assert "scripts/test.sh" in (REPO / ".ci" / "run").read_text()
+    # A copy of the checkout, without any venv, run by a plain python3 as a newcomer would.
+    checkout = tmp_path / "pinyard"
+    skip = shutil.ignore_patterns(".git", ".venv*", "node_modules", "__pycache__", ".*_cache",
+                                  ".hypothesis", "build", "dist", "pinyard-board*")  # fmt: skip
+    shutil.copytree(REPO, checkout, ignore=skip)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "python3").symlink_to(stock_python())
+    env = clean_env(PATH=f"{bin_dir}:/usr/bin:/bin")
+    done = subprocess.run(["bash", "-c", first], cwd=checkout, env=env, capture_output=True,
+                          text=True, timeout=900, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert "wrote sales version" in done.stdout
+    assert f"the board is in {checkout / 'pinyard-board'}" in done.stdout
+    assert (checkout / "pinyard-board" / "pinyard.json").exists()
