@@ -4,7 +4,7 @@ hour's too, and nothing is hidden or held twice afterwards."""
 from __future__ import annotations
 
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -57,7 +57,11 @@ def same_runs(left: pd.DataFrame, right: pd.DataFrame) -> None:
     pd.testing.assert_frame_equal(left[columns], right[columns], check_dtype=False)
 
 
-def test_compact_leaves_the_current_hour_alone(board: pinyard.Board) -> None:
+def test_compact_leaves_the_current_hour_alone(
+    board: pinyard.Board, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    half_past = datetime.now(UTC).replace(minute=30)  # no hour ends during the test
+    monkeypatch.setattr(Tracker, "_now", lambda self: half_past)
     tracker = board.tracker(EXPERIMENT)
     log_runs(tracker, 0, 3)
     assert tracker.compact() == []
