@@ -91,11 +91,11 @@ def segments_glob(tracker: Tracker) -> str:
 @pytest.fixture(params=["folder", "s3"])
 def tracker(request: pytest.FixtureRequest, tmp_path: Path) -> Tracker:
     if request.param == "folder":
-        return pinyard.board_folder(tmp_path / "board").tracker("sweep")
+        return Tracker(pinyard.board_folder(tmp_path / "board"), "sweep")
     bucket: Bucket = request.getfixturevalue("s3_bucket")
     board = pinyard.board(f"{bucket.url}/team", cache=pinyard.Cache(tmp_path / "cache"),
                           **bucket.storage_options)  # fmt: skip
-    return board.tracker("sweep")
+    return Tracker(board, "sweep")
 
 
 def connect(tracker: Tracker) -> duckdb.DuckDBPyConnection:

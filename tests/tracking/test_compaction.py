@@ -32,7 +32,7 @@ def fresh(board: pinyard.Board) -> Tracker:
     """A new tracker on a new board object: nothing kept in memory."""
     root = board.store.local_path("")
     assert root is not None
-    return pinyard.board_folder(root).tracker(EXPERIMENT)
+    return Tracker(pinyard.board_folder(root), EXPERIMENT)
 
 
 def log_runs(tracker: Tracker, first: int, count: int) -> list[str]:
@@ -62,7 +62,7 @@ def test_compact_leaves_the_current_hour_alone(
 ) -> None:
     half_past = datetime.now(UTC).replace(minute=30)  # no hour ends during the test
     monkeypatch.setattr(Tracker, "_now", lambda self: half_past)
-    tracker = board.tracker(EXPERIMENT)
+    tracker = Tracker(board, EXPERIMENT)
     log_runs(tracker, 0, 3)
     assert tracker.compact() == []
     assert tracker.compact(grace=timedelta(0)) == []  # the hour is not over yet
@@ -87,7 +87,7 @@ def reads_of(tracker: Tracker, monkeypatch: pytest.MonkeyPatch) -> list[str]:
 def test_all_finished_puts_every_ended_run_in_parquet_now(
     board: pinyard.Board, checkpoint_after: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    tracker = board.tracker(EXPERIMENT)
+    tracker = Tracker(board, EXPERIMENT)
     ended = log_runs(tracker, 0, 5)
     running = tracker.start_run(params={"i": 99})
     before = tracker.runs()
@@ -120,7 +120,7 @@ def test_all_finished_puts_every_ended_run_in_parquet_now(
 def test_a_covering_segment_leaves_out_what_all_finished_holds(
     board: pinyard.Board, checkpoint_after: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    tracker = board.tracker(EXPERIMENT)
+    tracker = Tracker(board, EXPERIMENT)
     real_now = Tracker._now
     monkeypatch.setattr(Tracker, "_now", lambda self: real_now(self) - timedelta(hours=3))
     early = log_runs(tracker, 0, 4)
@@ -141,7 +141,7 @@ def test_a_covering_segment_leaves_out_what_all_finished_holds(
 def test_a_covering_segment_of_runs_all_held_elsewhere_is_empty_and_still_covers(
     board: pinyard.Board, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    tracker = board.tracker(EXPERIMENT)
+    tracker = Tracker(board, EXPERIMENT)
     real_now = Tracker._now
     monkeypatch.setattr(Tracker, "_now", lambda self: real_now(self) - timedelta(hours=3))
     ids = log_runs(tracker, 0, 3)
@@ -157,7 +157,7 @@ def test_a_covering_segment_of_runs_all_held_elsewhere_is_empty_and_still_covers
 def test_cli_compact_all_finished(
     capsys: pytest.CaptureFixture[str], board: pinyard.Board
 ) -> None:
-    ids = log_runs(board.tracker(EXPERIMENT), 0, 2)
+    ids = log_runs(Tracker(board, EXPERIMENT), 0, 2)
     root = str(board.store.local_path(""))
     assert main(["compact", root, EXPERIMENT]) == 0
     assert '"segments": []' in capsys.readouterr().out
