@@ -51,7 +51,6 @@ from pinyard.tracking._segments import (
     read_table,
     segment_table,
 )
-from pinyard.tracking._table import RunsTable, alive, combine
 
 if TYPE_CHECKING:
     import numpy as np
@@ -61,6 +60,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from pinyard.boards import Board
+    from pinyard.tracking._table import RunsTable
 
 log = logging.getLogger("pinyard")
 _HOUR = timedelta(hours=1)
@@ -406,6 +406,8 @@ class Tracker:
         running = bool(segments) or any(r.status == "running" for r in records)
         if checkpoint is not None and kept is not None:  # holds running runs if it names any
             running = running or len(checkpoint.names) > len(checkpoint.final_names)
+        from pinyard.tracking._table import RunsTable, combine  # numpy: only when querying
+
         table = RunsTable(combine(parts, ordered=only_kept), running=running)
         return table, written
 
@@ -519,6 +521,8 @@ def _start_path(record: RunRecord) -> str:
 def _presumed(record: RunRecord) -> RunRecord:
     """A start record without a final one: killed if its process is gone from this host."""
     ctx = record.context
+    from pinyard.tracking._table import alive
+
     if ctx.get("host") == socket.gethostname() and not alive(ctx.get("pid")):
         from dataclasses import replace
 
