@@ -1,6 +1,7 @@
 """Bring an existing pins board (written by R pins or pins-python) into pinyard.
 
-Run:  python examples/import_pins_board.py PINS_BOARD_FOLDER PINYARD_BOARD_FOLDER
+Needs: pip install pinyard        (no extra: files are copied and verified, not parsed)
+Run:   python examples/import_pins_board.py PINS_BOARD_FOLDER PINYARD_BOARD_FOLDER
 """
 
 from __future__ import annotations

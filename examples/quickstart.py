@@ -1,11 +1,13 @@
 """The main job on a local board: share data and a model as immutable, verified versions.
 
-Run:  python examples/quickstart.py [BOARD_FOLDER]     (default: ./pinyard-board)
+Needs: pip install 'pinyard[data,joblib]'
+Run:   python examples/quickstart.py [BOARD_FOLDER]     (default: ./pinyard-board)
 """
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pandas as pd
 
@@ -13,12 +15,17 @@ import pinyard
 
 
 def main(folder: str) -> None:
-    board = pinyard.board_folder(folder)  # creates pinyard.json + pins/ if new
+    # Creates pinyard.json + pins/ if new. The script reads back only the pickles it
+    # wrote itself, so it allows unpickling; open boards others write to with False.
+    board = pinyard.board_folder(folder, allow_pickle_read=True)
 
     # Data: a DataFrame becomes a parquet version; readers get it back verified.
     sales = pd.DataFrame({"region": ["north", "south"], "revenue": [120.5, 98.0]})
     meta = board.pin_write(sales, "sales", description="Quarterly revenue by region")
-    print(f"wrote sales version {meta.version} ({meta.type}, sha256 {meta.files[0].sha256[:12]}…)")
+    done = "wrote" if meta.written else "unchanged, kept"  # a rerun finds the same content
+    print(
+        f"{done} sales version {meta.version} ({meta.type}, sha256 {meta.files[0].sha256[:12]}…)"
+    )
 
     # Writing the same content again stores nothing new, and says so.
     again = board.pin_write(sales, "sales")
@@ -34,7 +41,9 @@ def main(folder: str) -> None:
     first = board.pin_versions("revenue-model", as_df=False)[0].version
     print("first model version:", board.pin_read("revenue-model", version=first))
     print("latest model:", board.pin_read("revenue-model"))
-    print(f"R pins and pins-python can open {board.store.url}/pins as a board_folder")
+    where = Path(folder).resolve()
+    print(f"R pins and pins-python can open {where / 'pins'} as a board_folder")
+    print(f"the board is in {where}; run this again to see what a rerun stores")
 
 
 if __name__ == "__main__":

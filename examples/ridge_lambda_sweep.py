@@ -1,7 +1,8 @@
 """Choose a ridge penalty honestly: every fit is a run, the test set is touched once.
 
-Run:  python examples/ridge_lambda_sweep.py [BOARD_FOLDER] [PLOT.png]
-      (defaults: ./pinyard-board and ./ridge_lambda_sweep.png)
+Needs: pip install 'pinyard[data,joblib,plot]'
+Run:   python examples/ridge_lambda_sweep.py [BOARD_FOLDER] [PLOT.png]
+       (defaults: ./pinyard-board and ./ridge_lambda_sweep.png)
 
 Simulated regression: n = 400 rows, p = 8 strongly correlated features
 (one shared factor), every coefficient 0.5, noise sd 2, fixed seed: a dense,

@@ -1,6 +1,7 @@
 """Fit a model, pin it with its signature, serve that exact version, call it over HTTP.
 
-Run:  python examples/serve_model.py [BOARD_FOLDER]      (default: ./pinyard-board)
+Needs: pip install 'pinyard[serve]' scikit-learn
+Run:   python examples/serve_model.py [BOARD_FOLDER]      (default: ./pinyard-board)
 
 The same server runs from a shell with
     pinyard serve BOARD_FOLDER churn-model --version <the version printed below>
@@ -8,11 +9,15 @@ The same server runs from a shell with
 
 from __future__ import annotations
 
+import json
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
+from email.message import Message
+from typing import Any
 
-import httpx
 import numpy as np
 import pandas as pd
 import uvicorn
@@ -41,9 +46,21 @@ def training_data(seed: int = 7) -> tuple[pd.DataFrame, pd.Series]:
     return x, pd.Series(churned.astype(int), name="churned")
 
 
+def post(url: str, body: object) -> tuple[int, Message, Any]:
+    """POST ``body`` as JSON; the status, headers and decoded JSON of the response."""
+    headers = {"content-type": "application/json"}
+    request = urllib.request.Request(url, json.dumps(body).encode(), headers)  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            return response.status, response.headers, json.load(response)
+    except urllib.error.HTTPError as error:  # 4xx/5xx: the body says why
+        return error.code, error.headers, json.load(error)
+
+
 def main(board_folder: str) -> None:
     x, y = training_data()
-    board = pinyard.board_folder(board_folder)
+    # This script reads back only the model it pins itself, so unpickling it is safe.
+    board = pinyard.board_folder(board_folder, allow_pickle_read=True)
     tracker = pinyard.Tracker(board, "churn")
     with tracker.start_run(params={"C": 1.0}, seed=7, data=x) as run:
         features = make_column_transformer((OneHotEncoder(), ["plan"]), remainder=StandardScaler())
@@ -63,19 +80,20 @@ def main(board_folder: str) -> None:
         time.sleep(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
 
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
-        rows = [
-            {"tenure_months": 2, "monthly_fee": 55.0, "plan": "pro"},
-            {"tenure_months": 60, "monthly_fee": 30.0, "plan": "basic"},
-        ]
-        response = client.post("/predict_proba", json=rows)
-        print("served version:", response.headers["x-pinyard-version"])
-        print("churn probability:", [round(p, 3) for p in response.json()["1"]])
-        bad_row = {"tenure_months": 2, "monthly_fee": "high", "plan": "pro"}
-        bad = client.post("/predict", json=[bad_row])
-        print("bad request:", bad.status_code, bad.json()["detail"][0]["msg"])
-        lineage = client.get("/metadata").json()["lineage"]
-        print("trained by run:", lineage["run_id"], "with params", lineage["params"])
+    url = f"http://127.0.0.1:{port}"
+    rows = [
+        {"tenure_months": 2, "monthly_fee": 55.0, "plan": "pro"},
+        {"tenure_months": 60, "monthly_fee": 30.0, "plan": "basic"},
+    ]
+    _, headers, body = post(f"{url}/predict_proba", rows)
+    print("served version:", headers["x-pinyard-version"])
+    print("churn probability:", [round(p, 3) for p in body["1"]])
+    bad_row = {"tenure_months": 2, "monthly_fee": "high", "plan": "pro"}
+    status, _, body = post(f"{url}/predict", [bad_row])
+    print("bad request:", status, body["detail"][0]["msg"])
+    with urllib.request.urlopen(f"{url}/metadata", timeout=30) as response:  # noqa: S310
+        lineage = json.load(response)["lineage"]
+    print("trained by run:", lineage["run_id"], "with params", lineage["params"])
 
     server.should_exit = True
     thread.join()

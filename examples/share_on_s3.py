@@ -1,6 +1,7 @@
 """Two colleagues share data and a model through one board on S3.
 
-Run:  python examples/share_on_s3.py s3://BUCKET/team-board
+Needs: pip install 'pinyard[s3,data,joblib]'
+Run:   python examples/share_on_s3.py s3://BUCKET/team-board
 
 The bucket must exist. Credentials and endpoint come from the usual places,
 as in real use: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or AWS_PROFILE,
@@ -67,7 +68,10 @@ def alice_publishes(url: str, cache_dir: Path) -> str:
 
 def bob_reads(url: str, cache_dir: Path, version: str) -> None:
     """Bob opens the same URL on his machine and reads the exact version Alice named."""
-    board = pinyard.board(url, create=False, cache=pinyard.Cache(cache_dir))
+    # Bob trusts what Alice writes, so he allows unpickling her joblib pins.
+    board = pinyard.board(
+        url, create=False, cache=pinyard.Cache(cache_dir), allow_pickle_read=True
+    )
     print(f"bob: pins on {url}: {board.pin_list()}")
     print(board.pin_versions("revenue-model").to_string(index=False))
 

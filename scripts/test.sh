@@ -5,9 +5,28 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Node.js runs Azurite, the Azure emulator; npm installs it (once). Checked first, so a
+# missing tool is said before minutes of installing.
+need_tool() {
+    if ! command -v "$1" >/dev/null 2>&1; then
+        echo "scripts/test.sh: '$1' is not installed. The Azure tests run Azurite, an npm" >&2
+        echo "package: install Node.js 18 or newer with npm (Debian/Ubuntu:" >&2
+        echo "'sudo apt install nodejs npm'), then run this script again." >&2
+        exit 1
+    fi
+}
+need_tool node
+if [ ! -x node_modules/.bin/azurite-blob ]; then
+    need_tool npm
+fi
+
 PYTHON="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then
-    "$PYTHON" -m venv .venv
+    "$PYTHON" -m venv .venv || {
+        echo "scripts/test.sh: '$PYTHON -m venv' failed; Python 3.11+ with venv is needed" >&2
+        echo "(Debian/Ubuntu: 'sudo apt install python3-venv')." >&2
+        exit 1
+    }
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check uv
 .venv/bin/uv pip install --quiet --python .venv/bin/python -e ".[test]"
@@ -17,6 +36,7 @@ fi
 want_azurite="$(node -p "require('./package.json').devDependencies.azurite")"
 have_azurite="$(node -p "require('./node_modules/azurite/package.json').version" 2>/dev/null || true)"
 if [ ! -x node_modules/.bin/azurite-blob ] || [ "$have_azurite" != "$want_azurite" ]; then
+    need_tool npm
     echo "== npm: azurite $want_azurite"
     if [ -f package-lock.json ]; then
         npm ci --no-audit --no-fund --loglevel=error

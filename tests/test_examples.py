@@ -1,4 +1,5 @@
-"""Every example runs as a user would run it, and does what it says."""
+"""Every example runs as a user would run it, in a venv with exactly the extras it names
+(see tests/_example_envs.py), and does what it says."""
 
 from __future__ import annotations
 
@@ -7,34 +8,71 @@ import math
 import shutil
 import struct
 import subprocess
-import sys
+import tomllib
 from pathlib import Path
 
-import pinyard
+import pytest
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+import pinyard
+from tests._example_envs import EXAMPLES, REPO, clean_env, example_python, extras, needs
+
 PINS_FIXTURE = Path(__file__).resolve().parent / "data" / "pins_python_board"
 
 
-def run(script: str, *args: str) -> str:
+def run(script: str, *args: str, cwd: Path | None = None) -> str:
     done = subprocess.run(
-        [sys.executable, str(EXAMPLES / script), *args],
+        [str(example_python(script)), str(EXAMPLES / script), *args],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
         check=False,
+        cwd=cwd,
+        env=clean_env(),
     )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
 
+@pytest.mark.parametrize("script", sorted(p.name for p in EXAMPLES.glob("*.py")))
+def test_every_example_names_extras_that_exist(script: str) -> None:
+    defined = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    named = extras(needs(script))
+    assert set(named) <= set(defined["optional-dependencies"]), named
+    assert "all" not in named  # say which; "all" hides what the example really uses
+
+
 def test_quickstart(tmp_path: Path) -> None:
     out = run("quickstart.py", str(tmp_path / "board"))
+    assert "wrote sales version" in out
     assert "identical write stored a new version: False" in out
-    board = pinyard.board_folder(tmp_path / "board")
+    assert f"the board is in {tmp_path / 'board'}" in out
+    board = pinyard.board_folder(tmp_path / "board", allow_pickle_read=True)
     assert board.pin_list() == ["revenue-model", "sales"]
     assert len(board.pin_versions("revenue-model", as_df=False)) == 2
     assert board.pin_read("revenue-model")["intercept"] == 3.0
+
+
+def test_quickstart_again_says_it_kept_what_was_there(tmp_path: Path) -> None:
+    first = run("quickstart.py", cwd=tmp_path)  # the default board: ./pinyard-board
+    again = run("quickstart.py", cwd=tmp_path)
+    version = first.split("wrote sales version ")[1].split()[0]
+    assert "wrote sales" not in again
+    assert f"unchanged, kept sales version {version}" in again
+    assert f"the board is in {tmp_path / 'pinyard-board'}" in again
+    board = pinyard.board_folder(tmp_path / "pinyard-board")
+    assert len(board.pin_versions("sales", as_df=False)) == 1
+
+
+def test_the_boards_and_files_examples_leave_in_a_checkout_are_ignored_by_git() -> None:
+    if shutil.which("git") is None or not (REPO / ".git").exists():
+        pytest.skip("not a git checkout")
+    leftovers = ["pinyard-board/pinyard.json", "ridge_lambda_sweep.png",
+                 "pinyard-docker/Dockerfile", ".venv-examples/core-0/bin/python"]  # fmt: skip
+    done = subprocess.run(
+        ["git", "check-ignore", "--no-index", *leftovers],
+        cwd=REPO, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.stdout.split() == leftovers
 
 
 def test_import_pins_board(tmp_path: Path) -> None:

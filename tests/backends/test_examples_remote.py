@@ -1,16 +1,14 @@
-"""The sharing example runs against S3 (moto) the way a user runs it."""
+"""The sharing example runs against S3 (moto) the way a user runs it, in a venv with
+exactly the extras it names."""
 
 from __future__ import annotations
 
 import os
 import re
 import subprocess
-import sys
-from pathlib import Path
 
+from tests._example_envs import EXAMPLES, example_python
 from tests.backends.conftest import Bucket
-
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "share_on_s3.py"
 
 
 def test_share_on_s3(s3_bucket: Bucket) -> None:
@@ -24,7 +22,7 @@ def test_share_on_s3(s3_bucket: Bucket) -> None:
     )
     url = f"s3://{s3_bucket.name}/team-board"
     done = subprocess.run(
-        [sys.executable, str(EXAMPLE), url],
+        [str(example_python("share_on_s3.py")), str(EXAMPLES / "share_on_s3.py"), url],
         capture_output=True,
         text=True,
         env=env,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -87,42 +89,69 @@ def test_serve_latest_logs_the_version_it_pinned(served: Any, board_dir: str) ->
 
 
 def test_docker_files_build_into_a_venv_that_serves_the_version(
-    capsys: pytest.CaptureFixture[str], served: Any, board_dir: str, tmp_path: Path
+    capsys: pytest.CaptureFixture[str],
+    served: Any,
+    board_dir: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    out = tmp_path / "image"
     version = served.result.version
-    assert main(["docker", board_dir, "income", "--version", version, "--out", str(out)]) == 0
-    capsys.readouterr()
+    monkeypatch.chdir(tmp_path)  # the board given as a relative path, as a user types it
+    code = main(["docker", "board", "income", "--latest", "--out", "image"])
+    assert code == 0
+    printed = capsys.readouterr()
+    assert f"--latest is version {version}" in printed.err
+    assert "serving" not in printed.err  # it writes files; nothing is served yet
+    assert "PINYARD_BOARD" in json.loads(printed.out)["board"]
+    out = tmp_path / "image"
     dockerfile = (out / "Dockerfile").read_text()
     requirements = (out / "requirements.txt").read_text().splitlines()
     app = (out / "app.py").read_text()
+    [wheel] = [p.name for p in out.glob("pinyard-*.whl")]
     assert "FROM python:3." in dockerfile
+    assert f"COPY requirements.txt {wheel} ./" in dockerfile
     assert 'CMD ["python", "app.py"]' in dockerfile
     packages = served.result.user["pinyard_bundle"]["environment"]["packages"]
     assert f"scikit-learn=={packages['scikit-learn']}" in requirements
     assert any(line.startswith("fastapi==") for line in requirements)
-    assert any(line.startswith("pinyard[serve]==") for line in requirements)
+    assert f"./{wheel}[serve]" in requirements
+    assert not any(line.startswith("pinyard") for line in requirements)  # not from an index
     assert version in app
     assert served.result.files[0].sha256 in app
+    assert str(tmp_path) not in app  # no path of the machine that wrote it
+    assert "'board'" not in app
 
-    # No Docker engine here: do what the Dockerfile does, in a fresh venv.
+    # No Docker engine here: do what the Dockerfile does, in a fresh venv, from a copy of
+    # the build context alone (its wheel and requirements; packages from the index).
+    context = shutil.copytree(out, tmp_path / "elsewhere" / "app")
+    shutil.rmtree(out)
     uv = Path(sys.executable).with_name("uv")
-    wheels, venv = tmp_path / "wheels", tmp_path / "venv"
-    run([str(uv), "build", "--wheel", "--out-dir", str(wheels), str(REPO)])
+    venv = tmp_path / "venv"
     run([str(uv), "venv", "--python", sys.executable, str(venv)])
     python = venv / "bin" / "python"
-    run([str(uv), "pip", "install", "--python", str(python), "-r", str(out / "requirements.txt"),
-         "--find-links", str(wheels)])  # fmt: skip
+    run([str(uv), "pip", "install", "--python", str(python), "-r", "requirements.txt"],
+        cwd=context)  # fmt: skip
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
-    refused = subprocess.run([str(python), "app.py"], cwd=out, env=env, capture_output=True,
-                             text=True, timeout=120, check=False)  # fmt: skip
-    assert refused.returncode != 0
-    assert "without a token" in refused.stderr
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("PYTHON", "VIRTUAL_ENV", "PINYARD_"))}  # fmt: skip
+    for extra, fragment in (({}, "set PINYARD_BOARD"),
+                            ({"PINYARD_BOARD": board_dir}, "without a token")):  # fmt: skip
+        refused = subprocess.run(
+            [str(python), "app.py"], cwd=context, env={**env, **extra},
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert refused.returncode != 0
+        assert fragment in refused.stderr
     process = subprocess.Popen(
         [str(python), "app.py"],
-        cwd=out,
-        env={**env, "PINYARD_HOST": "127.0.0.1", "PINYARD_PORT": str(port)},
+        cwd=context,
+        env={
+            **env,
+            "PINYARD_BOARD": board_dir,
+            "PINYARD_HOST": "127.0.0.1",
+            "PINYARD_PORT": str(port),
+            "PINYARD_NO_AUTH": "1",
+        },
         stderr=subprocess.PIPE,
         text=True,
     )
@@ -133,13 +162,28 @@ def test_docker_files_build_into_a_venv_that_serves_the_version(
                               json=[{"income": 70.0, "age": 30, "region": "south"}])  # fmt: skip
         assert response.status_code == 200
         assert response.headers["x-pinyard-version"] == version
+        where = [str(python), "-c", "import pinyard; print(pinyard.__file__)"]
+        import_path = subprocess.run(where, capture_output=True, text=True, check=True)
+        assert str(venv) in import_path.stdout  # the wheel's pinyard, not this checkout's
     finally:
         process.terminate()
         process.communicate(timeout=20)
 
 
-def run(args: list[str]) -> None:
-    done = subprocess.run(args, capture_output=True, text=True, timeout=600, check=False)
+def test_docker_files_of_a_remote_board_name_its_url(served: Any, tmp_path: Path) -> None:
+    from pinyard.serving import write_docker_files
+
+    version = served.result.version
+    files = write_docker_files(served.board, "income", version, tmp_path / "image",
+                               board_url="s3://bucket/root")  # fmt: skip
+    assert files.board == "s3://bucket/root"
+    assert "or 's3://bucket/root'" in Path(files.app).read_text()
+    assert "-v " not in Path(files.dockerfile).read_text()  # nothing to mount
+    assert any(line.startswith("s3fs==") for line in Path(files.requirements).read_text().split())
+
+
+def run(args: list[str], cwd: Path | str | None = None) -> None:
+    done = subprocess.run(args, capture_output=True, text=True, timeout=600, check=False, cwd=cwd)
     assert done.returncode == 0, done.stderr[-3000:]
 
 

@@ -363,27 +363,28 @@ def test_query_error_is_an_invalid_argument() -> None:
     assert issubclass(errors.QueryError, errors.InvalidArgumentError)
 
 
-def test_unknown_prefixed_column_lists_that_kind() -> None:
-    text = "params.model = 'ridge' and params.lamda > 1"
-    error = error_of(text, runs())
-    first = error.splitlines()[0]
-    assert first.startswith(
-        "unknown column 'params.lamda' at position 27 (did you mean 'params.lambda'"
-    )
-    assert first.endswith(
-        "; the params columns are params.a.b, params.lambda, params.model, params.odd name"
-    )
-    assert_points_at(error, text, 27)
+def test_a_params_metrics_or_tags_name_no_run_has_is_missing_in_every_run() -> None:
+    df = runs()
+    # As for any missing value: every comparison is false, `is null` true, `not` negates.
+    for text in ("tags.stage = 'prod'", "tags.stage != 'prod'", "params.lamda > 1",
+                 "metrics.val_rmse < 2", "tags.stage in ('a', 'b')", "tags.stage not in ('a')",
+                 "tags.stage like '%'", "metrics.val_rmse is not null"):  # fmt: skip
+        assert ids(text, df) == [], text
+    assert ids("tags.stage is null", df) == list(df["run_id"])
+    assert ids("tags.stage = null", df) == list(df["run_id"])
+    assert ids("not tags.stage = 'prod'", df) == list(df["run_id"])
+    assert ids("metrics.rmse < 1 or tags.stage = 'prod'", df) == ["r4", "r5"]
+    assert ids("params.model = 'ridge' and tags.stage is null", df) == ["r0", "r2"]
+    # The same holds when the table has no column of that kind at all.
+    bare = df[["run_id", "status"]]
+    assert ids("tags.owner = 'me' or status = 'FAILED'", bare) == ["r1"]
 
 
-def test_unknown_prefixed_column_without_any_of_its_kind() -> None:
-    error = error_of(
-        "tags.owner = 'me'", runs()[["run_id", "tags.team"]].rename(columns={"tags.team": "team"})
-    )
-    assert (
-        error.splitlines()[0]
-        == "unknown column 'tags.owner' at position 0; there are no tags columns"
-    )
+def test_unknown_prefixed_column_is_still_typed() -> None:
+    # A metrics column holds numbers and a tags column strings, whether or not any run
+    # logged it yet: comparing with the other kind stays an error.
+    assert "metrics hold numbers" in error_of("metrics.nothing_yet = 'low'")
+    assert "tags hold strings" in error_of("tags.nothing_yet = 5")
 
 
 def test_unknown_plain_column_suggests_close_names_or_lists_all() -> None:
@@ -397,7 +398,7 @@ def test_unknown_plain_column_suggests_close_names_or_lists_all() -> None:
 
 def test_unknown_column_listing_is_bounded() -> None:
     wide = pd.DataFrame({f"metrics.m{i:02d}": [1.0] for i in range(30)})
-    first = error_of("metrics.zzz < 1", wide).splitlines()[0]
+    first = error_of("zzz < 1", wide).splitlines()[0]
     assert first.endswith("metrics.m18, metrics.m19 and 10 more")
 
 

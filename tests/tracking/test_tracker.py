@@ -195,6 +195,22 @@ def test_best_run_selects_on_one_metric_and_reports_another(tracker: Tracker) ->
         tracker.best_run("rmse")
 
 
+def test_a_filter_on_a_tag_no_run_has_matches_nothing_and_raises_nothing(
+    tracker: Tracker,
+) -> None:
+    for lam, rmse in ((0.5, 2.5), (1.0, 1.5), (2.0, 1.8)):
+        with tracker.start_run(params={"lambda": lam}) as run:
+            run.log_metric("val_rmse", rmse)
+    where = "params.lambda >= 1 and (metrics.val_rmse < 2 or tags.stage = 'prod')"
+    assert sorted(tracker.search(where)["params.lambda"]) == [1.0, 2.0]
+    assert tracker.search("tags.stage = 'prod'").empty
+    assert len(tracker.search("tags.stage is null")) == 3
+    best = tracker.best_run("val_rmse", where="tags.stage is null or tags.stage = 'prod'")
+    assert best.params == {"lambda": 1.0}
+    with pytest.raises(errors.QueryError, match="unknown column 'stage'"):
+        tracker.search("stage = 'prod'")  # not a params/metrics/tags column: a typo
+
+
 def test_compaction_keeps_every_run_and_forms_a_parquet_dataset(
     board: pinyard.Board, tracker: Tracker, monkeypatch: pytest.MonkeyPatch
 ) -> None:

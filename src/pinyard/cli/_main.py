@@ -107,7 +107,8 @@ def _cmd_compact(args: argparse.Namespace) -> Any:
     from datetime import timedelta
 
     tracker = pinyard.Tracker(_open(args.board), args.experiment)
-    return {"segments": tracker.compact(timedelta(hours=args.grace_hours))}
+    grace = timedelta(hours=args.grace_hours)
+    return {"segments": tracker.compact(grace, all_finished=args.all_finished)}
 
 
 def _cmd_cache_info(args: argparse.Namespace) -> Any:
@@ -184,6 +185,11 @@ def _parser() -> argparse.ArgumentParser:
     cmd.add_argument("experiment", help="experiment name")
     cmd.add_argument(
         "--grace-hours", type=float, default=1.0, help="leave records this recent alone"
+    )
+    cmd.add_argument(
+        "--all-finished",
+        action="store_true",
+        help="also every other run that has ended, this hour's too (a segment covering no hour)",
     )
     add_model_commands(add)
     add_ui_command(add)

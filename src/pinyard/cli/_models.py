@@ -14,8 +14,9 @@ from pinyard.errors import InvalidArgumentError
 Add = Callable[[str, Callable[[argparse.Namespace], Any], str], Any]
 
 
-def _resolve(board: pinyard.Board, args: argparse.Namespace) -> str:
-    """The explicit version; with --latest, the latest one, said out loud."""
+def _resolve(board: pinyard.Board, args: argparse.Namespace, doing: str) -> str:
+    """The explicit version; with --latest, the latest one, said out loud (``doing``: what
+    the command does with exactly that one)."""
     if args.version and args.latest:
         raise InvalidArgumentError("give either --version V or --latest, not both")
     if args.version:
@@ -27,7 +28,7 @@ def _resolve(board: pinyard.Board, args: argparse.Namespace) -> str:
         )
     version = board.pin_meta(args.name).version
     print(
-        f"pinyard: --latest is version {version} of {args.name!r}; serving exactly that one",
+        f"pinyard: --latest is version {version} of {args.name!r}; {doing} exactly that one",
         file=sys.stderr,
     )
     return version
@@ -60,7 +61,7 @@ def _choice(board: pinyard.Board, args: argparse.Namespace) -> dict[str, Any]:
         return {"name": name, "alias": alias}
     if version or args.latest:
         args.name, args.version = name, version
-        return {"name": name, "version": _resolve(board, args)}
+        return {"name": name, "version": _resolve(board, args, "serving")}
     raise InvalidArgumentError(
         f"say which version of {name!r} to serve: --version V (see `pinyard versions "
         f"{args.board} {name}`), --alias A for the version an alias or stage holds now, "
@@ -91,10 +92,15 @@ def _cmd_docker(args: argparse.Namespace) -> Any:
     from pinyard.serving import write_docker_files
 
     board = pinyard.board(args.board, create=False)
-    files = write_docker_files(
-        board, args.name, _resolve(board, args), args.out, board_url=args.board, port=args.port
-    )
-    return {"dockerfile": files.dockerfile, "requirements": files.requirements, "app": files.app}
+    version = _resolve(board, args, "writing Docker files that serve")
+    files = write_docker_files(board, args.name, version, args.out, port=args.port)
+    return {
+        "dockerfile": files.dockerfile,
+        "requirements": files.requirements,
+        "app": files.app,
+        "wheel": files.wheel,
+        "board": files.board or "set PINYARD_BOARD (a folder board: mount it, e.g. at /board)",
+    }
 
 
 def _version_args(cmd: Any, name_help: str = "pin name of the model bundle") -> None:

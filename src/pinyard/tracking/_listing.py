@@ -34,6 +34,15 @@ class Listing:
     def __bool__(self) -> bool:
         return any(self.started.values()) or any(self.records.values())
 
+    def without(self, names: frozenset[str]) -> Listing:
+        """This listing less the records named ``names`` (``<run_id>.json``)."""
+        if not names:
+            return self
+        return Listing(
+            {hour: found - names for hour, found in self.started.items()},
+            {hour: found - names for hour, found in self.records.items()},
+        )
+
     def runs(self) -> dict[str, Where]:
         """Run id -> (path of its newest record, whether that is its final record); a
         final record wins over a start record."""

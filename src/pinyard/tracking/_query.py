@@ -37,9 +37,10 @@ Meaning, run by run:
 * ``metrics.*`` hold numbers and ``tags.*`` strings: comparing them with the
   other kind is an error. A datetime column compares with a quoted date or
   time (``start_time >= '2024-05-01'``, UTC unless a zone is given).
-* Naming a column the table lacks is an error that suggests close names (an
-  unknown ``params.``/``metrics.``/``tags.`` column is only allowed while the
-  table has no rows). An empty filter selects every run.
+* A ``params.``/``metrics.``/``tags.`` name that no run has is a column of
+  missing values (``tags.stage = 'prod'`` matches nothing, ``tags.stage is null``
+  every run, until some run has that tag). Naming any other column the table
+  lacks is an error that suggests close names. An empty filter selects every run.
 """
 
 from __future__ import annotations
@@ -126,7 +127,7 @@ class Filter:
 
     def mask(self, df: pd.DataFrame) -> pd.Series[bool]:
         """Which rows of ``df`` match, as a boolean Series on ``df.index``."""
-        self.check(df.columns, len(df))
+        self.check(df.columns)
         return pd.Series(self.select(df, len(df)), index=df.index, dtype=bool)
 
     def select(self, columns: Mapping[str, Any] | pd.DataFrame, rows: int) -> _Mask:
@@ -135,30 +136,23 @@ class Filter:
         runs table passes its converted columns here without building a DataFrame."""
         if self._root is None or rows == 0:
             return np.ones(rows, dtype=bool)
-        return _Table(columns, self._text).evaluate(self._root)
+        return _Table(columns, self._text, rows).evaluate(self._root)
 
-    def check(self, columns: Collection[str], rows: int) -> None:
-        """Raise `QueryError` if the filter names a column a table of ``columns`` and
-        ``rows`` rows lacks (so `mask` may then run on just the columns it reads)."""
+    def check(self, columns: Collection[str]) -> None:
+        """Raise `QueryError` if the filter names a column that a table of ``columns``
+        lacks, other than a params/metrics/tags one (`select` reads those as missing in
+        every row), so that `select` may then run on just the columns it reads."""
         for ref in self._refs:
-            self._check_column(ref, columns, rows)
+            self._check_column(ref, columns)
 
-    def _check_column(self, ref: _Column, columns: Collection[str], rows: int) -> None:
-        if ref.name in columns:
+    def _check_column(self, ref: _Column, columns: Collection[str]) -> None:
+        if ref.name in columns or _is_logged(ref.name):
             return
         known = sorted(str(c) for c in columns)
-        prefix, dot, _ = ref.name.partition(".")
-        kind = prefix if dot and prefix in ("params", "metrics", "tags") else None
-        if kind is not None and rows == 0:
-            return
         message = f"unknown column {ref.name!r} at position {ref.pos}"
         if close := difflib.get_close_matches(ref.name, known, n=3, cutoff=0.6):
             message += f" (did you mean {' or '.join(map(repr, close))}?)"
-        if kind is not None:
-            same = [c for c in known if c.startswith(kind + ".")]
-            listed = f"the {kind} columns are {_listing(same)}"
-            message += f"; {listed}" if same else f"; there are no {kind} columns"
-        elif not close:
+        else:
             message += f"; the columns are {_listing(known)}"
         raise _error(self._text, ref.pos, message)
 
@@ -172,13 +166,17 @@ class Filter:
 class _Table:
     """The columns a filter reads, each read once as values and kind codes."""
 
-    def __init__(self, columns: Mapping[str, Any] | pd.DataFrame, text: str) -> None:
-        self.columns, self.text = columns, text
+    def __init__(self, columns: Mapping[str, Any] | pd.DataFrame, text: str, rows: int) -> None:
+        self.columns, self.text, self.rows = columns, text, rows
         self.cache: dict[str, _Read] = {}
 
     def column(self, name: str) -> _Read:
         if name not in self.cache:
-            self.cache[name] = self._read(self.columns[name])
+            if name in self.columns:
+                self.cache[name] = self._read(self.columns[name])
+            else:  # a params/metrics/tags name no run has (`check`): missing in every row
+                missing = np.array([None], dtype=object), np.array([_MISSING], dtype=np.int8)
+                self.cache[name] = _Read(*missing, np.zeros(self.rows, dtype=np.intp))
         return self.cache[name]
 
     def _read(self, s: Any) -> _Read:
@@ -268,6 +266,12 @@ def _compared(
     if same.any():
         out[same] = np.asarray(compare(values[same], lit), dtype=bool)
     return out
+
+
+def _is_logged(name: str) -> bool:
+    """Whether ``name`` is a params/metrics/tags column (one a run may simply lack)."""
+    prefix, dot, key = name.partition(".")
+    return bool(dot and key) and prefix in ("params", "metrics", "tags")
 
 
 def _listing(names: list[str], limit: int = 20) -> str:

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 SEGMENT_PATTERN = re.compile(r"^(\d{8}T\d{2})_(\d{8}T\d{2})-([0-9a-f]{16})\.parquet$")
+#: a segment of ended runs that covers no hour (``compact(all_finished=True)``)
+OPEN_PATTERN = re.compile(r"^(\d{8}T\d{2})_(\d{8}T\d{2})-open-([0-9a-f]{16})\.parquet$")
 BASE_COLUMNS = (
     "run_id", "experiment", "status", "start_time", "end_time", "duration_s", "user",
     "host", "pid", "git_commit", "git_dirty", "seed", "data_sha256", "error",
@@ -138,6 +140,11 @@ def read_table(data: bytes) -> pa.Table:
 
 def segment_name(first_hour: str, last_hour: str, data: bytes) -> str:
     return f"{first_hour}_{last_hour}-{hashlib.sha256(data).hexdigest()[:16]}.parquet"
+
+
+def open_segment_name(first_hour: str, last_hour: str, data: bytes) -> str:
+    """The name of a segment that holds runs of these hours but covers none of them."""
+    return f"{first_hour}_{last_hour}-open-{hashlib.sha256(data).hexdigest()[:16]}.parquet"
 
 
 def covered_hours(segment_names: Iterable[str]) -> list[tuple[str, str]]:

@@ -27,6 +27,7 @@ from pinyard.tracking._checkpoints import (
     load,
     ranked,
 )
+from pinyard.tracking._compaction import in_ranges, uncovered
 from pinyard.tracking._context import capture_context, data_fingerprint
 from pinyard.tracking._listing import Listing
 from pinyard.tracking._records import (
@@ -43,15 +44,13 @@ from pinyard.tracking._records import (
 from pinyard.tracking._run import Run
 from pinyard.tracking._segments import (
     BASE_COLUMNS,
+    OPEN_PATTERN,
     SEGMENT_PATTERN,
     canonical,
     covered_hours,
     read_table,
-    segment_bytes,
-    segment_name,
     segment_table,
 )
-from pinyard.tracking._table import RunsTable, alive, combine
 
 if TYPE_CHECKING:
     import numpy as np
@@ -61,6 +60,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from pinyard.boards import Board
+    from pinyard.tracking._table import RunsTable
 
 log = logging.getLogger("pinyard")
 _HOUR = timedelta(hours=1)
@@ -315,7 +315,7 @@ class Tracker:
         from pinyard.tracking._query import compile_filter
 
         query = compile_filter(where)
-        query.check(table.columns, table.num_rows)
+        query.check(table.columns)
         read = {c: table.filterable(c) for c in query.columns if c in table.columns}
         return np.flatnonzero(query.select(read, table.num_rows))
 
@@ -336,34 +336,24 @@ class Tracker:
 
     # -- compaction ---------------------------------------------------------------------
 
-    def compact(self, grace: timedelta = _HOUR) -> list[str]:
-        """Merge the records of whole hours older than ``grace`` into one Parquet segment.
+    def compact(self, grace: timedelta = _HOUR, *, all_finished: bool = False) -> list[str]:
+        """Merge the records of whole hours older than ``grace`` into one Parquet segment;
+        with ``all_finished``, also every other run that has ended, the current hour's too.
 
         Records are partitioned by the hour (UTC) they were written in, and
         queries stop listing a partition once a segment covers it; so the
         clocks of machines logging runs must not lag by more than ``grace``.
-        Safe to run from several places at once: segments are named by their
-        content and never replace each other; queries skip duplicate runs.
-        Returns the names of segments written.
+        Without ``all_finished`` the current hour and, by default, the one
+        before are left alone (on a new board that means nothing is written).
+        The runs ``all_finished`` adds go into a segment that covers no hour
+        (see `pinyard.tracking._compaction`): runs that end later are still
+        seen, and go into later segments. Safe to run from several places at
+        once: segments are named by their content and never replace each
+        other; queries skip duplicate runs. Returns the names of segments written.
         """
-        if grace < timedelta(0):
-            raise InvalidArgumentError(f"grace must not be negative, got {grace}")
-        cutoff = hour_of(self._now() - grace - _HOUR)
-        covered = covered_hours(self._names("segments"))
-        listing = self._listing(lambda h: _uncovered(h, covered) and h <= cutoff)
-        hours = sorted({*listing.started, *listing.records})
-        if not hours:
-            return []
-        records = self._parse(path for path, _ in listing.runs().values())
-        data = segment_bytes(records)
-        name = segment_name(hours[0], hours[-1], data)
-        try:
-            self._write(f"segments/{name}", data)
-        except FileExistsError:
-            return []
-        log.info("experiment %r: compacted %d runs into %s", self.experiment, len(records), name)
-        self._drop_checkpoints(lambda h: _in(h, [*covered, (hours[0], hours[-1])]))
-        return [name]
+        from pinyard.tracking._compaction import compact
+
+        return compact(self, grace, all_finished)
 
     # -- the runs table ----------------------------------------------------------------
 
@@ -371,9 +361,13 @@ class Tracker:
         """The runs table as it is now: segments, plus the newest checkpoint's rows for the
         runs whose newest record it holds, plus the other records no segment covers.
         Kept while nothing changes (records are immutable, so the listing is the key)."""
-        segments = tuple(n for n in self._names("segments") if SEGMENT_PATTERN.match(n))
+        names = self._names("segments")
+        segments = tuple(n for n in names if SEGMENT_PATTERN.match(n))
         covered = covered_hours(segments)
-        loose = self._listing(lambda h: _uncovered(h, covered))
+        loose = self._listing(lambda h: uncovered(h, covered))
+        if opened := tuple(n for n in names if OPEN_PATTERN.match(n)):  # compact(all_finished)
+            loose = loose.without(self._held(opened))
+            segments += opened
         checkpoint = self._checkpoint(covered) if loose else None
         key = (segments, checkpoint.path if checkpoint else None, loose.key)
         if self._cached is None or self._cached[0] != key:
@@ -412,6 +406,8 @@ class Tracker:
         running = bool(segments) or any(r.status == "running" for r in records)
         if checkpoint is not None and kept is not None:  # holds running runs if it names any
             running = running or len(checkpoint.names) > len(checkpoint.final_names)
+        from pinyard.tracking._table import RunsTable, combine  # numpy: only when querying
+
         table = RunsTable(combine(parts, ordered=only_kept), running=running)
         return table, written
 
@@ -459,10 +455,18 @@ class Tracker:
             self._segments[name] = read_table(self._read(f"segments/{name}"))
         return self._segments[name]
 
+    def _held(self, segments: Sequence[str]) -> frozenset[str]:
+        """The record names (``<run_id>.json``) of the runs the named segments hold."""
+        return frozenset(
+            f"{run_id}.json"
+            for name in segments
+            for run_id in self._segment(name).column("run_id").to_pylist()
+        )
+
     def _checkpoint(self, covered: list[tuple[str, str]]) -> Checkpoint | None:
         """The newest readable checkpoint of an hour no segment covers, if any."""
         hours = [h for h in self._names("checkpoints") if HOUR_PATTERN.match(h)]
-        for hour in [h for h in reversed(hours) if not _in(h, covered)][:2]:
+        for hour in [h for h in reversed(hours) if not in_ranges(h, covered)][:2]:
             for name in ranked(self._names(f"checkpoints/{hour}"))[:3]:
                 path = f"checkpoints/{hour}/{name}"
                 if self._last_checkpoint is not None and self._last_checkpoint.path == path:
@@ -514,18 +518,11 @@ def _start_path(record: RunRecord) -> str:
     return f"started/{hour_of(record.start_time)}/{record.run_id}.json"
 
 
-def _uncovered(hour: str, covered: list[tuple[str, str]]) -> bool:
-    """Whether ``hour`` names an hour folder that no segment covers."""
-    return HOUR_PATTERN.match(hour) is not None and not _in(hour, covered)
-
-
-def _in(hour: str, ranges: list[tuple[str, str]]) -> bool:
-    return any(first <= hour <= last for first, last in ranges)
-
-
 def _presumed(record: RunRecord) -> RunRecord:
     """A start record without a final one: killed if its process is gone from this host."""
     ctx = record.context
+    from pinyard.tracking._table import alive
+
     if ctx.get("host") == socket.gethostname() and not alive(ctx.get("pid")):
         from dataclasses import replace
 
