@@ -84,13 +84,15 @@ class Lineage:
 
 @dataclass
 class VerifyReport:
-    """What `Registry.verify` found for one name: ``ok`` when ``problems`` is empty."""
+    """What `Registry.verify` found for one name (``.board``: the settings chain): ``ok``
+    when ``problems`` is empty; ``chain_broken`` when the events or their snapshot were."""
 
     name: str
     events: int = 0
     head: str | None = None
     problems: list[str] = field(default_factory=list)
     checked_versions: list[str] = field(default_factory=list)
+    chain_broken: bool = False
 
     @property
     def ok(self) -> bool:
@@ -325,16 +327,22 @@ class RegistryReads:
 
     def verify(self, name: str | None = None) -> list[VerifyReport]:
         """Walk each chain (or ``name``'s) from the first event, check the snapshot against
-        the replay and re-hash every version an alias or stage holds; report every problem."""
-        return [self._verify_one(n) for n in ([name] if name else self.names())]
+        the replay and re-hash every version an alias or stage holds; report every problem.
+        Without ``name``: the settings chain, then every folder under ``registry/``."""
+        if name:
+            return [self._verify_one(registry_name(name), self._chain(registry_name(name)))]
+        folders = [n for n in self.board.store.list_names(REGISTRY_DIR) if not n.startswith(".")]
+        return [self._verify_one(BOARD_CHAIN, self._board_chain())] + [
+            self._verify_one(n, self._chain(n)) for n in folders
+        ]
 
-    def _verify_one(self, name: str) -> VerifyReport:
-        report = VerifyReport(registry_name(name))
-        chain = self._chain(name)
+    def _verify_one(self, name: str, chain: Chain) -> VerifyReport:
+        report = VerifyReport(name)
         try:
             state = chain.replay()
         except ChainError as exc:
             report.problems.append(str(exc))
+            report.chain_broken = True
             return report
         report.events, report.head = state.seq, state.head
         snapshot = chain._snapshot()
@@ -346,6 +354,7 @@ class RegistryReads:
                 )
             elif snapshot.seq == state.seq and snapshot.to_dict() != state.to_dict():
                 report.problems.append("state.json does not match the replay of the events")
+            report.chain_broken = bool(report.problems)
         held = set(state.aliases.values()) | set(state.stage_holders().values())
         for version in sorted(held):
             try:
