@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, overload
 
@@ -12,18 +12,17 @@ from pinyard.boards import Board, PinMeta, VersionInfo
 from pinyard.boards._boundary import guarded
 from pinyard.errors import (
     AliasNotFoundError,
-    ChainError,
     IntegrityError,
     InvalidArgumentError,
     InvalidReferenceError,
     NotFoundError,
-    PinyardError,
     VersionNotFoundError,
 )
 from pinyard.registry._chain import Chain
 from pinyard.registry._events import Event, Target, utc_text
 from pinyard.registry._refs import Reference, parse_reference, registry_name
 from pinyard.registry._state import Config, State
+from pinyard.registry._verify import VerifyReport, verify_chain
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -80,23 +79,6 @@ class Lineage:
         doc["created"] = self.created.isoformat()
         doc["run_status"] = self.run.status if self.run else None
         return doc
-
-
-@dataclass
-class VerifyReport:
-    """What `Registry.verify` found for one name (``.board``: the settings chain): ``ok``
-    when ``problems`` is empty; ``chain_broken`` when the events or their snapshot were."""
-
-    name: str
-    events: int = 0
-    head: str | None = None
-    problems: list[str] = field(default_factory=list)
-    checked_versions: list[str] = field(default_factory=list)
-    chain_broken: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
 
 
 @guarded(lambda registry: registry.board.store.url)
@@ -330,41 +312,11 @@ class RegistryReads:
         the replay and re-hash every version an alias or stage holds; report every problem.
         Without ``name``: the settings chain, then every folder under ``registry/``."""
         if name:
-            return [self._verify_one(registry_name(name), self._chain(registry_name(name)))]
+            return [verify_chain(self, registry_name(name), self._chain(registry_name(name)))]
         folders = [n for n in self.board.store.list_names(REGISTRY_DIR) if not n.startswith(".")]
-        return [self._verify_one(BOARD_CHAIN, self._board_chain())] + [
-            self._verify_one(n, self._chain(n)) for n in folders
+        return [verify_chain(self, BOARD_CHAIN, self._board_chain())] + [
+            verify_chain(self, n, self._chain(n)) for n in folders
         ]
-
-    def _verify_one(self, name: str, chain: Chain) -> VerifyReport:
-        report = VerifyReport(name)
-        try:
-            state = chain.replay()
-        except ChainError as exc:
-            report.problems.append(str(exc))
-            report.chain_broken = True
-            return report
-        report.events, report.head = state.seq, state.head
-        snapshot = chain._snapshot()
-        if snapshot is not None and snapshot.seq > 0:
-            if snapshot.seq > state.seq:
-                report.problems.append(
-                    f"state.json has seen event {snapshot.seq} but the chain ends at "
-                    f"{state.seq}: the newest events were removed"
-                )
-            elif snapshot.seq == state.seq and snapshot.to_dict() != state.to_dict():
-                report.problems.append("state.json does not match the replay of the events")
-            report.chain_broken = bool(report.problems)
-        held = set(state.aliases.values()) | set(state.stage_holders().values())
-        for version in sorted(held):
-            try:
-                self._check_target(name, state.targets[version], f"{name}:{version}")
-                self.board.pin_download(name, version)
-            except PinyardError as exc:
-                report.problems.append(str(exc))
-            else:
-                report.checked_versions.append(version)
-        return report
 
     def watch(
         self,

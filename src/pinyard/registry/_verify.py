@@ -1,0 +1,62 @@
+"""Checking one chain end to end: its events, its snapshot, the versions it holds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from pinyard.errors import ChainError, PinyardError
+
+if TYPE_CHECKING:
+    from pinyard.registry._chain import Chain
+    from pinyard.registry._reads import RegistryReads
+
+
+@dataclass
+class VerifyReport:
+    """What `Registry.verify` found for one name (``.board``: the settings chain): ``ok``
+    when ``problems`` is empty; ``chain_broken`` when the events or their snapshot were."""
+
+    name: str
+    events: int = 0
+    head: str | None = None
+    problems: list[str] = field(default_factory=list)
+    checked_versions: list[str] = field(default_factory=list)
+    chain_broken: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify_chain(reads: RegistryReads, name: str, chain: Chain) -> VerifyReport:
+    """Replay ``chain`` from its first event, compare the snapshot with the replay and
+    re-hash every version an alias or stage holds, collecting every problem."""
+    report = VerifyReport(name)
+    try:
+        state = chain.replay()
+    except ChainError as exc:
+        report.problems.append(str(exc))
+        report.chain_broken = True
+        return report
+    report.events, report.head = state.seq, state.head
+    snapshot = chain._snapshot()
+    if snapshot is not None and snapshot.seq > 0:
+        if snapshot.seq > state.seq:
+            report.problems.append(
+                f"state.json has seen event {snapshot.seq} but the chain ends at "
+                f"{state.seq}: the newest events were removed"
+            )
+        elif snapshot.seq == state.seq and snapshot.to_dict() != state.to_dict():
+            report.problems.append("state.json does not match the replay of the events")
+        report.chain_broken = bool(report.problems)
+    held = set(state.aliases.values()) | set(state.stage_holders().values())
+    for version in sorted(held):
+        try:
+            reads._check_target(name, state.targets[version], f"{name}:{version}")
+            reads.board.pin_download(name, version)
+        except PinyardError as exc:
+            report.problems.append(str(exc))
+        else:
+            report.checked_versions.append(version)
+    return report
