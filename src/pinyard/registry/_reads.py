@@ -148,6 +148,8 @@ class RegistryReads:
                 )
             return self._direct(ref)
         state = self.state(ref.name) if as_of is None else self._state_at(ref.name, as_of)
+        if not state.seq:
+            self._require_pin(ref.name)
         slot = state.find(ref.slot)
         archive = state.archive or self.config.archive
         if ref.slot == archive:
@@ -205,6 +207,10 @@ class RegistryReads:
             return self._by_hash(name, version)
         return self.board.pin_meta(name, version).version
 
+    def _require_pin(self, name: str) -> None:
+        """`PinNotFoundError` (naming the board's pins) unless ``name`` is a pin."""
+        self.board.pin_versions(name, as_df=False)
+
     def fingerprint(self, name: str, meta: PinMeta) -> Target:
         """The digests an event records for a version: its data.txt and every file."""
         files = {f.name: f.sha256 for f in meta.files}
@@ -242,6 +248,7 @@ class RegistryReads:
         moment = utc_text(_as_utc(as_of))
         state = self.state(name)
         if state.time is None:
+            self._require_pin(name)
             raise AliasNotFoundError(f"{name!r} has no registry events yet")
         first = self._chain(name).read(1)
         if first is not None and moment < first[0].time:
@@ -262,6 +269,8 @@ class RegistryReads:
         """Every event of ``name``, oldest first (the whole chain is checked on the way);
         a DataFrame with one row per event with ``as_df=True``."""
         events = list(self._chain(registry_name(name)).events())
+        if not events:
+            self._require_pin(name)
         if not as_df:
             return events
         import pandas as pd
@@ -312,7 +321,10 @@ class RegistryReads:
         the replay and re-hash every version an alias or stage holds; report every problem.
         Without ``name``: the settings chain, then every folder under ``registry/``."""
         if name:
-            return [verify_chain(self, registry_name(name), self._chain(registry_name(name)))]
+            report = verify_chain(self, registry_name(name), self._chain(registry_name(name)))
+            if report.ok and not report.events:
+                self._require_pin(name)
+            return [report]
         folders = [n for n in self.board.store.list_names(REGISTRY_DIR) if not n.startswith(".")]
         return [verify_chain(self, BOARD_CHAIN, self._board_chain())] + [
             verify_chain(self, n, self._chain(n)) for n in folders
