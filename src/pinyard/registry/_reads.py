@@ -342,19 +342,22 @@ class RegistryReads:
 
         Starts after the current head (or after event ``since``) and polls
         every ``interval`` seconds; stops after ``timeout`` seconds if given.
+        A name first registered while watching is followed from its first event.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         seen: dict[str, State] = {}
         names = [registry_name(name)] if name else None
+        started = False
         while True:
             for n in names or self.names():
                 chain = self._chain(n)
                 if n not in seen:
                     seen[n] = chain.replay(lambda e: e.seq > since) if since is not None else (
-                        chain.load())  # fmt: skip
+                        chain.load() if not started else State(n))  # fmt: skip
                 new: list[Event] = []
                 seen[n] = chain.advance(seen[n], new)
                 yield from new
+            started = True
             if deadline is not None and time.monotonic() >= deadline:
                 return
             time.sleep(interval)
