@@ -22,7 +22,7 @@ from pinyard.registry._chain import Chain
 from pinyard.registry._events import Event, Target, utc_text
 from pinyard.registry._refs import Reference, parse_reference, registry_name
 from pinyard.registry._state import Config, State
-from pinyard.registry._verify import VerifyReport, verify_chain
+from pinyard.registry._verify import VerifyReport, uncached, verify_chain
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -319,16 +319,19 @@ class RegistryReads:
     def verify(self, name: str | None = None) -> list[VerifyReport]:
         """Walk each chain (or ``name``'s) from the first event, check the snapshot against
         the replay and re-hash every version an alias or stage holds; report every problem.
-        Without ``name``: the settings chain, then every folder under ``registry/``."""
-        if name:
-            report = verify_chain(self, registry_name(name), self._chain(registry_name(name)))
-            if report.ok and not report.events:
-                self._require_pin(name)
-            return [report]
-        folders = [n for n in self.board.store.list_names(REGISTRY_DIR) if not n.startswith(".")]
-        return [verify_chain(self, BOARD_CHAIN, self._board_chain())] + [
-            verify_chain(self, n, self._chain(n)) for n in folders
-        ]
+        Without ``name``: the settings chain, then every folder under ``registry/``.
+        A remote board's versions are read afresh, never from the local cache."""
+        with uncached(self.board) as board:
+            audit = RegistryReads(board)
+            if name:
+                report = verify_chain(audit, registry_name(name), self._chain(registry_name(name)))
+                if report.ok and not report.events:
+                    self._require_pin(name)
+                return [report]
+            folders = [n for n in board.store.list_names(REGISTRY_DIR) if not n.startswith(".")]
+            return [verify_chain(audit, BOARD_CHAIN, self._board_chain())] + [
+                verify_chain(audit, n, self._chain(n)) for n in folders
+            ]
 
     def watch(
         self,

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import copy
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from pinyard.boards import Board, Cache
 from pinyard.errors import ChainError, PinyardError
 
 if TYPE_CHECKING:
@@ -60,3 +65,16 @@ def verify_chain(reads: RegistryReads, name: str, chain: Chain) -> VerifyReport:
         else:
             report.checked_versions.append(version)
     return report
+
+
+@contextmanager
+def uncached(board: Board) -> Iterator[Board]:
+    """``board`` with an empty temporary cache (a remote board's): what verify re-hashes
+    must be the board's bytes, not copies this machine cached when they were still good."""
+    if board.cache is None:
+        yield board
+        return
+    with tempfile.TemporaryDirectory(prefix="pinyard-verify-") as root:
+        fresh = copy.copy(board)
+        fresh.cache = Cache(root)
+        yield fresh
