@@ -56,11 +56,15 @@ def _verify(args: argparse.Namespace, registry: Registry) -> Output | None:
     docs = [{**r.__dict__, "ok": r.ok} for r in reports]
     emit(args, Output(docs, verify_text(reports)))
     damaged = [r for r in reports if not r.ok]
+    if any(r.chain_broken for r in damaged):
+        raise ChainError(
+            f"{verify_summary(reports)}, listed above. Restore the named registry files from "
+            "a backup (events are never rewritten in place, so any edit is damage)"
+        )
     if damaged:
-        error = ChainError if any(r.chain_broken for r in damaged) else IntegrityError
-        raise error(
-            f"{verify_summary(reports)}; each problem is listed above. Restore the named "
-            "files from a backup: registry events are never rewritten in place"
+        raise IntegrityError(
+            f"{verify_summary(reports)}, listed above. Restore each named version from a "
+            "backup, or move its alias or stage elsewhere (pinyard registry rollback)"
         )
     return None
 
