@@ -334,7 +334,7 @@ def test_verify_names_what_is_damaged(
     )
     problems = r.doc[0]["problems"] if j else [r.out.splitlines()[1]]
     assert f"m version {b.strong} (m:{b.strong}) has changed since the registry" in problems[0]
-    assert j or r.out.startswith("m: DAMAGED, held versions damaged (4 events readable)")
+    assert j or r.out.startswith("m: DAMAGED, held versions damaged (4 events)")
     # resolve refuses it too, read from the board (this machine's cache holds a good copy,
     # which resolve may use, checked against the event; verify never does).
     monkeypatch.setenv("PINYARD_CACHE_DIR", str(tmp_path / "cold-cache"))
@@ -519,6 +519,8 @@ BAD_INPUT = {
     "archive is not a reference": (["resolve", "m@archived"], 2,
                                    ["holds many versions", "pinyard registry history"]),
     "bad alias name": (["set-alias", "m", "Champion!", "{weak}"], 2, ["invalid alias name"]),
+    "archive and no archive": (["configure", "--archive", "old", "--no-archive"], 2,
+                               ["either --archive STAGE or --no-archive"]),
     "no board there": (["history", "m"], 3, ["no pinyard board"]),
 }  # fmt: skip
 

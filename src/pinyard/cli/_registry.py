@@ -163,9 +163,9 @@ def _configure(args: argparse.Namespace, registry: Registry) -> Output:
     stages = None
     if args.stages is not None:
         stages = [s.strip() for s in args.stages.split(",") if s.strip()]
+    if args.no_archive and args.archive is not None:
+        raise InvalidArgumentError("give either --archive STAGE or --no-archive, not both")
     archive = "" if args.no_archive else args.archive
-    if archive and args.no_archive:
-        raise InvalidArgumentError("give either --archive NAME or --no-archive, not both")
     if stages is None and archive is None and args.require_reason is None:
         config = registry.config  # nothing to change: show the settings
     else:
@@ -182,9 +182,14 @@ def _configure(args: argparse.Namespace, registry: Registry) -> Output:
 def _common(cmd: argparse.ArgumentParser, *, writes: bool) -> None:
     cmd.add_argument("--json", action="store_true", help="print JSON instead of text")
     if writes:
-        cmd.add_argument("--reason", default="", help="why (recorded in the event)")
         cmd.add_argument(
-            "--user", default=None, help="who acts (default: PINYARD_USER, else the login name)"
+            "--reason", metavar="TEXT", default="", help="why (recorded in the event)"
+        )
+        cmd.add_argument(
+            "--user",
+            metavar="USER",
+            default=None,
+            help="who acts (default: PINYARD_USER, else the login name)",
         )
 
 
@@ -207,25 +212,25 @@ def add_registry_commands(sub: Any, epilog: str) -> None:
             name, help=text, description=text, epilog=epilog, formatter_class=formatter
         )
         cmd.set_defaults(handler=_run(handler))
-        cmd.add_argument("board", help="board path or URL")
+        cmd.add_argument("board", metavar="BOARD", help="board path or URL")
         _common(cmd, writes=writes)
         return cmd
 
     cmd = add("set-alias", _set_alias, "Point an alias at a version.", writes=True)
-    cmd.add_argument("name", help="model (pin) name")
-    cmd.add_argument("alias", help="alias, e.g. champion")
-    cmd.add_argument("version", help="version id or its 5-hex hash")
+    cmd.add_argument("name", metavar="NAME", help="model (pin) name")
+    cmd.add_argument("alias", metavar="ALIAS", help="alias, e.g. champion")
+    cmd.add_argument("version", metavar="VERSION", help="version id or its 5-hex hash")
     cmd = add(
         "remove-alias", _remove_alias, "Remove an alias (rollback restores it).", writes=True
     )
-    cmd.add_argument("name", help="model (pin) name")
-    cmd.add_argument("alias", help="alias to remove")
+    cmd.add_argument("name", metavar="NAME", help="model (pin) name")
+    cmd.add_argument("alias", metavar="ALIAS", help="alias to remove")
     cmd = add(
         "transition", _transition, "Move a version to a stage, in the board's order.", writes=True
     )
-    cmd.add_argument("name", help="model (pin) name")
-    cmd.add_argument("version", help="version id or its 5-hex hash")
-    cmd.add_argument("stage", help="stage, e.g. staging")
+    cmd.add_argument("name", metavar="NAME", help="model (pin) name")
+    cmd.add_argument("version", metavar="VERSION", help="version id or its 5-hex hash")
+    cmd.add_argument("stage", metavar="STAGE", help="stage, e.g. staging")
     cmd.add_argument("--force", action="store_true", help="skip the order (recorded as forced)")
     cmd = add(
         "promote",
@@ -233,25 +238,32 @@ def add_registry_commands(sub: Any, epilog: str) -> None:
         "Give a version an alias or stage if a metric gate finds it better than the holder.",
         writes=True,
     )
-    cmd.add_argument("name", help="model (pin) name")
-    cmd.add_argument("version", help="candidate version id or its 5-hex hash")
-    cmd.add_argument("to", help="alias or stage to promote to, e.g. production")
+    cmd.add_argument("name", metavar="NAME", help="model (pin) name")
+    cmd.add_argument("version", metavar="VERSION", help="candidate version id or its 5-hex hash")
+    cmd.add_argument("to", metavar="TO", help="alias or stage to promote to, e.g. production")
     cmd.add_argument("--force", action="store_true", help="skip the stage order (not the gate)")
     gate = cmd.add_argument_group("metric gate (scores candidate and holder on a frozen pin)")
-    gate.add_argument("--data", default=None, help="evaluation set pin (a table)")
-    gate.add_argument("--data-version", default=None, help="its exact version id")
-    gate.add_argument("--target", default=None, help="label column; the others are inputs")
+    gate.add_argument("--data", metavar="PIN", default=None, help="evaluation set pin (a table)")
+    gate.add_argument("--data-version", metavar="V", default=None, help="its exact version id")
     gate.add_argument(
-        "--metric", default=None, help="rmse (default), mae, accuracy, log_loss or roc_auc"
+        "--target", metavar="COL", default=None, help="label column; the others are inputs"
+    )
+    gate.add_argument(
+        "--metric",
+        metavar="NAME",
+        default=None,
+        help="rmse (default), mae, accuracy, log_loss or roc_auc",
     )
     gate.add_argument(
         "--min-improvement",
+        metavar="X",
         type=float,
         default=None,
         help="required margin over the holder, in the metric's units",
     )
     gate.add_argument(
         "--threshold",
+        metavar="Y",
         type=float,
         default=None,
         help="score to reach when nothing holds the target yet",
@@ -259,12 +271,21 @@ def add_registry_commands(sub: Any, epilog: str) -> None:
     cmd = add(
         "rollback", _rollback, "Move an alias or stage back to its previous holder.", writes=True
     )
-    cmd.add_argument("name", help="model (pin) name")
-    cmd.add_argument("slot", help="alias or stage, e.g. production")
-    cmd.add_argument("--to", default=None, help="an earlier holder instead of the previous one")
+    cmd.add_argument("name", metavar="NAME", help="model (pin) name")
+    cmd.add_argument("slot", metavar="SLOT", help="alias or stage, e.g. production")
+    cmd.add_argument(
+        "--to",
+        metavar="VERSION",
+        default=None,
+        help="an earlier holder instead of the previous one",
+    )
     cmd = add("configure", _configure, "Show or change the board's stages and rules.", writes=True)
-    cmd.add_argument("--stages", default=None, help="ordered stages, comma-separated")
-    cmd.add_argument("--archive", default=None, help="the archive stage (holds many versions)")
+    cmd.add_argument(
+        "--stages", metavar="A,B,C", default=None, help="ordered stages, comma-separated"
+    )
+    cmd.add_argument(
+        "--archive", metavar="STAGE", default=None, help="the archive stage (holds many versions)"
+    )
     cmd.add_argument("--no-archive", action="store_true", help="have no archive stage")
     cmd.add_argument(
         "--require-reason",

@@ -120,32 +120,42 @@ def add_read_commands(add: Add) -> None:
     """Register resolve, history, lineage, verify and watch with ``add(name, handler, help,
     writes=False)``."""
     cmd = add("resolve", _resolve, "Print the exact version a reference points at.", writes=False)
-    cmd.add_argument("reference", help="NAME@ALIAS, NAME@STAGE, NAME:VERSION, NAME:HASH5, NAME")
+    cmd.add_argument(
+        "reference",
+        metavar="REFERENCE",
+        help="NAME@ALIAS, NAME@STAGE, NAME:VERSION, NAME:HASH5, NAME",
+    )
     cmd.add_argument(
         "--as-of",
         default=None,
         help="what it pointed at then (ISO 8601, e.g. 2026-12-02T14:02:00Z)",
     )
     cmd = add("history", _history, "Every registry event of a name, oldest first.", writes=False)
-    cmd.add_argument("name", help="model (pin) name")
+    cmd.add_argument("name", metavar="NAME", help="model (pin) name")
     cmd = add(
         "lineage",
         _lineage,
         "Where a version came from: digests, run, params, commit.",
         writes=False,
     )
-    cmd.add_argument("reference", help="NAME@ALIAS, NAME@STAGE, NAME:VERSION, NAME:HASH5, NAME")
+    cmd.add_argument(
+        "reference",
+        metavar="REFERENCE",
+        help="NAME@ALIAS, NAME@STAGE, NAME:VERSION, NAME:HASH5, NAME",
+    )
     cmd = add(
         "verify",
         _verify,
         "Check every event chain and re-hash every held version; exit non-zero if damaged.",
         writes=False,
     )
-    cmd.add_argument("name", nargs="?", default=None, help="only this name")
+    cmd.add_argument("name", metavar="NAME", nargs="?", default=None, help="only this name")
     cmd = add(
         "watch", _watch, "Print registry events as they land; run hooks for each.", writes=False
     )
-    cmd.add_argument("name", nargs="?", default=None, help="only this name (default: all)")
+    cmd.add_argument(
+        "name", metavar="NAME", nargs="?", default=None, help="only this name (default: all)"
+    )
     cmd.add_argument(
         "--exec",
         default=None,
@@ -153,8 +163,12 @@ def add_read_commands(add: Add) -> None:
         help="run CMD per event (event JSON on stdin, PINYARD_EVENT_* variables)",
     )
     cmd.add_argument("--post", default=None, metavar="URL", help="POST each event as JSON")
-    cmd.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
-    cmd.add_argument("--timeout", type=float, default=None, help="stop after this many seconds")
+    cmd.add_argument(
+        "--interval", metavar="S", type=float, default=1.0, help="seconds between polls"
+    )
+    cmd.add_argument(
+        "--timeout", metavar="S", type=float, default=None, help="stop after this many seconds"
+    )
     cmd.add_argument("--count", type=int, default=None, metavar="N", help="stop after N events")
     cmd.add_argument(
         "--since",

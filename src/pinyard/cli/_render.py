@@ -93,8 +93,8 @@ def gate_note(gate: dict[str, Any] | None) -> str:
     if not gate or gate.get("candidate_score") is None:
         return ""
     held = gate.get("holder_score")
-    versus = f" vs {held:.4g}" if isinstance(held, int | float) else ""
-    return f"{gate.get('metric')} {gate['candidate_score']:.4g}{versus}"
+    versus = f" vs {held:.6g}" if isinstance(held, int | float) else ""
+    return f"{gate.get('metric')} {gate['candidate_score']:.6g}{versus}"
 
 
 def config_text(config: dict[str, Any]) -> str:
@@ -185,8 +185,8 @@ def verify_text(reports: Sequence[VerifyReport]) -> str:
             rehashed = f", {held} held version{'s' if held != 1 else ''} re-hashed" if held else ""
             lines.append(f"{label}: ok ({events}{rehashed})")
             continue
-        what = "chain broken" if r.chain_broken else "held versions damaged"
-        lines.append(f"{label}: DAMAGED, {what} ({events} readable)")
+        what = "chain broken" if r.chain_broken else f"held versions damaged ({events})"
+        lines.append(f"{label}: DAMAGED, {what}")
         lines += [f"  - {problem}" for problem in r.problems]
     lines.append(verify_summary(reports))
     return "\n".join(lines)
