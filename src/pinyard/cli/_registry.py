@@ -31,6 +31,7 @@ _CLI_WORDS = (
     (r"see registry\.state\('([^']*)'\)\.archived", r"see `pinyard registry history {board} \1`"),
     (r"registry\.set_alias or registry\.transition",
      "`pinyard registry set-alias` or `pinyard registry transition`"),
+    (r"see pin_versions\('([^']*)'\)", r"see `pinyard versions {board} \1`"),
     (r"\bforce=True", "--force"),
     (r"pass reason='\.\.\.'", "pass --reason '...'"),
 )  # fmt: skip
