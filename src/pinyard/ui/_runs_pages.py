@@ -23,6 +23,8 @@ def tracker_for(board: Board, experiment: str) -> Tracker:
     if key not in _TRACKERS:
         _TRACKERS[key] = Tracker(board, experiment)
     return _TRACKERS[key]
+
+
 BASE = ("run_id", "status", "start_time", "duration_s")
 
 
