@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import math
+import re
 import shutil
 import struct
 import subprocess
@@ -171,3 +172,47 @@ def test_serve_model(tmp_path: Path) -> None:
     (run_row,) = pinyard.Tracker(board, "churn").runs().itertuples()
     assert f"trained by run: {run_row.run_id}" in out
     assert board.pin_meta("churn-model").lineage["run_id"] == run_row.run_id
+
+
+def test_registry_promote(tmp_path: Path) -> None:
+    out = run("registry_promote.py", str(tmp_path / "board"))
+    board = pinyard.board_folder(tmp_path / "board")
+    registry = pinyard.Registry(board)
+    tree, linear = (v.version for v in board.pin_versions("house-price", as_df=False))
+    runs = pinyard.Tracker(board, "house-price").runs().set_index("params.model")["run_id"]
+
+    # Through staging to production, replaced by a better model, a worse one refused,
+    # then production rolled back to the tree; the registry agrees with what was printed.
+    ops = [(e.op, e.slot, e.version) for e in registry.history("house-price")]  # type: ignore[union-attr]
+    assert ops == [
+        ("transition", "staging", tree), ("promote", "production", tree),
+        ("transition", "staging", linear), ("promote", "production", linear),
+        ("transition", "staging", tree), ("refused", "production", tree),
+        ("rollback", "production", tree),
+    ]  # fmt: skip
+    assert registry.stages("house-price") == {"production": tree}
+    assert f"rolled back: production -> {tree} (was {linear})" in out
+
+    # The printed scores are the gate's evidence, and the refusal names both.
+    better = re.search(r"production <- linear \(event 4\): candidate ([\d,]+) vs holder ([\d,]+)",
+                       out)  # fmt: skip
+    refused = re.search(r"refused: candidate ([\d,]+) vs holder ([\d,]+)", out)
+    assert better is not None
+    assert refused is not None
+    linear_rmse, tree_rmse = (float(s.replace(",", "")) for s in better.groups())
+    assert linear_rmse + 1_000 <= tree_rmse  # the gate's min_improvement
+    assert [float(s.replace(",", "")) for s in refused.groups()] == [tree_rmse, linear_rmse]
+    evidence = registry.history("house-price")[3].gate  # type: ignore[index,union-attr]
+    assert round(evidence["candidate_score"]) == linear_rmse
+    assert evidence["data"] == "house-eval"
+    assert re.search(rf"production as of \d\d:\d\d:\d\d UTC: {tree}\n", out)
+
+    # Lineage of what production holds now: the tree's run and what it logged.
+    assert f"  version:     {tree}" in out
+    assert f"  run:         {runs['tree-depth-2']} (house-price)" in out
+    assert "  params:      {'model': 'tree-depth-2'}" in out
+    assert "  held by:     stage production" in out
+    assert (
+        "pinyard serve BOARD_FOLDER house-price --follow production"
+        in (EXAMPLES / "registry_promote.py").read_text()
+    )

@@ -11,19 +11,37 @@ from typing import Any
 import pinyard
 from pinyard import errors
 from pinyard.cli._models import add_model_commands
+from pinyard.cli._registry import add_registry_commands
 from pinyard.cli._ui import add_ui_command
 
 #: Exit codes, one place: 0 ok, 1 unexpected, 2 usage (argparse), 3.. pinyard errors.
+#: The first matching class wins (ChainError is an IntegrityError).
 EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
     (errors.NotFoundError, 3),
+    (errors.ChainError, 8),
     (errors.IntegrityError, 4),
     (errors.ProtectedVersionError, 5),
     (errors.ConflictError, 6),
+    (errors.PromotionRefusedError, 7),
     (errors.InvalidNameError, 2),
     (errors.InvalidArgumentError, 2),
     (errors.RunStateError, 2),
     (errors.PinyardError, 1),
 )
+
+
+EXIT_HELP = """exit codes:
+  0  success
+  1  unexpected error
+  2  bad usage or input: a bad name, reference or argument, a stage out of order
+     without --force, a missing --reason the board requires, a gate that cannot score
+  3  not found: board, pin, version, run, or nothing holds that alias or stage
+  4  integrity: stored bytes or a held version differ from their recorded digests
+  5  protected: an alias or stage holds the version you tried to delete
+  6  conflict: other writers kept committing first; nothing changed, try again
+  7  promotion refused: the gate found the candidate no better (both scores shown)
+  8  broken chain: registry events were edited, removed, inserted or reordered
+errors are one line on stderr: "pinyard: error: <what> ... <what to do>"."""
 
 
 def exit_code_for(exc: BaseException) -> int:
@@ -128,6 +146,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pinyard",
         description="Immutable, hashed versions of models and data on a folder or object store.",
+        epilog=EXIT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"pinyard {pinyard.__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -193,6 +213,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     add_model_commands(add)
     add_ui_command(add)
+    add_registry_commands(sub, EXIT_HELP)
     cache = sub.add_parser("cache", help="Inspect or shrink the local cache of remote boards.")
     cache_sub = cache.add_subparsers(dest="cache_command", required=True, metavar="ACTION")
     info = cache_sub.add_parser("info", help="Where the cache is and what it holds.")
@@ -219,7 +240,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result = args.handler(args)
     except errors.PinyardError as exc:
-        print(f"pinyard: error: {exc}", file=sys.stderr)
+        print(f"pinyard: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return exit_code_for(exc)
     if result is not None:
         print(json.dumps(result, indent=2, default=str))

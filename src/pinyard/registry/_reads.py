@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, overload
 
@@ -12,18 +12,17 @@ from pinyard.boards import Board, PinMeta, VersionInfo
 from pinyard.boards._boundary import guarded
 from pinyard.errors import (
     AliasNotFoundError,
-    ChainError,
     IntegrityError,
     InvalidArgumentError,
     InvalidReferenceError,
     NotFoundError,
-    PinyardError,
     VersionNotFoundError,
 )
 from pinyard.registry._chain import Chain
 from pinyard.registry._events import Event, Target, utc_text
 from pinyard.registry._refs import Reference, parse_reference, registry_name
 from pinyard.registry._state import Config, State
+from pinyard.registry._verify import VerifyReport, uncached, verify_chain
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -80,21 +79,6 @@ class Lineage:
         doc["created"] = self.created.isoformat()
         doc["run_status"] = self.run.status if self.run else None
         return doc
-
-
-@dataclass
-class VerifyReport:
-    """What `Registry.verify` found for one name: ``ok`` when ``problems`` is empty."""
-
-    name: str
-    events: int = 0
-    head: str | None = None
-    problems: list[str] = field(default_factory=list)
-    checked_versions: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
 
 
 @guarded(lambda registry: registry.board.store.url)
@@ -227,6 +211,10 @@ class RegistryReads:
             return self._by_hash(name, version)
         return self.board.pin_meta(name, version).version
 
+    def _require_pin(self, name: str) -> None:
+        """`PinNotFoundError` (naming the board's pins) unless ``name`` is a pin."""
+        self.board.pin_versions(name, as_df=False)
+
     def fingerprint(self, name: str, meta: PinMeta) -> Target:
         """The digests an event records for a version: its data.txt and every file."""
         files = {f.name: f.sha256 for f in meta.files}
@@ -264,7 +252,7 @@ class RegistryReads:
         moment = utc_text(_as_utc(as_of))
         state = self.state(name)
         if state.time is None:
-            self.board.pin_meta(name)  # PinNotFoundError (naming the pins) if no pin
+            self._require_pin(name)
             raise AliasNotFoundError(f"{name!r} has no registry events yet")
         first = self._chain(name).read(1)
         if first is not None and moment < first[0].time:
@@ -286,7 +274,7 @@ class RegistryReads:
         a DataFrame with one row per event with ``as_df=True``."""
         events = list(self._chain(registry_name(name)).events())
         if not events:
-            self.board.pin_meta(name)  # PinNotFoundError (naming the pins) if no pin
+            self._require_pin(name)
         if not as_df:
             return events
         import pandas as pd
@@ -334,29 +322,20 @@ class RegistryReads:
 
     def verify(self, name: str | None = None) -> list[VerifyReport]:
         """Walk each chain (or ``name``'s) from the first event, check the snapshot against
-        the replay and re-hash every version an alias or stage holds; report every problem."""
-        return [self._verify_one(n) for n in ([name] if name else self.names())]
-
-    def _verify_one(self, name: str) -> VerifyReport:
-        report = VerifyReport(registry_name(name))
-        chain = self._chain(name)
-        try:
-            state = chain.replay()
-        except ChainError as exc:
-            report.problems.append(str(exc))
-            return report
-        report.events, report.head = state.seq, state.head
-        report.problems.extend(chain.snapshot_problems(state))
-        held = set(state.aliases.values()) | set(state.stage_holders().values())
-        for version in sorted(held):
-            try:
-                self._check_target(name, state.targets[version], f"{name}:{version}")
-                self.board.pin_download(name, version)
-            except PinyardError as exc:
-                report.problems.append(str(exc))
-            else:
-                report.checked_versions.append(version)
-        return report
+        the replay and re-hash every version an alias or stage holds; report every problem.
+        Without ``name``: the settings chain, then every folder under ``registry/``.
+        A remote board's versions are read afresh, never from the local cache."""
+        with uncached(self.board) as board:
+            audit = RegistryReads(board)
+            if name:
+                report = verify_chain(audit, registry_name(name), self._chain(registry_name(name)))
+                if report.ok and not report.events:
+                    self._require_pin(name)
+                return [report]
+            folders = [n for n in board.store.list_names(REGISTRY_DIR) if not n.startswith(".")]
+            return [verify_chain(audit, BOARD_CHAIN, self._board_chain())] + [
+                verify_chain(audit, n, self._chain(n)) for n in folders
+            ]
 
     def watch(
         self,

@@ -255,7 +255,7 @@ class Registry(RegistryReads):
                                   "message": result.message}  # fmt: skip
                 if not result.passed:
                     refusal[:] = [result]
-                    fields.update(op="refused", previous=holder)
+                    fields.update(op="refused", previous=holder, displaced=None)
             return fields
 
         chain = self._chain(name)
