@@ -1,6 +1,8 @@
 """Train two models, promote the better one to production behind a metric gate, see a
 worse candidate refused, roll back, then read the history and the lineage.
 
+Needs: pip install 'pinyard[models]' scikit-learn
+
 Run:  python examples/registry_promote.py [BOARD_FOLDER]      (default: ./pinyard-board)
 
 Every registry step is one command from a shell too (see docs/cli-registry.md):

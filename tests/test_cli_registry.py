@@ -488,8 +488,8 @@ def test_configure_stages_and_required_reasons(board: CliBoard, json_mode: bool)
 
 BAD_INPUT = {
     "unknown name": (["resolve", "modle@production"], 3,
-                     ["pin 'modle' does not exist", "pins there: holdout, m"]),
-    "unknown name in history": (["history", "modle"], 3, ["pin 'modle' does not exist"]),
+                     ["modle does not exist", "pins there: holdout, m"]),
+    "unknown name in history": (["history", "modle"], 3, ["modle does not exist"]),
     "unknown version": (["set-alias", "m", "champion", "20200101T000000Z-abcde"], 3,
                         ["pin 'm' has no version '20200101T000000Z-abcde'", "the latest is",
                          "see `pinyard versions "]),

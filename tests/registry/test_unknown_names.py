@@ -28,7 +28,7 @@ def registry(tmp_path: Path) -> pinyard.Registry:
     ids=["history", "verify", "resolve", "resolve-as-of"],
 )
 def test_a_typo_names_the_pins_there(registry: pinyard.Registry, call: object) -> None:
-    with pytest.raises(PinNotFoundError, match=r"pin 'modle' does not exist .*pins there: model"):
+    with pytest.raises(PinNotFoundError, match=r"modle does not exist .*pins there: model"):
         call(registry)  # type: ignore[operator]
 
 
