@@ -16,7 +16,15 @@ from pinyard.boards._progress import Progress
 from pinyard.boards._store import ReplayMismatchError, Sink, SinkWriter, Staging, Store
 from pinyard.boards._types import Serializer
 from pinyard.boards._version import PinVersion
-from pinyard.boards._versions import backdated_version_id, next_version_id
+from pinyard.boards._versions import (
+    MAX_WAIT_S,
+    Clock,
+    SystemClock,
+    backdated_version_id,
+    clock_version_id,
+    next_version_id,
+    version_created,
+)
 from pinyard.errors import (
     ConflictError,
     HashMismatchError,
@@ -28,6 +36,8 @@ from pinyard.errors import (
 READ_CHUNK = 8 * 1024 * 1024
 PUBLISH_ATTEMPTS = 5
 log = logging.getLogger("pinyard")
+#: Where writes read the time and wait for the next second (tests substitute one).
+clock: Clock = SystemClock()
 
 
 @dataclass(frozen=True)
@@ -231,13 +241,39 @@ def same_content(new: PinMeta, old: PinMeta) -> bool:
     return old.pin_hash == new.pin_hash and old.file_names == new.file_names
 
 
-def bump(meta: PinMeta, after: str) -> PinMeta:
-    """The same version moved to an id that sorts after ``after``."""
-    return _moved(meta, next_version_id(meta.created_at, meta.pin_hash, after))
-
-
 def _moved(meta: PinMeta, version: str) -> PinMeta:
     return replace(meta, version=PinVersion(version), created=version.split("-", 1)[0])
+
+
+def place(
+    meta: PinMeta, after: str | None, stamp: datetime | None, existing: Sequence[str]
+) -> PinMeta:
+    """``meta`` given its final id, right before it is published.
+
+    With the caller's ``created`` stamp (back-dated) the id carries that second,
+    or the next one no ``existing`` version holds (see `backdated_version_id`).
+    Otherwise it carries the clock's second and sorts after ``after``: when the
+    id of this second would not, the writer waits (at most `MAX_WAIT_S`) for a
+    second in which it does rather than stamping ahead of its clock, so a later
+    write by R or pins-python still sorts after it.
+    """
+    if stamp is not None:
+        return _moved(meta, backdated_version_id(stamp, meta.pin_hash, existing))
+    for _ in range(3):  # a clock stepped back during the wait asks once more
+        version, delay = clock_version_id(clock.now(), meta.pin_hash, after)
+        if delay <= 0 or delay > MAX_WAIT_S:
+            break
+        clock.sleep(delay)
+    now = clock.now()
+    if delay > MAX_WAIT_S and after is not None:
+        ahead = (version_created(after) or now) - now
+        log.warning(
+            "pin %r: version %s is stamped %.0f s ahead of this clock (a writer's clock "
+            "is off, or pins-python stamps local time as UTC); version %s follows it so "
+            "that it is the latest",
+            meta.name, after, ahead.total_seconds(), version,
+        )  # fmt: skip
+    return replace(_moved(meta, version), written_at=now.isoformat().replace("+00:00", "Z"))
 
 
 def make_draft(
@@ -287,7 +323,8 @@ def commit(
     """Stage a version's files, then publish it unless it repeats the latest version.
 
     The new id sorts after the pin's newest version folder, committed or not
-    (one listing of the pin's folder). Identical content is looked for only
+    (one listing of the pin's folder), and is not stamped ahead of the clock
+    (see `place`). Identical content is looked for only
     when that folder's id carries the same hash prefix, so a typical write
     reads no metadata; if that folder is not committed yet (another writer of
     the same bytes may be publishing there), the id is not moved past it, so
@@ -328,22 +365,22 @@ def _commit(
     staging = store.new_staging(pin_dir, replay=replay)
     try:
         files = stage(staging)
-        now = datetime.now(UTC)  # the true write time, unique to this attempt
+        now = clock.now()  # the true write time, unique to this attempt
         stamp = created.astimezone(UTC) if created else None  # the caller's `created`
         folders = store.version_folders(pin_dir)
         if not folders:  # a new pin: its name must not collide with another's
             refuse_collision(draft.name, store.list_names(pin_dir.rpartition("/")[0]), store.url)
         latest = folders[-1] if folders else None
         meta = build_meta(draft, files, latest, now, stamp, folders)
+        taken: Sequence[str] = folders  # the ids a back-dated version must avoid
         if latest is not None and latest.rsplit("-", 1)[1] == meta.pin_hash[:5]:
             previous = _committed_meta(read_meta, latest)
             if previous is None:  # uncommitted: order after the folder before it
-                meta = build_meta(
-                    draft, files, folders[-2] if len(folders) > 1 else None, now, stamp,
-                    folders[:-1],
-                )  # fmt: skip
+                latest = folders[-2] if len(folders) > 1 else None
+                taken = folders[:-1]
             elif same_content(meta, previous) and not force_identical_write:
                 return _identical(previous)
+        meta = place(meta, latest, stamp, taken)
         for _ in range(PUBLISH_ATTEMPTS):
             try:
                 staging.publish(f"{pin_dir}/{meta.version}", META_FILENAME, meta.to_data_txt())
@@ -353,10 +390,10 @@ def _commit(
                 if existing is not None and same and not force_identical_write:
                     return _identical(existing)
                 folders = store.version_folders(pin_dir)
-                if created is not None:  # back-dated: the next free second of its own
-                    meta = _moved(meta, backdated_version_id(created, meta.pin_hash, folders))
-                else:
-                    meta = bump(meta, max(folders[-1] if folders else meta.version, meta.version))
+                meta = place(
+                    meta, max(folders[-1] if folders else meta.version, meta.version), stamp,
+                    folders,
+                )  # fmt: skip
                 continue
             log.info("pin %r: wrote version %s", draft.name, meta.version)
             return WriteResult(**_fields(meta), written=True)
