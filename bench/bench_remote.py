@@ -15,7 +15,9 @@ Figures (see bench/README.md for what each one means):
    (``tests/backends/_proxy.py``) that both libraries talk through: a small
    pin write (a dict as json), ``pin_versions``, a read of a named version and
    of the latest with a fresh board and an empty cache (cold), then again on
-   the same board (warm), and listing 1,000 versions;
+   the same board (warm), and listing pins of 10, 300 and 3,000 versions
+   (``--versions``): each listing on a fresh board, pinyard's first listing of
+   each pin (it writes the listing index) on a row of its own;
 2. the time of those operations (through the proxy);
 3. write and read of one large numpy float64 array as type ``joblib``,
    straight to moto, each in a fresh subprocess: MiB/s, peak extra memory
@@ -133,14 +135,15 @@ class Requests:
     def breakdown(self) -> str:
         return ", ".join(f"{k} {n}" for k, n in self.kinds.items()) or "none"
 
-    def one_list_chain(self) -> bool:
-        """Only LIST requests, all for one prefix, one first page and the rest
-        continuations: one LIST page chain, nothing per version."""
-        if not self.total or set(self.kinds) != {"LIST"}:
+    def list_chain_and_index(self) -> bool:
+        """One LIST page chain (one prefix, one first page, the rest continuations) and
+        at most one GET (the listing index): nothing per version."""
+        lists = [line for line in self.log if "list-type=" in line]
+        if not lists or set(self.kinds) - {"LIST", "GET"} or self.kinds.get("GET", 0) > 1:
             return False
-        found = (re.search(r"[?&]prefix=([^&]*)", line) for line in self.log)
+        found = (re.search(r"[?&]prefix=([^&]*)", line) for line in lists)
         names = {m.group(1) if m else "" for m in found}
-        first_pages = [line for line in self.log if "continuation-token=" not in line]
+        first_pages = [line for line in lists if "continuation-token=" not in line]
         return len(names) == 1 and len(first_pages) == 1
 
 
@@ -289,31 +292,46 @@ def run_small(lib: Lib, proxy: Any, moto: Any, root: str, tag: str) -> SmallRun:
 
 def make_many_versions(lib: Lib, moto: Any, root: str, n: int) -> str:
     """A bucket whose pin ``many`` has one real version and ``n`` more made cheaply: each
-    a copy of the real version's data.txt in its own version folder, written straight
-    to moto (not through the proxy) in the board's own layout."""
-    bucket = make_bucket(moto.endpoint_url, f"{lib}-many")
-    board = open_board(lib, moto.endpoint_url, bucket, os.path.join(root, f"cache-{lib}-many"))
+    a copy of the real version's data.txt and data file in its own version folder,
+    written straight to moto (not through the proxy) in the board's own layout."""
+    bucket = make_bucket(moto.endpoint_url, f"{lib}-many-{n}")
+    cache = os.path.join(root, f"cache-{lib}-many-{n}")
+    board = open_board(lib, moto.endpoint_url, bucket, cache)
     real = version_of(lib, board.pin_write(small_payload(-1), MANY_PIN, type="json"))
     fs = direct_fs(moto.endpoint_url)
     pin_dir = f"{bucket}/{ROOT}/pins/{MANY_PIN}"  # the same keys for both libraries
-    raw = fs.cat_file(f"{pin_dir}/{real}/data.txt")
+    files = {name: fs.cat_file(f"{pin_dir}/{real}/{name}")
+             for name in ("data.txt", f"{MANY_PIN}.json")}  # fmt: skip
     # Version ids of 2020, one second apart: all older than the real one (the latest).
     names = [f"20200101T{i // 3600:02d}{i // 60 % 60:02d}{i % 60:02d}Z-{i % 0xFFFFF:05x}"
              for i in range(n)]  # fmt: skip
-    fs.pipe({f"{pin_dir}/{v}/data.txt": raw for v in names})
+    items = [(f"{pin_dir}/{v}/{name}", data) for v in names for name, data in files.items()]
+    for start in range(0, len(items), 1000):
+        fs.pipe(dict(items[start : start + 1000]))
     return bucket
 
 
-def run_many(lib: Lib, proxy: Any, bucket: str, run: SmallRun, root: str, n: int) -> None:
-    """List the ``n + 1`` versions, then read the latest, each on a fresh board."""
+def many_op(n: int, first: bool = False) -> str:
+    """The name of the listing operation for a pin of ``n`` extra versions."""
+    return f"pin_versions, {n + 1} versions" + (", first listing" if first else "")
+
+
+def run_many(
+    lib: Lib, proxy: Any, bucket: str, run: SmallRun, root: str, n: int, first: bool = False
+) -> None:
+    """List the ``n + 1`` versions, then read the latest, each on a fresh board (``first``:
+    the pin's first listing, recorded on its own)."""
     count = Counting(proxy, run)
     cache = os.path.join(root, f"cache-{lib}-many-{uuid.uuid4().hex[:8]}")
     board = open_board(lib, proxy.url, bucket, cache)
-    with count.op("pin_versions, many versions"):
+    if lib == "pins":  # fsspec's shared file system would answer from its cached listings
+        board.fs.invalidate_cache()
+    with count.op(many_op(n, first)):
         listed = board.pin_versions(MANY_PIN)
     check(len(listed) == n + 1, f"{lib} listed {len(listed)} of {n + 1} versions")
-    with count.op("read latest of many versions, cold") as m:
-        m.correct = board.pin_read(MANY_PIN) == small_payload(-1)
+    if not first:
+        with count.op(f"read latest of {n + 1} versions, cold") as m:
+            m.correct = board.pin_read(MANY_PIN) == small_payload(-1)
 
 
 # -- 3.: large write and read, one fresh subprocess each ------------------------------
@@ -464,7 +482,7 @@ def time_s3fs(fs: Any, bucket: str, buf: bytes) -> dict[str, float]:
 @dataclass
 class Config:
     size_mib: int
-    versions: int
+    versions: list[int]
     repeat: int
     tmp_dir: str
     quick: bool
@@ -495,18 +513,21 @@ def measure(cfg: Config, root: str) -> Raw:
             for lib in lib_order(rep):
                 log(f"[{rep + 1}/{cfg.repeat}] {lib}: small pin, requests at the proxy")
                 raw.small.append(run_small(lib, proxy, moto, root, str(rep)))
-        many: dict[str, str] = {}
-        for lib in lib_order(0):
-            log(f"{lib}: making {cfg.versions} versions of one pin (straight to moto)")
-            many[lib] = make_many_versions(lib, moto, root, cfg.versions)
-        for rep in range(cfg.repeat):
-            for lib in lib_order(rep):
-                log(f"[{rep + 1}/{cfg.repeat}] {lib}: listing {cfg.versions + 1} versions")
-                run = next(r for r in raw.small[rep * 2 : rep * 2 + 2] if r.lib == lib)
-                run_many(lib, proxy, many[lib], run, root, cfg.versions)
         fs = direct_fs(moto.endpoint_url)
-        for bucket in many.values():
-            fs.rm(bucket, recursive=True)
+        for n in cfg.versions:
+            many: dict[str, str] = {}
+            for lib in lib_order(0):
+                log(f"{lib}: making {n} versions of one pin (straight to moto)")
+                many[lib] = make_many_versions(lib, moto, root, n)
+                run = next(r for r in raw.small[:2] if r.lib == lib)
+                run_many(lib, proxy, many[lib], run, root, n, first=True)
+            for rep in range(cfg.repeat):
+                for lib in lib_order(rep):
+                    log(f"[{rep + 1}/{cfg.repeat}] {lib}: listing {n + 1} versions")
+                    run = next(r for r in raw.small[rep * 2 : rep * 2 + 2] if r.lib == lib)
+                    run_many(lib, proxy, many[lib], run, root, n)
+            for bucket in many.values():
+                fs.rm(bucket, recursive=True)
         proxy.stop()
 
         measure_big(cfg, root, moto, fs, raw)
@@ -609,7 +630,6 @@ def summarize(cfg: Config, raw: Raw) -> tuple[list[Row], dict[str, Any]]:
     def at_most(limit: float) -> Callable[[Requests], bool]:
         return lambda r: r.total <= limit
 
-    n = cfg.versions + 1
     small = f"<= {SMALL_WRITE_GOAL}"
     cold_named = med([m.requests.total for m in samples(sy, "read named version, cold")])
     count_row("open, new board", "open a new (empty) board")
@@ -627,9 +647,12 @@ def summarize(cfg: Config, raw: Raw) -> tuple[list[Row], dict[str, Any]]:
               lambda r: r.kinds.get("LIST", 0) <= 1 and r.total <= 1 + cold_named)  # fmt: skip
     count_row("read latest, warm", "read latest, warm", "<= 1 LIST, nothing else",
               lambda r: r.total == r.kinds.get("LIST", 0) <= 1)  # fmt: skip
-    count_row("pin_versions, many versions", f"pin_versions, {n} versions",
-              "1 LIST chain, no GET", Requests.one_list_chain)  # fmt: skip
-    count_row("read latest of many versions, cold", f"read latest of {n} versions, cold")
+    for extra_versions in cfg.versions:
+        n = extra_versions + 1
+        count_row(many_op(extra_versions, first=True), f"pin_versions, {n} versions, first")
+        count_row(many_op(extra_versions), f"pin_versions, {n} versions",
+                  "LIST chain + 1 GET", Requests.list_chain_and_index)  # fmt: skip
+        count_row(f"read latest of {n} versions, cold", f"read latest of {n} versions, cold")
 
     def correct_row(ops: Sequence[str], label: str) -> None:
         my = [m for op in ops for m in samples(sy, op)]
@@ -641,9 +664,9 @@ def summarize(cfg: Config, raw: Raw) -> tuple[list[Row], dict[str, Any]]:
         )  # fmt: skip
 
     correct_row(("read named version, cold", "read named version, warm"), "named read: right one")
+    many_reads = tuple(f"read latest of {n + 1} versions, cold" for n in cfg.versions)
     correct_row(
-        ("read latest, cold", "read latest, warm", "read latest of many versions, cold"),
-        "latest read: the last written",
+        ("read latest, cold", "read latest, warm", *many_reads), "latest read: the last written"
     )
 
     def ms_row(op: str, label: str) -> None:
@@ -659,8 +682,11 @@ def summarize(cfg: Config, raw: Raw) -> tuple[list[Row], dict[str, Any]]:
     ms_row("pin_versions", f"pin_versions, {FURTHER_WRITES + 1} versions")
     ms_row("read named version, cold", "read named version, cold")
     ms_row("read latest, cold", "read latest, cold")
-    ms_row("pin_versions, many versions", f"pin_versions, {n} versions")
-    ms_row("read latest of many versions, cold", f"read latest of {n} versions, cold")
+    for extra_versions in cfg.versions:
+        n = extra_versions + 1
+        ms_row(many_op(extra_versions, first=True), f"pin_versions, {n} versions, first")
+        ms_row(many_op(extra_versions), f"pin_versions, {n} versions")
+        ms_row(f"read latest of {n} versions, cold", f"read latest of {n} versions, cold")
 
     size_mib = float(cfg.size_mib)
     size = f"{cfg.size_mib} MiB"
@@ -740,7 +766,9 @@ def parse_args(argv: Sequence[str]) -> tuple[Config, Path]:
     )
     parser.add_argument("--size-mib", type=int, help="size of the large object (default 512)")
     parser.add_argument(
-        "--versions", type=int, default=1000, help="extra versions to list (default 1000)"
+        "--versions",
+        default="10,300,3000",
+        help="extra versions of the pins listed, comma-separated (default 10,300,3000)",
     )
     parser.add_argument("--repeat", type=int, help="repetitions of each measurement (default 3)")
     parser.add_argument(
@@ -754,12 +782,12 @@ def parse_args(argv: Sequence[str]) -> tuple[Config, Path]:
     quick = bool(args.quick)
     cfg = Config(
         size_mib=args.size_mib or (64 if quick else 512),
-        versions=args.versions,
+        versions=[int(v) for v in str(args.versions).split(",")],
         repeat=args.repeat or (2 if quick else 3),
         tmp_dir=args.tmp_dir or tempfile.gettempdir(),
         quick=quick,
     )
-    if cfg.size_mib < 1 or cfg.repeat < 1 or cfg.versions < 1:
+    if cfg.size_mib < 1 or cfg.repeat < 1 or min(cfg.versions) < 1:
         parser.error("need --size-mib >= 1, --repeat >= 1 and --versions >= 1")
     return cfg, args.json
 
@@ -783,10 +811,11 @@ def main(argv: Sequence[str]) -> int:
     wall = time.perf_counter() - started
     rows, extra = summarize(cfg, raw)
 
+    listed = "/".join(str(n + 1) for n in cfg.versions)
     header = (
         f"pinyard {pinyard.__version__} vs pins {pins.__version__} on moto S3 | "
         f"Python {platform.python_version()} | {os.cpu_count()} CPUs | "
-        f"object {cfg.size_mib} MiB, {cfg.versions + 1} versions listed, "
+        f"object {cfg.size_mib} MiB, pins of {listed} versions listed, "
         f"median of {cfg.repeat} [min-max] | memory: {extra['memory_method']} | {wall:.0f} s"
     )
     print(header)

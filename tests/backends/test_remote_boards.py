@@ -16,6 +16,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 
@@ -62,21 +63,90 @@ def test_s3_request_counts_meet_the_goals(s3_bucket_via_proxy: Bucket, tmp_path:
     assert latest.total <= 3, latest.by_method
 
 
-def test_listing_many_versions_reads_no_metadata(
-    s3_bucket_via_proxy: Bucket, tmp_path: Path
-) -> None:
-    bucket = s3_bucket_via_proxy
-    assert bucket.proxy is not None
-    board = open_board(bucket, tmp_path)
+def _many_versions(bucket: Bucket, board: pinyard.Board, n: int) -> list[str]:
+    """``n`` committed versions of pin "obj" made directly (data.txt and data file each),
+    older than one real version; all version ids, sorted."""
     meta = board.pin_write({"k": 0}, "obj")
     raw = board.store.read_bytes(f"pins/obj/{meta.version}/data.txt")
-    fs, base = bucket.fs, f"{bucket.name}/team/pins/obj"
-    for i in range(150):  # committed versions made directly: only listing is measured
-        fs.pipe_file(f"{base}/20300101T{i // 60:02d}{i % 60:02d}00Z-abcde/data.txt", raw)
+    data = board.store.read_bytes(f"pins/obj/{meta.version}/obj.json")
+    base = f"{bucket.name}/team/pins/obj"
+    ids = [f"20200101T{i // 3600:02d}{i // 60 % 60:02d}{i % 60:02d}Z-abcde" for i in range(n)]
+    bucket.fs.pipe(
+        {f"{base}/{v}/{f}": b for v in ids for f, b in [("data.txt", raw), ("obj.json", data)]}
+    )
+    return [*ids, meta.version]
+
+
+@pytest.mark.parametrize("backend", PROXIED)
+def test_listing_many_versions_is_two_requests_once_indexed(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """A delimited LIST of the pin's folder and one GET of its listing index, whatever the
+    number of versions; the first listing (no index yet) lists every object once."""
+    bucket: Bucket = request.getfixturevalue(backend)
+    assert bucket.proxy is not None
+    board = open_board(bucket, tmp_path)
+    versions = _many_versions(bucket, board, 150)
+    with bucket.proxy.measure() as first:  # delimited LIST, GET index (404), LIST, PUT index
+        assert [v.version for v in board.pin_versions("obj", as_df=False)] == versions
+    assert first.total == 4, first.by_method
+    assert first.by_method["PUT"] + first.by_method["POST"] == 1, first.by_method
+    colleague = open_board(bucket, tmp_path)  # another machine: no local state is used
+    with bucket.proxy.measure() as later:
+        listed = colleague.pin_versions("obj", as_df=False)
+    assert [v.version for v in listed] == versions
+    assert later.total == 2, later.by_method
+    assert later.by_method == {"GET": 2}, later.by_method
+
+
+@pytest.mark.parametrize("backend", PROXIED)
+def test_listing_checks_folders_the_index_does_not_name(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """New folders are checked for data.txt (a HEAD each when few): a folder without one
+    is never listed, and is listed once its data.txt is there."""
+    bucket: Bucket = request.getfixturevalue(backend)
+    assert bucket.proxy is not None
+    board = open_board(bucket, tmp_path)
+    versions = _many_versions(bucket, board, 40)
+    board.pin_versions("obj")  # writes the index
+    new = board.pin_write({"k": 1}, "obj").version
+    pending = "20990101T000000Z-fffff"  # a write in progress: data, no data.txt yet
+    board.store.write_exclusive(f"pins/obj/{pending}/obj.json", b"{}")
     with bucket.proxy.measure() as listing:
-        versions = board.pin_versions("obj", as_df=False)
-    assert len(versions) == 151
-    assert listing.total == 1, listing.by_method
+        listed = [v.version for v in board.pin_versions("obj", as_df=False)]
+    assert listed == [*versions, new]
+    paths = [unquote(r.path) for r in listing.records]
+    checks = sorted(v for v in (new, pending) for p in paths if p.endswith(f"{v}/data.txt"))
+    assert checks == [new, pending], listing.records  # one request for each new folder
+    assert listing.total == 5, listing.by_method  # LIST, GET index, 2 checks, PUT index
+    with bucket.proxy.measure() as again:  # the pending folder is checked every time
+        assert [v.version for v in board.pin_versions("obj", as_df=False)] == listed
+    assert again.total == 3, again.by_method  # nothing new for the index: not written
+    raw = board.store.read_bytes(f"pins/obj/{new}/data.txt")
+    board.store.write_exclusive(f"pins/obj/{pending}/data.txt", raw)
+    assert [v.version for v in board.pin_versions("obj", as_df=False)][-1] == pending
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_deleted_versions_leave_the_index(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    bucket: Bucket = request.getfixturevalue(backend)
+    board = open_board(bucket, tmp_path)
+    versions = _many_versions(bucket, board, 30)
+    board.pin_versions("obj")
+    assert board.pin_versions_prune("obj", n=10) == versions[:-10]
+    index = board.store.read_bytes("index/obj.txt").decode()
+    assert not any(v in index for v in versions[:-10])
+    # A folder the index still names but whose data.txt is gone, left by a deletion
+    # that was cut short, is what the index cannot see; pinyard deletes data.txt only
+    # after taking the version out of the index.
+    assert [v.version for v in board.pin_versions("obj", as_df=False)] == versions[-10:]
+    board.pin_delete("obj")
+    assert not board.store.exists("index/obj.txt")
+    with pytest.raises(errors.PinNotFoundError):
+        board.pin_versions("obj")
 
 
 def test_latest_of_many_versions_is_one_delimited_list_and_skips_uncommitted(

@@ -9,6 +9,9 @@ replaced (409 BlobAlreadyExists). The blob carries the file's sha256 as
 metadata: if the answer to the commit is lost and the retry finds the blob,
 equal metadata means our bytes (or another writer's identical ones).
 
+`wait_for_copy`: adlfs starts a server-side copy and returns; this waits until
+Azure reports it finished.
+
 Each full block is sent as it fills, `IN_FLIGHT` at a time, so memory is about
 ``(IN_FLIGHT + 1) * BLOCK_BYTES`` (blocks grow past 390 GiB).
 """
@@ -17,10 +20,12 @@ from __future__ import annotations
 
 import base64
 import io
+import time
 import uuid
 from typing import Any
 
 from pinyard.boards._blocks import BlockUpload
+from pinyard.errors import StorageError
 
 BLOCK_BYTES = 8 * 1024 * 1024
 MAX_BLOCKS = 50_000  # Azure's limit per blob
@@ -90,3 +95,28 @@ class BlockListUpload(BlockUpload[str]):
         return (props.metadata or {}).get(SHA256_KEY)
 
     # abort: the staged blocks stay uncommitted (invisible; Azure drops them)
+
+
+def wait_for_copy(fs: Any, target: str, url: str, timeout_s: float = 600.0) -> None:
+    """adlfs starts a copy and returns; block until Azure reports it finished."""
+    from fsspec.asyn import sync
+
+    container, blob, _ = fs.split_path(target)
+
+    async def wait() -> str:
+        import asyncio
+
+        client = fs.service_client.get_container_client(container).get_blob_client(blob)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            props = await client.get_blob_properties()
+            status = getattr(props.copy, "status", None)
+            if status in (None, "success") or time.monotonic() > deadline:
+                return str(status)
+            if status in ("failed", "aborted"):
+                return str(status)
+            await asyncio.sleep(0.2)
+
+    status = sync(fs.loop, wait)
+    if status not in ("None", "success"):
+        raise StorageError(f"server-side copy to {url} ended as {status!r}; nothing was published")

@@ -308,7 +308,7 @@ class Board(BoardBase):
         reason = self._protection(name, version)
         if reason:
             raise ProtectedVersionError(f"pin {name!r} version {version} is protected: {reason}")
-        self.store.delete_tree(self._version_dir(name, version))
+        self._delete_versions(name, [version])
 
     def pin_versions_prune(
         self, name: str, n: int | None = None, days: int | None = None
@@ -339,8 +339,8 @@ class Board(BoardBase):
             if reason:
                 log.info("pin %r: keeping protected version %s (%s)", name, version, reason)
                 continue
-            self.store.delete_tree(self._version_dir(name, version))
             deleted.append(version)
+        self._delete_versions(name, deleted)
         return deleted
 
     def gc(self, older_than: timedelta = timedelta(days=1), dry_run: bool = False) -> GcReport:
@@ -360,7 +360,14 @@ class Board(BoardBase):
                         f"pin {name!r} cannot be deleted: version {version} is protected: {reason}"
                     )
         for name in name_list:
+            self._drop_index(name)
             self.store.delete_tree(self._pin_dir(name))
+            self._drop_index(name)  # again: a listing running meanwhile may have rewritten it
+
+    def _drop_index(self, name: str) -> None:
+        index = self._index(name)
+        if index is not None and self.store.needs_cache:
+            self.store.delete_file(index)
 
 
 builtins_type = type

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pinyard.boards._boundary import guarded
 from pinyard.boards._cache import Cache
 from pinyard.boards._legacy import legacy_dir, legacy_versions
+from pinyard.boards._listing import committed_versions, forget, index_path
 from pinyard.boards._meta import META_FILENAME, PinMeta
 from pinyard.boards._names import (
     file_name_problem,
@@ -154,8 +155,19 @@ class BoardBase:
         found = self.store.latest_committed(self._pin_dir(name), META_FILENAME) is not None
         return found or bool(self._legacy_versions(name))
 
+    def _index(self, name: str) -> str | None:
+        """The pin's listing index (`pinyard.boards._listing`); plain pins boards have none."""
+        return index_path(name) if self.kind == "pinyard" else None
+
+    def _delete_versions(self, name: str, versions: list[str]) -> None:
+        """Delete version folders, out of the pin's listing index before and after."""
+        forget(self.store, self._index(name), versions)
+        for version in versions:
+            self.store.delete_tree(self._version_dir(name, version))
+        forget(self.store, self._index(name), versions)
+
     def _versions(self, name: str) -> list[str]:
-        versions = self.store.committed_versions(self._pin_dir(name), META_FILENAME)
+        versions = committed_versions(self.store, self._pin_dir(name), self._index(name))
         if not versions:
             versions = self._legacy_versions(name)
         if not versions:
@@ -183,7 +195,8 @@ class BoardBase:
 
         Returns a pandas DataFrame with columns ``created``, ``hash`` and
         ``version`` (as pins does), or a list of `VersionInfo` with
-        ``as_df=False``. Listing reads no metadata: one folder listing only.
+        ``as_df=False``. Listing reads no metadata (on object stores: a folder
+        listing and the board's listing index, see `pinyard.boards._listing`).
         """
         infos = []
         for version in self._versions(name):

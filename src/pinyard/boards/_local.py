@@ -148,7 +148,9 @@ class LocalStore(Store):
     def local_path(self, path: str) -> str | None:
         return self._abs(path)
 
-    def committed_versions(self, pin_dir: str, meta_name: str) -> list[str]:
+    def committed_versions(
+        self, pin_dir: str, meta_name: str, start: str | None = None
+    ) -> list[str]:
         base = self._abs(pin_dir)
         try:
             names = os.listdir(base)
@@ -157,7 +159,9 @@ class LocalStore(Store):
         return sorted(
             n
             for n in names
-            if is_version_id(n) and os.path.exists(os.path.join(base, n, meta_name))
+            if is_version_id(n)
+            and (start is None or n >= start)
+            and os.path.exists(os.path.join(base, n, meta_name))
         )
 
     def latest_committed(self, pin_dir: str, meta_name: str) -> str | None:

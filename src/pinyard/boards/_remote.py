@@ -2,10 +2,12 @@
 
 Few requests, bounded memory, no silent overwrite:
 
-* Listing a pin's committed versions is one recursive LIST chain (``find``).
-  Finding the newest is one delimited LIST of the pin's folder (version folder
-  names only, committed or not); readers then fetch the newest ``data.txt``
-  directly and fall back to the next folder when it is missing.
+* Listing a pin's committed versions: one delimited LIST of the pin's folder
+  (version folder names only, committed or not) checked against the board's
+  listing index; an undelimited LIST chain of the pin when that cannot tell
+  (see `pinyard.boards._listing`). Finding the newest is the delimited LIST
+  alone; readers then fetch the newest ``data.txt`` directly and fall back to
+  the next folder when it is missing.
 * A small file (up to `SMALL_FILE_BYTES`) is held in memory and PUT once,
   straight into its version folder, with an exclusive create. A larger file
   goes straight to its final name too, created exclusively: on S3 one PutObject
@@ -25,14 +27,19 @@ Few requests, bounded memory, no silent overwrite:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, BinaryIO, TypeVar
 
-from pinyard.boards._azure import BlockListUpload
+from pinyard.boards._azure import BlockListUpload, wait_for_copy
+from pinyard.boards._azure_listing import blob_exists as azure_blob_exists
+from pinyard.boards._azure_listing import list_folder as azure_list_folder
+from pinyard.boards._azure_listing import list_keys as azure_list_keys
+from pinyard.boards._gcs import list_keys as gcs_list_keys
+from pinyard.boards._gcs import object_exists as gcs_object_exists
 from pinyard.boards._hashing import FileDigest
 from pinyard.boards._names import is_version_id, refuse_store_path
 from pinyard.boards._remote_staging import (
@@ -45,6 +52,8 @@ from pinyard.boards._retry import retrying
 from pinyard.boards._s3 import MultipartUpload
 from pinyard.boards._s3 import download as s3_download
 from pinyard.boards._s3 import list_folder as s3_list_folder
+from pinyard.boards._s3 import list_keys as s3_list_keys
+from pinyard.boards._s3 import object_exists as s3_object_exists
 from pinyard.boards._store import (
     Entry,
     Staging,
@@ -57,10 +66,28 @@ _T = TypeVar("_T")
 #: S3: delimited listings, one-GET downloads, large files sent straight to their key.
 DIRECT_PROTOCOLS = frozenset({"s3", "s3a"})
 AZURE_PROTOCOLS = frozenset({"az", "abfs", "abfss"})
+GCS_PROTOCOLS = frozenset({"gs", "gcs"})
 #: Protocols where a large file is streamed straight to its final name at publish.
 STREAM_PROTOCOLS = DIRECT_PROTOCOLS | AZURE_PROTOCOLS
 #: Protocols whose ``pipe_file(mode="create")`` is a real conditional create.
 EXCLUSIVE_PROTOCOLS = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss"})
+#: Object checks in flight at once (`RemoteStore.has_files`).
+CONCURRENT_CHECKS = 16
+#: One-request listings and checks where the fsspec library makes more (else fsspec's).
+_FOLDER_LISTERS = {
+    **dict.fromkeys(DIRECT_PROTOCOLS, s3_list_folder),
+    **dict.fromkeys(AZURE_PROTOCOLS, azure_list_folder),
+}
+_KEY_LISTERS = {
+    **dict.fromkeys(DIRECT_PROTOCOLS, s3_list_keys),
+    **dict.fromkeys(AZURE_PROTOCOLS, azure_list_keys),
+    **dict.fromkeys(GCS_PROTOCOLS, gcs_list_keys),
+}
+_FILE_CHECKS = {
+    **dict.fromkeys(DIRECT_PROTOCOLS, s3_object_exists),
+    **dict.fromkeys(AZURE_PROTOCOLS, azure_blob_exists),
+    **dict.fromkeys(GCS_PROTOCOLS, gcs_object_exists),
+}
 
 
 class RemoteStore(Store):
@@ -101,12 +128,15 @@ class RemoteStore(Store):
     def list_dir(self, path: str) -> list[Entry]:
         target = self.abs(path)
 
-        if self.protocol in DIRECT_PROTOCOLS:
+        lister = _FOLDER_LISTERS.get(self.protocol)
+        if lister is not None:
             try:
-                found = self._call("listing", path, lambda: s3_list_folder(self.fs, target))
+                found = self._call("listing", path, lambda: lister(self.fs, target))
             except FileNotFoundError:  # no bucket: as before, the write that follows says so
                 return []
-            return sorted({Entry(name, is_dir) for name, is_dir in found}, key=lambda e: e.name)
+            return sorted(
+                {Entry(name, is_dir) for name, is_dir in found if name}, key=lambda e: e.name
+            )
 
         def ls() -> list[dict[str, Any]]:
             self.fs.invalidate_cache(target)
@@ -142,14 +172,31 @@ class RemoteStore(Store):
             p[len(prefix) :] for p in self._call("listing", path, find) if p.startswith(prefix)
         ]
 
-    def committed_versions(self, pin_dir: str, meta_name: str) -> list[str]:
-        """One recursive LIST chain: every version folder that holds ``meta_name``."""
+    def committed_versions(
+        self, pin_dir: str, meta_name: str, start: str | None = None
+    ) -> list[str]:
+        """One undelimited LIST chain (from folder ``start`` on, on S3 and GCS): every
+        version folder that holds ``meta_name``. It lists every object under the pin, so
+        boards list versions through an index first (`pinyard.boards._listing`)."""
         versions = {
             rel.split("/", 1)[0]
-            for rel in self._find(pin_dir)
+            for rel in self._keys(pin_dir, start)
             if rel.count("/") == 1 and rel.endswith(f"/{meta_name}")
         }
-        return sorted(v for v in versions if is_version_id(v))
+        return sorted(v for v in versions if is_version_id(v) and (start is None or v >= start))
+
+    def _keys(self, path: str, start: str | None) -> list[str]:
+        """Every object under ``path``, relative to it (from folder ``start`` on where the
+        backend can start a listing at a name)."""
+        target = self.abs(path)
+        first = f"{start}/" if start else None
+        lister = _KEY_LISTERS.get(self.protocol)
+        if lister is None:
+            return [k for k in self._find(path) if first is None or k >= first]
+        try:
+            return self._call("listing", path, lambda: lister(self.fs, target, first))
+        except FileNotFoundError:  # no bucket: nothing is there
+            return []
 
     def pin_names(self, pins_dir: str, meta_name: str) -> list[str]:
         """One delimited LIST: every pin folder (not checked for committed versions,
@@ -178,6 +225,24 @@ class RemoteStore(Store):
             return bool(self.fs.exists(target))
 
         return self._call("checking", path, exists)
+
+    def has_files(self, paths: list[str]) -> list[bool]:
+        check = _FILE_CHECKS.get(self.protocol)
+        if check is None or not paths:
+            return [self.exists(p) for p in paths]
+
+        async def all_of() -> list[bool]:
+            gate = asyncio.Semaphore(CONCURRENT_CHECKS)
+
+            async def one(path: str) -> bool:
+                async with gate:
+                    return await check(self.fs, self.abs(path))
+
+            return list(await asyncio.gather(*(one(p) for p in paths)))
+
+        from fsspec.asyn import sync as on_loop
+
+        return self._call("checking", paths[0], lambda: list(on_loop(self.fs.loop, all_of)))
 
     def read_bytes(self, path: str) -> bytes:
         # s3fs asks for the size first (a HEAD) unless told to read in one request.
@@ -254,7 +319,7 @@ class RemoteStore(Store):
         source, target = self.abs(src), self.abs(dst)
         self._call("copying", src, lambda: self.fs.copy(source, target))
         if self.protocol in ("az", "abfs", "abfss"):
-            _wait_for_azure_copy(self.fs, target, f"{self.protocol}://{target}")
+            wait_for_copy(self.fs, target, f"{self.protocol}://{target}")
 
     def upload(self, local: str, dst: str) -> None:
         target = self.abs(dst)
@@ -328,31 +393,6 @@ class RemoteStore(Store):
 
     def _rm(self, path: str, full: str) -> None:
         self._call("deleting", path, lambda: self.fs.rm_file(full))
-
-
-def _wait_for_azure_copy(fs: Any, target: str, url: str, timeout_s: float = 600.0) -> None:
-    """adlfs starts a copy and returns; block until Azure reports it finished."""
-    from fsspec.asyn import sync
-
-    container, blob, _ = fs.split_path(target)
-
-    async def wait() -> str:
-        import asyncio
-
-        client = fs.service_client.get_container_client(container).get_blob_client(blob)
-        deadline = time.monotonic() + timeout_s
-        while True:
-            props = await client.get_blob_properties()
-            status = getattr(props.copy, "status", None)
-            if status in (None, "success") or time.monotonic() > deadline:
-                return str(status)
-            if status in ("failed", "aborted"):
-                return str(status)
-            await asyncio.sleep(0.2)
-
-    status = sync(fs.loop, wait)
-    if status not in ("None", "success"):
-        raise StorageError(f"server-side copy to {url} ended as {status!r}; nothing was published")
 
 
 def _modified(info: dict[str, Any]) -> float | None:

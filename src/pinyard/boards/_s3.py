@@ -1,6 +1,8 @@
 """S3 requests s3fs does not make the way pinyard needs.
 
-`list_folder`: one delimited LIST chain, with no follow-up request when empty.
+`list_folder`: one delimited LIST chain, with no follow-up request when empty;
+`list_keys`: one undelimited chain, optionally from a key on (``StartAfter``);
+`object_exists`: one HEAD.
 
 `download`: one GET streamed to a local file in 8 MiB blocks, the next block
 read while the current one is hashed and written (s3fs reads 64 KiB at a
@@ -61,6 +63,32 @@ def list_folder(fs: Any, path: str) -> list[tuple[str, bool]]:
         if not page.get("IsTruncated"):
             return [(name, is_dir) for name, is_dir in found if name]
         marks = {"ContinuationToken": page["NextContinuationToken"]}
+
+
+def list_keys(fs: Any, path: str, start: str | None = None) -> list[str]:
+    """Every key under ``path`` (bucket/prefix), relative to it and sorted, from the first
+    key after ``start`` (relative) on: one undelimited LIST chain."""
+    bucket, key, _ = fs.split_path(path)
+    prefix = f"{key.strip('/')}/" if key.strip("/") else ""
+    marks: dict[str, str] = {"StartAfter": prefix + start} if start else {}
+    found: list[str] = []
+    while True:
+        page = fs.call_s3("list_objects_v2", Bucket=bucket, Prefix=prefix, **marks)
+        found += [o["Key"][len(prefix) :] for o in page.get("Contents", [])]
+        if not page.get("IsTruncated"):
+            return found
+        marks = {"ContinuationToken": page["NextContinuationToken"]}
+
+
+async def object_exists(fs: Any, path: str) -> bool:
+    """True if the object exists: one HEAD (s3fs' ``exists`` also lists the key as a
+    folder when it is missing). Runs on ``fs.loop``."""
+    bucket, key, _ = fs.split_path(path)
+    try:
+        await fs._call_s3("head_object", Bucket=bucket, Key=key)
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def download(fs: Any, path: str, local: str) -> FileDigest:

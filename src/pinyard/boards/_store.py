@@ -131,6 +131,11 @@ class Store(ABC):
     def exists(self, path: str) -> bool:
         """True if an object or folder exists at ``path``."""
 
+    def has_files(self, paths: list[str]) -> list[bool]:
+        """For each path, True if an object (not a folder) exists there; object stores
+        check them concurrently, one request each."""
+        return [self.exists(p) for p in paths]
+
     @abstractmethod
     def read_bytes(self, path: str) -> bytes:
         """The whole object (small objects only); FileNotFoundError if absent."""
@@ -175,8 +180,11 @@ class Store(ABC):
     def delete_file(self, path: str) -> None:
         """Delete one object (absent is fine)."""
 
-    def committed_versions(self, pin_dir: str, meta_name: str) -> list[str]:
-        """Names of the version folders under ``pin_dir`` that hold ``meta_name``, sorted.
+    def committed_versions(
+        self, pin_dir: str, meta_name: str, start: str | None = None
+    ) -> list[str]:
+        """Names of the version folders under ``pin_dir`` that hold ``meta_name``, sorted
+        (only those from ``start`` on, when given).
 
         Folders whose names are not version ids are ignored (pins readers
         would otherwise take them for versions).
@@ -188,6 +196,7 @@ class Store(ABC):
             for e in self.list_dir(pin_dir)
             if e.is_dir
             and is_version_id(e.name)
+            and (start is None or e.name >= start)
             and self.exists(f"{pin_dir}/{e.name}/{meta_name}")
         ]
 
@@ -202,7 +211,7 @@ class Store(ABC):
         """The last committed version under ``pin_dir`` (one listing, then checks from
         the newest down, so the cost does not grow with the number of versions)."""
         for name in reversed(self.version_folders(pin_dir)):
-            if self.exists(f"{pin_dir}/{name}/{meta_name}"):
+            if self.has_files([f"{pin_dir}/{name}/{meta_name}"])[0]:
                 return name
         return None
 

@@ -46,6 +46,7 @@ def versions_to_replace(board: BoardBase, name: str, versioned: bool | None) -> 
 
 def drop_replaced(board: BoardBase, name: str, replaced: list[str], new_version: str) -> None:
     """Delete the versions a new, committed version replaces (protected ones are kept)."""
+    doomed = []
     for old in replaced:
         if old == new_version:
             continue
@@ -61,4 +62,5 @@ def drop_replaced(board: BoardBase, name: str, replaced: list[str], new_version:
             )
             continue
         log.info("pin %r: replacing version %r with %r", name, old, new_version)
-        board.store.delete_tree(board._version_dir(name, old))
+        doomed.append(old)
+    board._delete_versions(name, doomed)

@@ -1,0 +1,123 @@
+"""Which version folders of a pin are committed (hold ``data.txt``), in few requests.
+
+On a local or in-memory store each folder is checked directly. On an object
+store, a listing that shows every ``data.txt`` lists every object under the
+pin (each version's data files too), and object stores answer that far more
+slowly than a delimited listing of the pin's folder, which gives one name per
+version folder and is what pins itself does. So a pinyard board keeps, beside
+``pins/``, a listing index per pin (``index/<pin>.txt``): the version folders
+seen holding ``data.txt``. Listing a pin is then:
+
+1. one delimited LIST of the pin's folder (its version folders) and, at the
+   same time, one GET of the index;
+2. with at most `FEW` folders, one check of each ``data.txt`` (one request
+   each, all at once) instead of the index;
+3. folders the index does not name (new since it was written, written by pins
+   or R, or not committed yet) are checked: one request each, all at once,
+   when there are at most `FEW`, else one undelimited LIST from the first of
+   them on;
+4. when that changed what the index says, it is written again.
+
+A folder counts only once its ``data.txt`` has been seen, by this listing or an
+earlier one; a committed version stays committed until it is deleted, and
+pinyard takes a version out of the index before deleting it (`forget`). An
+index entry whose folder is gone is ignored. A plain pins board has no room
+for an index (pins lists everything under its root): past `FEW` folders it is
+listed undelimited. See docs/decisions/0004-performance-status.md.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+
+from pinyard.boards._meta import META_FILENAME
+from pinyard.boards._names import is_version_id
+from pinyard.boards._store import Store
+from pinyard.errors import StorageError
+
+INDEX_DIR = "index"
+#: Up to this many folders are checked one request each (concurrently) rather than
+#: through the index or an undelimited listing (a check costs about what a GET of the
+#: index does; many at once load the server as much as a listing).
+FEW = 4
+_HEADER = b"# pinyard listing index: version folders seen holding data.txt\n"
+log = logging.getLogger("pinyard")
+
+
+def index_path(name: str) -> str:
+    """Where a pinyard board keeps the listing index of pin ``name``."""
+    return f"{INDEX_DIR}/{name}.txt"
+
+
+def committed_versions(store: Store, pin_dir: str, index: str | None) -> list[str]:
+    """The committed version folders under ``pin_dir``, sorted; ``index`` is the pin's
+    listing index (None: the board keeps none)."""
+    if not store.needs_cache:
+        return store.committed_versions(pin_dir, META_FILENAME)
+    # The index is read while the folder is listed: two requests in the time of one.
+    pending = _background().submit(read_index, store, index) if index else None
+    folders = store.version_folders(pin_dir)
+    known = pending.result() if pending else frozenset()
+    if len(folders) <= FEW:
+        return sorted(_checked(store, pin_dir, folders))
+    if index is None:
+        return store.committed_versions(pin_dir, META_FILENAME)
+    unknown = [f for f in folders if f not in known]
+    if len(unknown) <= FEW:
+        seen = _checked(store, pin_dir, unknown)
+    else:
+        seen = set(store.committed_versions(pin_dir, META_FILENAME, unknown[0]))
+    committed = [f for f in folders if f in known or f in seen]
+    if seen or len(known) > len(committed):
+        _write_index(store, index, committed)
+    return committed
+
+
+@functools.cache
+def _background() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=4, thread_name_prefix="pinyard-listing")
+
+
+def _checked(store: Store, pin_dir: str, folders: list[str]) -> set[str]:
+    """The folders that hold ``data.txt``."""
+    if not folders:
+        return set()
+    found = store.has_files([f"{pin_dir}/{f}/{META_FILENAME}" for f in folders])
+    return {f for f, there in zip(folders, found, strict=True) if there}
+
+
+def read_index(store: Store, index: str) -> frozenset[str]:
+    """The versions an index names (empty when it is absent or not an index)."""
+    try:
+        raw = store.read_bytes(index)
+    except FileNotFoundError:
+        return frozenset()
+    if not raw.startswith(_HEADER):
+        return frozenset()
+    lines = raw[len(_HEADER) :].decode("ascii", "replace").splitlines()
+    return frozenset(v for v in lines if is_version_id(v))
+
+
+def forget(store: Store, index: str | None, versions: Iterable[str]) -> None:
+    """Take versions out of the index before they are deleted (and again after: a
+    listing running meanwhile may have written them back)."""
+    if index is None or not store.needs_cache:
+        return
+    known = read_index(store, index)
+    gone = known.intersection(versions)
+    if gone:
+        store.replace_small(index, _body(sorted(known - gone)))
+
+
+def _write_index(store: Store, index: str, versions: list[str]) -> None:
+    try:
+        store.replace_small(index, _body(versions))
+    except (StorageError, PermissionError) as exc:  # read-only credentials: list without it
+        log.debug("listing index %s not written: %s", index, exc)
+
+
+def _body(versions: list[str]) -> bytes:
+    return _HEADER + "".join(f"{v}\n" for v in versions).encode("ascii")

@@ -1,0 +1,164 @@
+"""The listing index: what it lets a listing skip, and what it never makes it trust.
+
+An in-memory store that behaves like an object store (``needs_cache``) and
+counts the calls that cost requests there; the request counts on the real
+emulators are in tests/backends/test_remote_boards.py.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from pinyard import errors
+from pinyard.boards._listing import FEW, committed_versions, forget
+from pinyard.boards._memory import MemoryStore
+
+PIN = "pins/obj"
+INDEX = "index/obj.txt"
+
+
+class ObjectStoreLike(MemoryStore):
+    """A memory store listed as an object store is, counting the costly calls."""
+
+    needs_cache = True
+
+    def __init__(self, *, writable: bool = True) -> None:
+        super().__init__()
+        self.calls: Counter[str] = Counter()
+        self.writable = writable
+
+    def committed_versions(
+        self, pin_dir: str, meta_name: str, start: str | None = None
+    ) -> list[str]:
+        self.calls["undelimited listing"] += 1
+        return super().committed_versions(pin_dir, meta_name, start)
+
+    def has_files(self, paths: list[str]) -> list[bool]:
+        self.calls["check"] += len(paths)
+        return super().has_files(paths)
+
+    def replace_small(self, path: str, data: bytes) -> None:
+        if not self.writable:
+            raise errors.StorageError("read-only credentials")
+        self.calls["index written"] += 1
+        with self._lock:
+            self._objects[path] = bytes(data)
+
+
+def version(i: int) -> str:
+    return f"20200101T00{i // 60:02d}{i % 60:02d}Z-abcde"
+
+
+def add(store: MemoryStore, *ids: str, committed: bool = True) -> None:
+    for v in ids:
+        store.write_exclusive(f"{PIN}/{v}/obj.json", b"{}")
+        if committed:
+            store.write_exclusive(f"{PIN}/{v}/data.txt", b"file: obj.json\n")
+
+
+def listed(store: ObjectStoreLike) -> list[str]:
+    store.calls.clear()
+    return committed_versions(store, PIN, INDEX)
+
+
+def test_a_small_pin_is_checked_folder_by_folder_without_an_index() -> None:
+    store = ObjectStoreLike()
+    ids = [version(i) for i in range(FEW - 1)]
+    add(store, *ids)
+    add(store, version(70), committed=False)  # FEW folders in all
+    assert listed(store) == ids
+    assert store.calls == {"check": FEW}
+    assert not store.exists(INDEX)
+
+
+def test_an_indexed_pin_is_listed_without_checking_a_folder() -> None:
+    store = ObjectStoreLike()
+    ids = [version(i) for i in range(50)]
+    add(store, *ids)
+    assert listed(store) == ids
+    assert store.calls == {"undelimited listing": 1, "index written": 1}
+    assert listed(store) == ids
+    assert store.calls == {}
+
+
+def test_new_folders_are_checked_one_by_one_when_few() -> None:
+    store = ObjectStoreLike()
+    ids = [version(i) for i in range(50)]
+    add(store, *ids)
+    listed(store)
+    new = [version(60 + i) for i in range(FEW)]
+    add(store, *new)
+    assert listed(store) == ids + new
+    assert store.calls == {"check": FEW, "index written": 1}
+
+
+def test_many_new_folders_are_listed_from_the_first_of_them() -> None:
+    store = ObjectStoreLike()
+    ids = [version(i) for i in range(50)]
+    add(store, *ids)
+    listed(store)
+    new = [version(60 + i) for i in range(FEW + 1)]
+    add(store, *new)
+    assert listed(store) == ids + new
+    assert store.calls == {"undelimited listing": 1, "index written": 1}
+
+
+def test_a_folder_without_data_txt_is_never_listed() -> None:
+    store = ObjectStoreLike()
+    ids = [version(i) for i in range(50)]
+    add(store, *ids)
+    add(store, version(70), committed=False)
+    assert listed(store) == ids
+    assert version(70) not in store.read_bytes(INDEX).decode()
+    assert listed(store) == ids  # checked again every time, until it is committed
+    assert store.calls == {"check": 1}
+    store.write_exclusive(f"{PIN}/{version(70)}/data.txt", b"file: obj.json\n")
+    assert listed(store) == [*ids, version(70)]
+
+
+def test_an_entry_whose_folder_is_gone_is_dropped() -> None:
+    store = ObjectStoreLike()
+    ids = [version(i) for i in range(50)]
+    add(store, *ids)
+    listed(store)
+    store.delete_tree(f"{PIN}/{ids[3]}")  # deleted by pins or R, which know no index
+    assert listed(store) == ids[:3] + ids[4:]
+    assert store.calls == {"index written": 1}
+    assert ids[3] not in store.read_bytes(INDEX).decode()
+
+
+@pytest.mark.parametrize("raw", [b"", b"not an index\n", b"\xff\xfe garbage", b"# other\nx"])
+def test_an_unreadable_index_is_not_trusted(raw: bytes) -> None:
+    store = ObjectStoreLike()
+    ids = [version(i) for i in range(50)]
+    add(store, *ids)
+    add(store, version(70), committed=False)
+    store.replace_small(INDEX, raw + b"\n" + version(70).encode() + b"\n")
+    assert listed(store) == ids
+    assert store.calls["undelimited listing"] == 1
+
+
+def test_read_only_credentials_list_without_writing_the_index() -> None:
+    store = ObjectStoreLike(writable=False)
+    ids = [version(i) for i in range(50)]
+    add(store, *ids)
+    assert listed(store) == ids
+    assert listed(store) == ids
+    assert store.calls == {"undelimited listing": 1}
+
+
+def test_forget_takes_versions_out_before_they_are_deleted() -> None:
+    store = ObjectStoreLike()
+    ids = [version(i) for i in range(50)]
+    add(store, *ids)
+    listed(store)
+    forget(store, INDEX, ids[:10])
+    index = store.read_bytes(INDEX).decode()
+    assert not any(v in index for v in ids[:10])
+    assert all(v in index for v in ids[10:])
+    # data.txt deleted first, data left by a deletion cut short: no longer listed
+    for v in ids[:10]:
+        store.delete_file(f"{PIN}/{v}/data.txt")
+    assert listed(store) == ids[10:]
