@@ -15,8 +15,9 @@ import pinyard
 
 
 def main(folder: str) -> None:
-    # Creates pinyard.json + pins/ if new. The script reads back only the pickles it
-    # wrote itself, so it allows unpickling; open boards others write to with False.
+    # Creates pinyard.json + pins/ if new. Reading a joblib version unpickles it, which
+    # runs its writer's code: as in pins, only a board opened with allow_pickle_read=True
+    # (or with PINS_ALLOW_PICKLE_READ=1 set) does. This board is our own.
     board = pinyard.board_folder(folder, allow_pickle_read=True)
 
     # Data: a DataFrame becomes a parquet version; readers get it back verified.

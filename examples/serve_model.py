@@ -59,7 +59,7 @@ def post(url: str, body: object) -> tuple[int, Message, Any]:
 
 def main(board_folder: str) -> None:
     x, y = training_data()
-    # This script reads back only the model it pins itself, so unpickling it is safe.
+    # Serving unpickles the model (pins asks the same); this script serves only its own.
     board = pinyard.board_folder(board_folder, allow_pickle_read=True)
     tracker = pinyard.Tracker(board, "churn")
     with tracker.start_run(params={"C": 1.0}, seed=7, data=x) as run:

@@ -68,7 +68,7 @@ def alice_publishes(url: str, cache_dir: Path) -> str:
 
 def bob_reads(url: str, cache_dir: Path, version: str) -> None:
     """Bob opens the same URL on his machine and reads the exact version Alice named."""
-    # Bob trusts what Alice writes, so he allows unpickling her joblib pins.
+    # Bob trusts Alice's board: reading her joblib model unpickles it (pins asks the same).
     board = pinyard.board(
         url, create=False, cache=pinyard.Cache(cache_dir), allow_pickle_read=True
     )

@@ -88,7 +88,7 @@ def test_import_pins_board(tmp_path: Path) -> None:
 def test_ridge_lambda_sweep(tmp_path: Path) -> None:
     plot = tmp_path / "plots" / "rmse.png"
     out = run("ridge_lambda_sweep.py", str(tmp_path / "board"), str(plot))
-    board = pinyard.board_folder(tmp_path / "board")
+    board = pinyard.board_folder(tmp_path / "board", allow_pickle_read=True)
     runs = pinyard.Tracker(board, "ridge-lambda-sweep").runs()
 
     # Eight selection fits on 225 rows, then one refit on all 300 training rows.
@@ -146,7 +146,7 @@ def test_ridge_lambda_sweep_again_is_a_new_sweep_with_its_own_model_version(
 ) -> None:
     for name in ("first.png", "second.png"):
         run("ridge_lambda_sweep.py", str(tmp_path / "board"), str(tmp_path / name))
-    board = pinyard.board_folder(tmp_path / "board")
+    board = pinyard.board_folder(tmp_path / "board", allow_pickle_read=True)
     runs = pinyard.Tracker(board, "ridge-lambda-sweep").runs()
     assert len(runs) == 18
     assert runs["tags.sweep"].nunique() == 2

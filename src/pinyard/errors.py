@@ -24,6 +24,7 @@
     ├── IntegrityError                                bytes do not match their recorded digest
     │   ├── UnverifiedError                           no digest to check, and the read needs one
     │   └── ChainError                                registry events edited, removed or reordered
+    ├── InsecureReadError                             a pickle read the board was not allowed
     ├── UnsupportedTypeError      (also ValueError,   no serializer of that type, or one that
     │                              NotImplementedError) cannot read or write this (as pins)
     ├── SerializationError                            the type cannot hold this object
@@ -60,6 +61,7 @@ __all__ = [
     "EnvironmentMismatchWarning",
     "GateError",
     "HashMismatchError",
+    "InsecureReadError",
     "IntegrityError",
     "InvalidArgumentError",
     "InvalidNameError",
@@ -204,6 +206,16 @@ class ChainError(IntegrityError):
     def __init__(self, message: str, *, seq: int | None = None) -> None:
         super().__init__(message)
         self.seq = seq
+
+
+class InsecureReadError(PinyardError):
+    """Reading the version would unpickle it, and this board was not allowed to (pins'
+    ``PinsInsecureReadError``): open it with ``allow_pickle_read=True`` or set
+    ``PINS_ALLOW_PICKLE_READ=1``. ``pin`` and ``pin_type`` name what was refused."""
+
+    def __init__(self, message: str, *, pin: str = "", pin_type: str = "") -> None:
+        super().__init__(message)
+        self.pin, self.pin_type = pin, pin_type
 
 
 class UnsupportedTypeError(PinyardError, ValueError, NotImplementedError):

@@ -49,8 +49,8 @@ def _assert_same(got: Any, expected: Any) -> None:
 
 def _assert_imported_copy(src_path: Path, dest_path: Path) -> None:
     """Every version of the source is in the destination, same id, sha256 recorded, same data."""
-    src = pinyard.board_pins(src_path)
-    dest = pinyard.board_folder(dest_path, create=False)
+    src = pinyard.board_pins(src_path, allow_pickle_read=True)
+    dest = pinyard.board_folder(dest_path, create=False, allow_pickle_read=True)
     assert dest.pin_list() == src.pin_list()
     for name in src.pin_list():
         src_versions = [v.version for v in src.pin_versions(name, as_df=False)]

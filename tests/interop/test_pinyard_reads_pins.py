@@ -68,7 +68,7 @@ def _check_meta(meta: pinyard.PinMeta, pin: str, row: tuple[Any, ...]) -> None:
 
 @pytest.fixture
 def py_board(pins_python_copy: Path) -> pinyard.Board:
-    return pinyard.board_pins(pins_python_copy)
+    return pinyard.board_pins(pins_python_copy, allow_pickle_read=True)
 
 
 def test_golden_pin_list(py_board: pinyard.Board) -> None:
@@ -149,7 +149,7 @@ def test_golden_corruption_detected(pins_python_copy: Path, pin: str, file_name:
     """A flipped byte in a pins-written file fails pins' own hash rule."""
     (version,) = [row[0] for row in PINS_PYTHON_VERSIONS[pin]]
     flip_byte(pins_python_copy / pin / version / file_name, offset=2)
-    board = pinyard.board_pins(pins_python_copy)
+    board = pinyard.board_pins(pins_python_copy, allow_pickle_read=True)
     read = board.pin_download if PINS_PYTHON_VERSIONS[pin][0][1] == "file" else board.pin_read
     with pytest.raises(IntegrityError, match=re.escape(version)):
         read(pin)
@@ -158,7 +158,7 @@ def test_golden_corruption_detected(pins_python_copy: Path, pin: str, file_name:
 def test_golden_joblib_corruption_is_not_unpickled(pins_python_copy: Path) -> None:
     (version,) = [row[0] for row in PINS_PYTHON_VERSIONS["obj_joblib"]]
     flip_byte(pins_python_copy / "obj_joblib" / version / "obj_joblib.joblib", offset=40)
-    board = pinyard.board_pins(pins_python_copy)
+    board = pinyard.board_pins(pins_python_copy, allow_pickle_read=True)
     with pytest.raises(IntegrityError, match="obj_joblib"):
         board.pin_read("obj_joblib")
 
@@ -172,11 +172,11 @@ def test_golden_search(py_board: pinyard.Board) -> None:
 def test_reading_writes_nothing(pins_python_copy: Path, r_board_copy: Path) -> None:
     """Reading a pins board through pinyard leaves every byte of it as it was."""
     before = {p: tree_digest(p) for p in (pins_python_copy, r_board_copy)}
-    py_board = pinyard.board_pins(pins_python_copy)
+    py_board = pinyard.board_pins(pins_python_copy, allow_pickle_read=True)
     for pin in py_board.pin_list():
         py_board.pin_versions(pin)
         py_board.pin_download(pin)
-    r_board = pinyard.board_pins(r_board_copy)
+    r_board = pinyard.board_pins(r_board_copy, allow_pickle_read=True)
     for pin in r_board.pin_list():
         r_board.pin_versions(pin)
         if pin == "r_multi":
@@ -228,7 +228,7 @@ def fresh(tmp_path: Path) -> dict[str, Any]:
 
 
 def test_fresh_pins_board_lists_and_reads(fresh: dict[str, Any]) -> None:
-    board = pinyard.board_pins(fresh["path"])
+    board = pinyard.board_pins(fresh["path"], allow_pickle_read=True)
     src = fresh["pins"]
     assert board.pin_list() == sorted(src.pin_list())
     for name, expected in fresh["objects"].items():
@@ -252,7 +252,7 @@ def test_fresh_pins_board_lists_and_reads(fresh: dict[str, Any]) -> None:
 
 
 def test_fresh_pins_board_downloads(fresh: dict[str, Any]) -> None:
-    board = pinyard.board_pins(fresh["path"])
+    board = pinyard.board_pins(fresh["path"], allow_pickle_read=True)
     for name, contents in fresh["files"].items():
         with warnings.catch_warnings():
             warnings.simplefilter("error", UnverifiedVersionWarning)
@@ -264,7 +264,7 @@ def test_fresh_pins_board_downloads(fresh: dict[str, Any]) -> None:
 
 
 def test_fresh_pins_joblib_verified_before_unpickling(fresh: dict[str, Any]) -> None:
-    board = pinyard.board_pins(fresh["path"])
+    board = pinyard.board_pins(fresh["path"], allow_pickle_read=True)
     assert board.pin_read("obj_joblib") == fresh["objects"]["obj_joblib"]
     version = board.pin_meta("obj_joblib").version
     flip_byte(fresh["path"] / "obj_joblib" / version / "obj_joblib.joblib", offset=30)
@@ -274,7 +274,7 @@ def test_fresh_pins_joblib_verified_before_unpickling(fresh: dict[str, Any]) -> 
 
 def test_fresh_mixed_writers_one_pin(fresh: dict[str, Any]) -> None:
     """pinyard adds a version to a pin pins-python wrote; both see it as latest."""
-    board = pinyard.board_pins(fresh["path"])
+    board = pinyard.board_pins(fresh["path"], allow_pickle_read=True)
     result = board.pin_write({"v": 99}, "two", type="json")
     src = pins.board_folder(str(fresh["path"]), allow_pickle_read=True)
     assert src.pin_read("two") == {"v": 99}
@@ -288,7 +288,7 @@ def test_fresh_mixed_writers_one_pin(fresh: dict[str, Any]) -> None:
 
 @pytest.fixture
 def r_board(r_board_copy: Path) -> pinyard.Board:
-    return pinyard.board_pins(r_board_copy)
+    return pinyard.board_pins(r_board_copy, allow_pickle_read=True)
 
 
 def test_r_pin_list_skips_manifest(r_board: pinyard.Board, r_board_copy: Path) -> None:
@@ -377,7 +377,7 @@ def test_r_single_file_corruption_detected(r_board_copy: Path) -> None:
     (version,) = [row[0] for row in R_VERSIONS["r_tags"]]
     flip_byte(r_board_copy / "r_tags" / version / "r_tags.json", offset=3)
     with pytest.raises(IntegrityError, match="r_tags"):
-        pinyard.board_pins(r_board_copy).pin_read("r_tags")
+        pinyard.board_pins(r_board_copy, allow_pickle_read=True).pin_read("r_tags")
 
 
 def test_pins_python_agrees_on_r_board(r_board: pinyard.Board, r_board_copy: Path) -> None:

@@ -36,7 +36,7 @@ def fitted() -> tuple[Ridge, pd.DataFrame]:
 
 def test_vetiver_loads_a_pinyard_bundle(fitted: Any, tmp_path: Path) -> None:
     model, x = fitted
-    board = pinyard.board_folder(tmp_path / "board")
+    board = pinyard.board_folder(tmp_path / "board", allow_pickle_read=True)
     version = board.pin_write(ModelBundle(model, prototype=x, metadata={"team": "a"}), "price")
     pins_board = pins.board_folder(str(tmp_path / "board" / "pins"), allow_pickle_read=True)
     loaded = vetiver.VetiverModel.from_pin(pins_board, "price")
@@ -53,7 +53,7 @@ def test_vetiver_loads_a_pinyard_bundle(fitted: Any, tmp_path: Path) -> None:
 
 def test_pinyard_loads_a_vetiver_pin_as_a_bundle(fitted: Any, tmp_path: Path) -> None:
     model, x = fitted
-    board = pinyard.board_folder(tmp_path / "board")
+    board = pinyard.board_folder(tmp_path / "board", allow_pickle_read=True)
     pins_board = pins.board_folder(str(tmp_path / "board" / "pins"), allow_pickle_read=True)
     vetiver.vetiver_pin_write(
         pins_board, vetiver.VetiverModel(model, "vet-price", prototype_data=x)
@@ -68,7 +68,7 @@ def test_pinyard_loads_a_vetiver_pin_as_a_bundle(fitted: Any, tmp_path: Path) ->
 
 def test_a_vetiver_pin_without_prototype_has_no_signature(fitted: Any, tmp_path: Path) -> None:
     model, _ = fitted
-    board = pinyard.board_folder(tmp_path / "board")
+    board = pinyard.board_folder(tmp_path / "board", allow_pickle_read=True)
     pins_board = pins.board_folder(str(tmp_path / "board" / "pins"), allow_pickle_read=True)
     vetiver.vetiver_pin_write(pins_board, vetiver.VetiverModel(model, "bare"))
     with pytest.raises(pinyard.errors.SignatureError, match="without prototype_data"):

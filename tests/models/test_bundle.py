@@ -17,6 +17,7 @@ import pinyard
 from pinyard.errors import (
     EnvironmentMismatchError,
     EnvironmentMismatchWarning,
+    InsecureReadError,
     IntegrityError,
     InvalidArgumentError,
     SerializationError,
@@ -114,7 +115,7 @@ def test_environment_names_the_model_packages_and_requirements(classifier: Any, 
 
 def test_written_bundle_reads_back_verified(classifier: Any, xy: Any) -> None:
     x, _ = xy
-    board = pinyard.board_memory()
+    board = pinyard.board_memory(allow_pickle_read=True)
     bundle = ModelBundle(classifier, prototype=x, metadata={"owner": "ml-team"})
     result = board.pin_write(bundle, "clf", description="churn model")
     assert result.type == "joblib"
@@ -132,7 +133,7 @@ def test_written_bundle_reads_back_verified(classifier: Any, xy: Any) -> None:
 
 
 def test_pin_write_refuses_conflicting_arguments_for_a_bundle(classifier: Any, xy: Any) -> None:
-    board = pinyard.board_memory()
+    board = pinyard.board_memory(allow_pickle_read=True)
     bundle = ModelBundle(classifier, prototype=xy[0])
     with pytest.raises(InvalidArgumentError, match=r"metadata=\.\.\."):
         board.pin_write(bundle, "clf", metadata={"a": 1})
@@ -144,7 +145,7 @@ def test_pin_write_refuses_conflicting_arguments_for_a_bundle(classifier: Any, x
 def test_reading_elsewhere_warns_and_strict_refuses_before_unpickling(
     classifier: Any, xy: Any
 ) -> None:
-    board = pinyard.board_memory()
+    board = pinyard.board_memory(allow_pickle_read=True)
     bundle = ModelBundle(classifier, prototype=xy[0])
     bundle.environment["packages"]["scikit-learn"] = "0.0.1"
     bundle.environment["python"] = "2.7.18"
@@ -157,7 +158,7 @@ def test_reading_elsewhere_warns_and_strict_refuses_before_unpickling(
 
 def test_lineage_from_a_tracking_run_links_both_ways(classifier: Any, xy: Any) -> None:
     x, _ = xy
-    board = pinyard.board_memory()
+    board = pinyard.board_memory(allow_pickle_read=True)
     tracker = pinyard.Tracker(board, "churn")
     with tracker.start_run(params={"C": 1.0}, seed=7, data=x) as run:
         run.log_metric("auc", 0.91)
@@ -179,7 +180,7 @@ def test_lineage_from_a_tracking_run_links_both_ways(classifier: Any, xy: Any) -
 
 
 def test_tampered_model_file_is_refused(classifier: Any, xy: Any, tmp_path: Path) -> None:
-    board = pinyard.board_folder(tmp_path / "board")
+    board = pinyard.board_folder(tmp_path / "board", allow_pickle_read=True)
     result = board.pin_write(ModelBundle(classifier, prototype=xy[0]), "clf")
     (path,) = board.pin_download("clf")
     os.chmod(path, 0o644)
@@ -191,7 +192,7 @@ def test_tampered_model_file_is_refused(classifier: Any, xy: Any, tmp_path: Path
 
 
 def test_missing_version_and_non_bundle_pins(xy: Any) -> None:
-    board = pinyard.board_memory()
+    board = pinyard.board_memory(allow_pickle_read=True)
     board.pin_write({"a": 1}, "config")
     board.pin_write(Ridge(), "bare", type="joblib")
     with pytest.raises(VersionNotFoundError):
@@ -199,3 +200,18 @@ def test_missing_version_and_non_bundle_pins(xy: Any) -> None:
     for name in ("config", "bare"):
         with pytest.raises(SignatureError, match="not a model bundle"):
             ModelBundle.from_pin(board, name)
+
+
+def test_loading_a_bundle_needs_leave_to_unpickle(
+    classifier: Any, xy: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As pins asks: refused, naming the argument, before the model file is fetched."""
+    monkeypatch.delenv("PINS_ALLOW_PICKLE_READ", raising=False)
+    folder = pinyard.board_memory()
+    result = folder.pin_write(ModelBundle(classifier, prototype=xy[0]), "clf")
+    with pytest.raises(
+        InsecureReadError, match=r"allow_pickle_read=True.*PINS_ALLOW_PICKLE_READ=1"
+    ):
+        ModelBundle.from_pin(folder, "clf", result.version)
+    monkeypatch.setenv("PINS_ALLOW_PICKLE_READ", "1")
+    assert ModelBundle.from_pin(folder, "clf", result.version).sha256 == result.files[0].sha256

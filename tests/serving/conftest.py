@@ -69,7 +69,7 @@ def served(
     """``with served(**create_app_kwargs) as client:`` a server for a fresh board."""
     from pinyard.serving import create_app
 
-    board = pinyard.board_folder(tmp_path / "board")
+    board = pinyard.board_folder(tmp_path / "board", allow_pickle_read=True)
     result = board.pin_write(ModelBundle(model, prototype=train), "income")
 
     def start(**kwargs: Any) -> AbstractContextManager[httpx.Client]:

@@ -15,7 +15,12 @@ import pyarrow.parquet as pq
 import pytest
 
 import pinyard
-from pinyard.errors import IntegrityError, InvalidArgumentError, VersionNotFoundError
+from pinyard.errors import (
+    InsecureReadError,
+    IntegrityError,
+    InvalidArgumentError,
+    VersionNotFoundError,
+)
 from pinyard.models import ModelBundle
 from pinyard.serving import create_app
 
@@ -198,7 +203,7 @@ def failing(data: pd.DataFrame) -> Any:
 
 
 def test_internal_errors_are_500_without_a_traceback(train: pd.DataFrame, tmp_path: Path) -> None:
-    board = pinyard.board_folder(tmp_path / "b")
+    board = pinyard.board_folder(tmp_path / "b", allow_pickle_read=True)
     version = board.pin_write(ModelBundle(failing, prototype=train), "bad").version
     with running(create_app(board, "bad", version)) as client:
         response = client.post("/predict", json=[ROW])
@@ -241,7 +246,7 @@ def test_the_server_refuses_to_start_on_bad_versions(served: Any) -> None:
 
 
 def test_json_output_of_non_finite_values_is_null(train: pd.DataFrame, tmp_path: Path) -> None:
-    board = pinyard.board_folder(tmp_path / "b")
+    board = pinyard.board_folder(tmp_path / "b", allow_pickle_read=True)
     version = board.pin_write(ModelBundle(nan_model, prototype=train), "nan").version
     with running(create_app(board, "nan", version)) as client:
         assert json.loads(client.post("/predict", json=[ROW, ROW]).text) == {
@@ -295,7 +300,7 @@ def test_digest_checks_and_docker_files_never_unpickle(
     from pinyard.serving import write_docker_files
 
     marker = tmp_path / "unpickled"
-    board = pinyard.board_folder(tmp_path / "b")
+    board = pinyard.board_folder(tmp_path / "b", allow_pickle_read=True)
     version = board.pin_write(ModelBundle(Tripwire(str(marker)), prototype=train), "t").version
     marker.unlink(missing_ok=True)  # pickling for the environment record rebuilt nothing
     with pytest.raises(IntegrityError, match="not the expected"):
@@ -371,3 +376,12 @@ def test_parquet_text_columns_come_back_as_plain_text(served: Any, train: pd.Dat
             headers={"content-type": "application/vnd.apache.parquet"},
         )
         assert response.status_code == 200, response.text
+
+
+def test_the_app_needs_a_board_allowed_to_unpickle(
+    served: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PINS_ALLOW_PICKLE_READ", raising=False)
+    board = pinyard.board_folder(tmp_path / "board")
+    with pytest.raises(InsecureReadError, match="allow_pickle_read=True"):
+        create_app(board, "income", served.result.version)

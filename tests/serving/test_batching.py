@@ -71,7 +71,7 @@ def post_all(base_url: str, bodies: list[Any]) -> list[httpx.Response]:
 
 
 def board_with(model: Any, tmp_path: Path) -> tuple[Any, str]:
-    board = pinyard.board_folder(tmp_path / "b")
+    board = pinyard.board_folder(tmp_path / "b", allow_pickle_read=True)
     frame = pd.DataFrame({"x": np.arange(10.0)})
     return board, board.pin_write(ModelBundle(model, prototype=frame), "m").version
 

@@ -66,7 +66,16 @@ def test_serve_refuses_unclear_or_unguarded_requests(
 def test_serve_latest_logs_the_version_it_pinned(served: Any, board_dir: str) -> None:
     port = free_port()
     process = subprocess.Popen(
-        [*PINYARD, "serve", board_dir, "income", "--latest", "--port", str(port)],
+        [
+            *PINYARD,
+            "serve",
+            board_dir,
+            "income",
+            "--latest",
+            "--port",
+            str(port),
+            "--allow-pickle-read",
+        ],
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         text=True,
@@ -97,7 +106,7 @@ def test_docker_files_build_into_a_venv_that_serves_the_version(
 ) -> None:
     version = served.result.version
     monkeypatch.chdir(tmp_path)  # the board given as a relative path, as a user types it
-    code = main(["docker", "board", "income", "--latest", "--out", "image"])
+    code = main(["docker", "board", "income", "--latest", "--out", "image", "--allow-pickle-read"])
     assert code == 0
     printed = capsys.readouterr()
     assert f"--latest is version {version}" in printed.err
@@ -120,6 +129,7 @@ def test_docker_files_build_into_a_venv_that_serves_the_version(
     assert served.result.files[0].sha256 in app
     assert str(tmp_path) not in app  # no path of the machine that wrote it
     assert "'board'" not in app
+    assert "allow_pickle_read=True" in app  # allowed here, for exactly that sha256
 
     # No Docker engine here: do what the Dockerfile does, in a fresh venv, from a copy of
     # the build context alone (its wheel and requirements; packages from the index).
@@ -180,6 +190,26 @@ def test_docker_files_of_a_remote_board_name_its_url(served: Any, tmp_path: Path
     assert "or 's3://bucket/root'" in Path(files.app).read_text()
     assert "-v " not in Path(files.dockerfile).read_text()  # nothing to mount
     assert any(line.startswith("s3fs==") for line in Path(files.requirements).read_text().split())
+
+
+@pytest.mark.parametrize("command", ["serve", "docker"])
+def test_serve_and_docker_need_leave_to_unpickle(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    served: Any,
+    board_dir: str,
+    tmp_path: Path,
+    command: str,
+) -> None:
+    """As pins asks: the model is a pickle, so the command says which flag allows it."""
+    monkeypatch.delenv("PINS_ALLOW_PICKLE_READ", raising=False)
+    extra = ["--out", str(tmp_path / "image")] if command == "docker" else []
+    code = main([command, board_dir, "income", "--version", served.result.version, *extra])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "pass --allow-pickle-read" in err
+    assert "PINS_ALLOW_PICKLE_READ=1" in err
+    assert not (tmp_path / "image").exists()
 
 
 def run(args: list[str], cwd: Path | str | None = None) -> None:

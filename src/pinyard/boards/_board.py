@@ -89,11 +89,8 @@ class Board(BoardBase):
                 f"pin {name!r} version {meta.version} has {len(meta.file_names)} files; type "
                 f"{meta.type!r} reads one. Use pin_download({name!r}) to get them."
             )
-        if serializer.pickles and not self.allow_pickle_read:
-            raise UnverifiedError(
-                f"pin {name!r} is of type {meta.type!r}, which is unpickled on read, and this "
-                "board was opened with allow_pickle_read=False"
-            )
+        if serializer.pickles:
+            self.check_pickle_read(name, meta.type)
         version_dir = self._version_dir(name, meta.version)
         opened = open_verified(self.store, self.cache, meta, version_dir, index)
         with opened as (stream, verified):

@@ -21,6 +21,7 @@ from pinyard.boards._names import (
     validate_pin_name,
     validate_version_id,
 )
+from pinyard.boards._pickles import check_flag, pickle_read_allowed, refusal
 from pinyard.boards._reading import read_meta, read_meta_bytes
 from pinyard.boards._store import Store
 from pinyard.boards._version import PinVersion
@@ -66,7 +67,7 @@ class BoardBase:
         *,
         pins_prefix: str,
         kind: Literal["pinyard", "pins"],
-        allow_pickle_read: bool = True,
+        allow_pickle_read: bool | None = None,
         cache: Cache | None = None,
         progress: bool | None = None,
         versioned: bool = True,
@@ -77,12 +78,25 @@ class BoardBase:
         self.progress = progress
         self.cache = cache if cache is not None or not store.needs_cache else Cache()
         self.kind = kind
-        self.allow_pickle_read = allow_pickle_read
+        #: True or False as given; None: ``PINS_ALLOW_PICKLE_READ`` decides.
+        self.allow_pickle_read = check_flag(allow_pickle_read)
         self._pins = pins_prefix.strip("/")
         self._hooks: list[ProtectionHook] = (
             [factory(self) for factory in _PROTECTION_FACTORIES] if kind == "pinyard" else []
         )
         self._download_dir: str | None = None
+
+    def pickle_read_allowed(self) -> bool:
+        """Whether this board may unpickle (type ``joblib``): its ``allow_pickle_read``, or
+        when that was left out, ``PINS_ALLOW_PICKLE_READ`` (as pins decides)."""
+        return pickle_read_allowed(self.allow_pickle_read)
+
+    def check_pickle_read(self, name: str, pin_type: str, how: str = "") -> None:
+        """Raise `InsecureReadError` for pin ``name`` of type ``pin_type``, naming what to
+        pass (``how``: default, the board constructors' argument), unless this board may
+        unpickle."""
+        if not self.pickle_read_allowed():
+            raise refusal(name, pin_type, self.store.url, how)
 
     def __repr__(self) -> str:
         return f"<pinyard {self.kind} board at {self.store.url}>"

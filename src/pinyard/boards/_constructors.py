@@ -17,6 +17,7 @@ from pinyard.boards._local import LocalStore
 from pinyard.boards._memory import MemoryStore
 from pinyard.boards._meta import META_FILENAME
 from pinyard.boards._names import is_version_id
+from pinyard.boards._pickles import check_flag
 from pinyard.boards._remote import RemoteStore
 from pinyard.boards._store import Store
 from pinyard.errors import (
@@ -40,7 +41,7 @@ def board_folder(
     *,
     versioned: bool = True,
     create: bool = True,
-    allow_pickle_read: bool = True,
+    allow_pickle_read: bool | None = None,
     progress: bool | None = None,
 ) -> Board:
     """A pinyard board in a local folder (created, with its marker, if absent or empty).
@@ -60,14 +61,14 @@ def board_folder(
     )
 
 
-def board_temp(*, versioned: bool = True, allow_pickle_read: bool = True) -> Board:
+def board_temp(*, versioned: bool = True, allow_pickle_read: bool | None = None) -> Board:
     """A pinyard board in a new temporary folder, removed when the process exits."""
     root = tempfile.mkdtemp(prefix="pinyard-board-")
     atexit.register(shutil.rmtree, root, ignore_errors=True)
     return board_folder(root, versioned=versioned, allow_pickle_read=allow_pickle_read)
 
 
-def board_memory(*, versioned: bool = True, allow_pickle_read: bool = True) -> Board:
+def board_memory(*, versioned: bool = True, allow_pickle_read: bool | None = None) -> Board:
     """A pinyard board held in this process's memory (tests, examples)."""
     return _open_pinyard(
         MemoryStore(), True, allow_pickle_read=allow_pickle_read, versioned=versioned
@@ -81,7 +82,7 @@ def board(
     *,
     versioned: bool = True,
     create: bool = True,
-    allow_pickle_read: bool = True,
+    allow_pickle_read: bool | None = None,
     cache: Cache | None = None,
     progress: bool | None = None,
     storage_options: dict[str, Any] | None = None,
@@ -98,6 +99,12 @@ def board(
     instance metadata). Remote boards keep a local cache (``cache=``,
     default `Cache()`). A location holding a plain pins board opens as that
     pins board, as in `board_folder`.
+
+    ``allow_pickle_read`` works as in pins: reading a ``joblib`` pin (or loading
+    a model bundle) unpickles it, which can run code chosen by its writer, so it
+    is refused unless this is True or, when it is left out, the environment
+    variable ``PINS_ALLOW_PICKLE_READ`` is 1. The same holds for every board
+    constructor.
     """
     url = _join_protocol(os.fspath(url), path)
     options = {**(storage_options or {}), **more_options}
@@ -151,6 +158,7 @@ def _strip_scheme(path: str, *schemes: str) -> str:
 
 
 def _open_pinyard(store: Store, create: bool, **board_args: Any) -> Board:
+    check_flag(board_args.get("allow_pickle_read"))  # before anything is created
     try:
         marker = store.read_bytes(MARKER)  # one request for an existing board
     except FileNotFoundError:
@@ -222,7 +230,7 @@ def board_pins(
     url: str | os.PathLike[str],
     *,
     versioned: bool = True,
-    allow_pickle_read: bool = True,
+    allow_pickle_read: bool | None = None,
     cache: Cache | None = None,
     progress: bool | None = None,
     **storage_options: Any,
@@ -232,6 +240,7 @@ def board_pins(
 
     Writes stage outside the board so pins readers never see a partial version.
     """
+    check_flag(allow_pickle_read)
     url = os.fspath(url)
     store = _store_for_url(url, None, storage_options)
     if isinstance(store, LocalStore):

@@ -25,6 +25,7 @@ EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
     (errors.PromotionRefusedError, 7),
     (errors.InvalidNameError, 2),
     (errors.InvalidArgumentError, 2),
+    (errors.InsecureReadError, 2),
     (errors.RunStateError, 2),
     (errors.PinyardError, 1),
 )

@@ -9,7 +9,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pinyard
-from pinyard.errors import InvalidArgumentError
+from pinyard.boards._pickles import refusal
+from pinyard.errors import InsecureReadError, InvalidArgumentError
 
 Add = Callable[[str, Callable[[argparse.Namespace], Any], str], Any]
 
@@ -69,13 +70,32 @@ def _choice(board: pinyard.Board, args: argparse.Namespace) -> dict[str, Any]:
     )
 
 
+def _open(args: argparse.Namespace) -> pinyard.Board:
+    """The board, allowed to unpickle with --allow-pickle-read (else as pins decides)."""
+    return pinyard.board(args.board, create=False, allow_pickle_read=args.allow_pickle_read)
+
+
+def _pickle_flag_named(command: Callable[[argparse.Namespace], Any]) -> Any:
+    """Say which flag allows unpickling when the board refused it (the board's own
+    message names the Python argument)."""
+
+    def run(args: argparse.Namespace) -> Any:
+        try:
+            return command(args)
+        except InsecureReadError as exc:
+            raise refusal(exc.pin, exc.pin_type, args.board, "--allow-pickle-read") from None
+
+    return run
+
+
+@_pickle_flag_named
 def _cmd_serve(args: argparse.Namespace) -> None:
     from pinyard.serving import serve
     from pinyard.serving._serve import TOKEN_ENV, check_exposure
 
     token = args.token if args.token is not None else os.environ.get(TOKEN_ENV) or None
     check_exposure(args.host, token, args.no_auth)  # before loading anything
-    board = pinyard.board(args.board, create=False)
+    board = _open(args)
     serve(
         board,
         **_choice(board, args),
@@ -88,10 +108,11 @@ def _cmd_serve(args: argparse.Namespace) -> None:
     )
 
 
+@_pickle_flag_named
 def _cmd_docker(args: argparse.Namespace) -> Any:
     from pinyard.serving import write_docker_files
 
-    board = pinyard.board(args.board, create=False)
+    board = _open(args)
     version = _resolve(board, args, "writing Docker files that serve")
     files = write_docker_files(board, args.name, version, args.out, port=args.port)
     return {
@@ -111,6 +132,13 @@ def _version_args(cmd: Any, name_help: str = "pin name of the model bundle") -> 
         "--latest", action="store_true", help="take the newest version now (it is logged)"
     )
     cmd.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    cmd.add_argument(
+        "--allow-pickle-read",
+        action="store_const",
+        const=True,
+        default=None,
+        help="allow unpickling the model (as pins asks; else PINS_ALLOW_PICKLE_READ=1 does)",
+    )
 
 
 def add_model_commands(add: Add) -> None:

@@ -142,6 +142,8 @@ class ModelBundle:
     ) -> ModelBundle:
         """Read a bundle (or a pin written by ``vetiver_pin_write``) from ``board``.
 
+        Loading unpickles the model, so ``board`` must allow it (``allow_pickle_read=True``
+        or ``PINS_ALLOW_PICKLE_READ=1``, as in pins; else `InsecureReadError`).
         The model file is verified before it is unpickled, and must have the
         digest ``sha256`` when one is given. If Python or a recorded package
         differs here, an `EnvironmentMismatchWarning` lists the differences;
@@ -150,6 +152,7 @@ class ModelBundle:
         """
         stored = StoredBundle.read(board, name, version)
         meta = stored.meta
+        board.check_pickle_read(name, meta.type)  # before anything is downloaded
         _check_environment(stored.environment, name, meta.version, strict)
         digest = stored.sha256(board)
         if sha256 is not None and digest != sha256.lower():

@@ -56,10 +56,12 @@ def create_app(
     and serves that version for good; ``follow`` checks the alias every
     ``interval`` seconds and swaps each new, verified, compatible holder in
     without failing a request (see docs/serving.md, "Following the registry").
-    The model file's sha256 is checked before it is unpickled (against the one
-    the registry event recorded, and ``sha256`` when given with ``version``),
-    so a server never starts on bytes that do not verify. Endpoints: ``POST
-    /predict`` (and one per other method the model offers, e.g.
+    Loading unpickles the model, so ``board`` must allow it, as pins asks:
+    ``allow_pickle_read=True`` or ``PINS_ALLOW_PICKLE_READ=1`` (else
+    `InsecureReadError`). The model file's sha256 is checked before it is
+    unpickled (against the one the registry event recorded, and ``sha256``
+    when given with ``version``), so a server never starts on bytes that do
+    not verify. Endpoints: ``POST /predict`` (and one per other method the model offers, e.g.
     ``/predict_proba``), ``GET /ping``, ``GET /metadata``, ``GET /signature``
     and the OpenAPI docs at ``/docs``. With ``token``, every endpoint but
     ``/ping`` needs ``Authorization: Bearer <token>``. Requests that arrive

@@ -48,6 +48,9 @@ serve(
     host=os.environ.get("PINYARD_HOST", "0.0.0.0"),
     port=int(os.environ.get("PINYARD_PORT", "{port}")),
     no_auth=os.environ.get("PINYARD_NO_AUTH") == "1",
+    # Unpickling was allowed when these files were written; the sha256 above pins the
+    # exact file that is unpickled.
+    allow_pickle_read=True,
 )
 '''
 
@@ -96,12 +99,16 @@ def write_docker_files(
     serves exactly ``version`` and checks its sha256 at start. A remote board's
     URL is written into it; a folder board is never (its path means nothing
     on another machine): the container reads it from PINYARD_BOARD.
+    The container unpickles the model, so ``board`` must allow that here
+    (``allow_pickle_read=True`` or ``PINS_ALLOW_PICKLE_READ=1``); the app then
+    allows it for exactly that sha256.
     """
     from pinyard.models._bundle import StoredBundle
 
     if not isinstance(version, str) or not version:
         raise InvalidArgumentError("pinyard docker needs an explicit version (--version V)")
     stored = StoredBundle.read(board, name, version)  # the metadata: nothing is unpickled
+    board.check_pickle_read(name, stored.meta.type)
     environment = stored.environment
     url = board_url or board.store.url
     remote = "://" in url and not url.startswith("file://")

@@ -55,6 +55,7 @@ def serve(
     sha256: str | None = None,
     max_body_bytes: int | None = None,
     strict: bool = False,
+    allow_pickle_read: bool | None = None,
 ) -> None:
     """Serve ``name`` from ``board`` (a Board or a URL) until stopped: exactly ``version``,
     the version ``alias`` holds now, or whatever ``follow`` holds as it moves (checked
@@ -63,6 +64,9 @@ def serve(
     ``token`` defaults to the ``PINYARD_TOKEN`` environment variable. Binding
     anything but a loopback address needs a token, or ``no_auth=True``. What
     it pins and every swap are logged to stderr.
+    Loading the model unpickles it: a board opened from a URL here gets
+    ``allow_pickle_read`` (as pins: None leaves it to ``PINS_ALLOW_PICKLE_READ``);
+    a Board passed in must allow it itself.
     """
     import uvicorn
 
@@ -73,7 +77,11 @@ def serve(
     token = token if token is not None else os.environ.get(TOKEN_ENV) or None
     check_exposure(host, token, no_auth)
     log_to_stderr()
-    opened = open_board(board, create=False) if isinstance(board, str) else board
+    opened = (
+        open_board(board, create=False, allow_pickle_read=allow_pickle_read)
+        if isinstance(board, str)
+        else board
+    )
     app = create_app(
         opened,
         name,

@@ -66,10 +66,28 @@ class BoardTests:
     def test_joblib_round_trip(self, board: Board) -> None:
         obj = {"weights": (1.5, 2.5), "labels": {"x", "y"}}
         assert board.pin_write(obj, "model", type="joblib").type == "joblib"
+        board.allow_pickle_read = True  # as if opened with allow_pickle_read=True
         assert board.pin_read("model") == obj
+
+    def test_pickles_are_read_only_when_allowed(
+        self, board: Board, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """As in pins: refused unless the board allows it or PINS_ALLOW_PICKLE_READ=1."""
+        board.pin_write({"k": 1}, "model", type="joblib")
+        board.allow_pickle_read = None
+        monkeypatch.delenv("PINS_ALLOW_PICKLE_READ", raising=False)
+        UNPICKLED.clear()
+        with pytest.raises(errors.InsecureReadError, match="allow_pickle_read=True"):
+            board.pin_read("model")
+        monkeypatch.setenv("PINS_ALLOW_PICKLE_READ", "1")
+        assert board.pin_read("model") == {"k": 1}
+        board.allow_pickle_read = False  # the argument wins over the variable
+        with pytest.raises(errors.InsecureReadError, match="PINS_ALLOW_PICKLE_READ=1"):
+            board.pin_read("model")
 
     def test_object_that_is_not_data_defaults_to_joblib(self, board: Board) -> None:
         assert board.pin_write(complex(1, 2), "c").type == "joblib"
+        board.allow_pickle_read = True
         assert board.pin_read("c") == complex(1, 2)
 
     @pytest.mark.parametrize("type_name", ["parquet", "arrow", "csv"])
@@ -152,6 +170,7 @@ class BoardTests:
     def test_corrupt_pickle_is_never_unpickled(self, board: Board) -> None:
         pickle = pytest.importorskip("pickle")
         board.pin_write({"safe": True}, "model", type="joblib")
+        board.allow_pickle_read = True
         UNPICKLED.clear()
         self.overwrite(board, self._data_path(board, "model"), pickle.dumps(_Tripwire()))
         with pytest.raises(errors.IntegrityError):
