@@ -30,6 +30,9 @@ PROXIED = ["s3_bucket_via_proxy", "azure_container_via_proxy", "gcs_bucket_via_p
 
 
 def open_board(bucket: Bucket, tmp_path: Path, **kwargs: Any) -> pinyard.Board:
+    """A board on ``bucket`` with a cache of its own; it may unpickle (these tests are about
+    storage; tests/boards/test_pickle_reads.py has the refusals)."""
+    kwargs.setdefault("allow_pickle_read", True)
     return pinyard.board(
         f"{bucket.url}/team",
         cache=pinyard.Cache(tmp_path / f"cache-{time.monotonic_ns()}"),
@@ -723,7 +726,9 @@ WRITER = textwrap.dedent(
     os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
     import pinyard
     url, options, writer, writes, cache = sys.argv[1:6]
-    board = pinyard.board(url, cache=pinyard.Cache(cache), **json.loads(options))
+    board = pinyard.board(
+        url, cache=pinyard.Cache(cache), allow_pickle_read=True, **json.loads(options)
+    )
     for i in range(int(writes)):
         board.pin_write({"writer": int(writer), "i": i}, "shared")
     """
@@ -776,7 +781,9 @@ BIG_WRITER = textwrap.dedent(
     import numpy as np
     import pinyard
     url, options, cache = sys.argv[1:4]
-    board = pinyard.board(url, cache=pinyard.Cache(cache), **json.loads(options))
+    board = pinyard.board(
+        url, cache=pinyard.Cache(cache), allow_pickle_read=True, **json.loads(options)
+    )
     print("ready", flush=True)
     board.pin_write(np.ones(200 * 1024 * 1024 // 8), "big", type="joblib")
     print("done", flush=True)
@@ -913,7 +920,9 @@ READER = textwrap.dedent(
     os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
     import pinyard
     url, options, cache = sys.argv[1:4]
-    board = pinyard.board(url, cache=pinyard.Cache(cache), **json.loads(options))
+    board = pinyard.board(
+        url, cache=pinyard.Cache(cache), allow_pickle_read=True, **json.loads(options)
+    )
     print("ready", flush=True)
     print(board.pin_read("big").shape[0], flush=True)
     """

@@ -23,7 +23,7 @@ from tests.tracking.processes import RunningProcess
 
 @pytest.fixture
 def board(tmp_path: Path) -> pinyard.Board:
-    return pinyard.board_folder(tmp_path / "board")
+    return pinyard.board_folder(tmp_path / "board", allow_pickle_read=True)  # logged models
 
 
 @pytest.fixture
