@@ -4,6 +4,8 @@ lost responses, concurrent processes, killed writers and clear errors."""
 from __future__ import annotations
 
 import base64
+import contextlib
+import gc
 import hashlib
 import io
 import json
@@ -13,6 +15,7 @@ import sys
 import textwrap
 import threading
 import time
+import warnings
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -129,6 +132,49 @@ def test_listing_checks_folders_the_index_does_not_name(
     raw = board.store.read_bytes(f"pins/obj/{new}/data.txt")
     board.store.write_exclusive(f"pins/obj/{pending}/data.txt", raw)
     assert [v.version for v in board.pin_versions("obj", as_df=False)][-1] == pending
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_versions_pins_python_writes_and_deletes_behind_the_index_are_listed_right(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """The index names only what pinyard's listings saw. Versions the real pins-python
+    writes afterwards are found (a check each when few, an undelimited listing from the
+    first of them when many), a folder without data.txt among them is not listed, and a
+    version pins-python deletes is gone from the listing."""
+    import pins
+
+    bucket: Bucket = request.getfixturevalue(backend)
+    board = open_board(bucket, tmp_path)
+    ours = _many_versions(bucket, board, 20)
+    board.pin_versions("obj")  # writes the index
+    theirs = pins.board(bucket.protocol, bucket.path("team", "pins"),
+                        storage_options=bucket.storage_options, cache=None)  # fmt: skip
+
+    def listed() -> list[str]:
+        fresh = open_board(bucket, tmp_path)  # another machine: nothing cached
+        return [v.version for v in fresh.pin_versions("obj", as_df=False)]
+
+    def pins_writes(start: int, n: int) -> list[str]:
+        # pins-python 0.9.2 leaves files open while writing (ResourceWarning); not ours.
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore", ResourceWarning)
+            written = [theirs.pin_write({"k": start + i}, "obj", type="json") for i in range(n)]
+            gc.collect()
+        return [meta.version.version for meta in written]
+
+    few = pins_writes(100, 2)
+    assert listed() == sorted([*ours, *few])
+    many = pins_writes(200, 20)
+    orphan = "20200101T120000Z-fffff"  # among them: a pins write cut short, no data.txt
+    bucket.fs.pipe(bucket.path("team", "pins", "obj", orphan, "obj.json"), b"{}")
+    assert listed() == sorted([*ours, *few, *many])
+    theirs.pin_version_delete("obj", ours[3])
+    theirs.pin_version_delete("obj", many[0])
+    assert listed() == sorted({*ours, *few, *many} - {ours[3], many[0]})
+    index = board.store.read_bytes("index/obj.txt").decode()
+    assert orphan not in index
+    assert ours[3] not in index  # the listing that saw it gone wrote the index again
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -12,7 +12,7 @@ from collections import Counter
 import pytest
 
 from pinyard import errors
-from pinyard.boards._listing import FEW, committed_versions, forget
+from pinyard.boards._listing import CHECKS_AT_ONCE, FEW, committed_versions, forget
 from pinyard.boards._memory import MemoryStore
 
 PIN = "pins/obj"
@@ -88,10 +88,10 @@ def test_new_folders_are_checked_one_by_one_when_few() -> None:
     ids = [version(i) for i in range(50)]
     add(store, *ids)
     listed(store)
-    new = [version(60 + i) for i in range(FEW)]
+    new = [version(60 + i) for i in range(CHECKS_AT_ONCE)]
     add(store, *new)
     assert listed(store) == ids + new
-    assert store.calls == {"check": FEW, "index written": 1}
+    assert store.calls == {"check": CHECKS_AT_ONCE, "index written": 1}
 
 
 def test_many_new_folders_are_listed_from_the_first_of_them() -> None:
@@ -99,10 +99,24 @@ def test_many_new_folders_are_listed_from_the_first_of_them() -> None:
     ids = [version(i) for i in range(50)]
     add(store, *ids)
     listed(store)
-    new = [version(60 + i) for i in range(FEW + 1)]
+    new = [version(60 + i) for i in range(CHECKS_AT_ONCE + 1)]
     add(store, *new)
     assert listed(store) == ids + new
     assert store.calls == {"undelimited listing": 1, "index written": 1}
+
+
+def test_an_old_folder_left_without_data_txt_costs_one_check_not_a_long_listing() -> None:
+    """A write cut short early in a long history (until gc removes it) is checked with
+    the new folders, one request each, not by listing every object written after it."""
+    store = ObjectStoreLike()
+    add(store, version(0), committed=False)
+    ids = [version(i) for i in range(1, 50)]
+    add(store, *ids)
+    assert listed(store) == ids
+    new = [version(60 + i) for i in range(FEW + 2)]
+    add(store, *new)
+    assert listed(store) == ids + new
+    assert store.calls == {"check": FEW + 3, "index written": 1}
 
 
 def test_a_folder_without_data_txt_is_never_listed() -> None:

@@ -172,7 +172,7 @@ def test_a_type_whose_extension_would_not_fit_is_refused() -> None:
 
 @pytest.fixture
 def board(tmp_path: Path) -> pinyard.Board:
-    return pinyard.board_folder(tmp_path / "board", create=True)
+    return pinyard.board_folder(tmp_path / "board", create=True, allow_pickle_read=True)
 
 
 def test_the_longest_name_is_written_and_read_with_every_extension(board: pinyard.Board) -> None:

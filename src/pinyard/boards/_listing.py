@@ -14,8 +14,8 @@ seen holding ``data.txt``. Listing a pin is then:
    each, all at once) instead of the index;
 3. folders the index does not name (new since it was written, written by pins
    or R, or not committed yet) are checked: one request each, all at once,
-   when there are at most `FEW`, else one undelimited LIST from the first of
-   them on;
+   when there are at most `CHECKS_AT_ONCE`, else one undelimited LIST from the
+   first of them on;
 4. when that changed what the index says, it is written again.
 
 A folder counts only once its ``data.txt`` has been seen, by this listing or an
@@ -23,7 +23,7 @@ earlier one; a committed version stays committed until it is deleted, and
 pinyard takes a version out of the index before deleting it (`forget`). An
 index entry whose folder is gone is ignored. A plain pins board has no room
 for an index (pins lists everything under its root): past `FEW` folders it is
-listed undelimited. See docs/decisions/0004-performance-status.md.
+listed undelimited. See docs/decisions/0017-listing-index.md.
 """
 
 from __future__ import annotations
@@ -43,6 +43,11 @@ INDEX_DIR = "index"
 #: through the index or an undelimited listing (a check costs about what a GET of the
 #: index does; many at once load the server as much as a listing).
 FEW = 4
+#: Up to this many folders the index does not name are checked one request each, all in
+#: flight at once (one round trip), rather than by an undelimited listing from the first
+#: of them on (which lists every object after it: a folder left without data.txt early
+#: in a long history would make every listing long).
+CHECKS_AT_ONCE = 16
 _HEADER = b"# pinyard listing index: version folders seen holding data.txt\n"
 log = logging.getLogger("pinyard")
 
@@ -66,7 +71,7 @@ def committed_versions(store: Store, pin_dir: str, index: str | None) -> list[st
     if index is None:
         return store.committed_versions(pin_dir, META_FILENAME)
     unknown = [f for f in folders if f not in known]
-    if len(unknown) <= FEW:
+    if len(unknown) <= CHECKS_AT_ONCE:
         seen = _checked(store, pin_dir, unknown)
     else:
         seen = set(store.committed_versions(pin_dir, META_FILENAME, unknown[0]))
