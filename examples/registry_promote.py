@@ -8,7 +8,8 @@ Run:  python examples/registry_promote.py [BOARD_FOLDER]      (default: ./pinyar
 Every registry step is one command from a shell too (see docs/cli-registry.md):
     pinyard registry transition BOARD house-price VERSION staging --reason "..."
     pinyard registry promote BOARD house-price VERSION production \\
-        --data house-eval --data-version EVAL_VERSION --target price --min-improvement 1000
+        --data house-eval --data-version EVAL_VERSION --target price --min-improvement 1000 \\
+        --allow-pickle-read
     pinyard registry rollback BOARD house-price production --reason "..."
     pinyard registry history BOARD house-price
     pinyard registry lineage BOARD house-price@production
@@ -68,7 +69,9 @@ def scores(evidence: dict[str, Any]) -> str:
 
 
 def main(board_folder: str) -> None:
-    board = pinyard.board_folder(board_folder)
+    # The gate loads the models it scores, which unpickles them (pins asks the same):
+    # this script reads back only the models it pins itself.
+    board = pinyard.board_folder(board_folder, allow_pickle_read=True)
     registry = pinyard.Registry(board, user="ana")  # default: $PINYARD_USER, else the login
     tracker = pinyard.Tracker(board, "house-price")
 
@@ -128,7 +131,7 @@ def main(board_folder: str) -> None:
     # --- Serving production, following the registry --------------------------------
     # (pinyard serve --follow is built separately; this is where it goes.)
     #
-    #     pinyard serve BOARD_FOLDER house-price --follow production
+    #     pinyard serve BOARD_FOLDER house-price --follow production --allow-pickle-read
     #
     # would serve the version production holds and swap to each new holder (after a
     # promote or a rollback) within one check interval.

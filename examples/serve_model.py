@@ -4,7 +4,8 @@ Needs: pip install 'pinyard[serve]' scikit-learn
 Run:   python examples/serve_model.py [BOARD_FOLDER]      (default: ./pinyard-board)
 
 The same server runs from a shell with
-    pinyard serve BOARD_FOLDER churn-model --version <the version printed below>
+    pinyard serve BOARD_FOLDER churn-model --version <the version printed below> \\
+        --allow-pickle-read
 """
 
 from __future__ import annotations

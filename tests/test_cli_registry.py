@@ -139,7 +139,8 @@ def json_mode(request: pytest.FixtureRequest) -> bool:
 
 
 def gate(where: CliBoard, *more: str) -> list[str]:
-    return ["--data", "holdout", "--data-version", where.data, "--target", "y", *more]
+    return ["--data", "holdout", "--data-version", where.data, "--target", "y",
+            "--allow-pickle-read", *more]  # fmt: skip
 
 
 def hash5(version: str) -> str:
@@ -508,8 +509,12 @@ BAD_INPUT = {
                          ["is not an ISO 8601 time"]),
     "evaluation data lacking a column": (["promote", "m", "{weak}", "canary", "--data",
                                           "holdout", "--data-version", "{data}", "--target",
-                                          "churned"], 2,
+                                          "churned", "--allow-pickle-read"], 2,
                                          ["has no column 'churned'", "columns: a, b, y"]),
+    "gate without leave to unpickle": (["promote", "m", "{weak}", "canary", "--data",
+                                        "holdout", "--data-version", "{data}", "--target",
+                                        "y"], 2,
+                                       ["pass --allow-pickle-read", "PINS_ALLOW_PICKLE_READ=1"]),
     "gate without a data version": (["promote", "m", "{weak}", "canary", "--data",
                                      "holdout", "--target", "y"], 2, ["--data-version"]),
     "unknown metric": (["promote", "m", "{weak}", "canary", "--data", "holdout",

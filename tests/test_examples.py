@@ -213,6 +213,6 @@ def test_registry_promote(tmp_path: Path) -> None:
     assert "  params:      {'model': 'tree-depth-2'}" in out
     assert "  held by:     stage production" in out
     assert (
-        "pinyard serve BOARD_FOLDER house-price --follow production"
+        "pinyard serve BOARD_FOLDER house-price --follow production --allow-pickle-read"
         in (EXAMPLES / "registry_promote.py").read_text()
     )

@@ -24,7 +24,9 @@ def write_versions(board: pinyard.Board, name: str = "m", count: int = 4) -> lis
 
 @pytest.fixture
 def board(tmp_path: Path) -> pinyard.Board:
-    return pinyard.board_folder(tmp_path / "board")
+    """A folder board that may unpickle: gates load the models they score (the refusal
+    without leave is tested in test_gates.py)."""
+    return pinyard.board_folder(tmp_path / "board", allow_pickle_read=True)
 
 
 @pytest.fixture

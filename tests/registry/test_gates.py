@@ -33,6 +33,21 @@ def rmse_of(board: pinyard.Board, version: str, frame: pd.DataFrame) -> float:
     return math.sqrt(metrics.mean_squared_error(frame["y"], predicted))
 
 
+def test_a_gate_needs_a_board_allowed_to_unpickle_and_records_nothing_without(
+    board: pinyard.Board, evaluation: tuple[str, pd.DataFrame], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Scoring loads the models, so the gate asks what pins asks, before any event."""
+    monkeypatch.delenv("PINS_ALLOW_PICKLE_READ", raising=False)
+    data_version, _ = evaluation
+    candidate = pin_regressor(board, LinearRegression(), regression_data())
+    refusing = Registry(pinyard.board_folder(board.store.url, create=False), user="ana")
+    gate = MetricGate("eval", version=data_version, target="y", metric="rmse")
+    with pytest.raises(errors.InsecureReadError, match="pass allow_pickle_read=True"):
+        refusing.promote("m", candidate, "champion", gate=gate, reason="first")
+    assert refusing.history("m") == []
+    assert refusing.aliases("m") == {}
+
+
 def test_a_worse_candidate_is_refused_with_both_scores_and_a_refused_event(
     registry: Registry, board: pinyard.Board, evaluation: tuple[str, pd.DataFrame]
 ) -> None:

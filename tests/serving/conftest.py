@@ -84,8 +84,9 @@ def served(
 
 @pytest.fixture
 def board(tmp_path: Any) -> pinyard.Board:
-    """An empty folder board at ``tmp_path / "board"``."""
-    return pinyard.board_folder(tmp_path / "board")
+    """An empty folder board at ``tmp_path / "board"``, allowed to unpickle (serving loads
+    models; the refusals are in test_app.py and test_cli_and_docker.py)."""
+    return pinyard.board_folder(tmp_path / "board", allow_pickle_read=True)
 
 
 @pytest.fixture

@@ -90,7 +90,7 @@ class Load:
 def open_s3(request: pytest.FixtureRequest, tmp_path: Path) -> pinyard.Board:
     bucket: Bucket = request.getfixturevalue("s3_bucket")
     return pinyard.board(f"{bucket.url}/team", cache=pinyard.Cache(tmp_path / "cache"),
-                         **bucket.storage_options)  # fmt: skip
+                         allow_pickle_read=True, **bucket.storage_options)  # fmt: skip
 
 
 def move(registry: pinyard.Registry, slot: str, version: str) -> None:
@@ -107,7 +107,11 @@ def move(registry: pinyard.Registry, slot: str, version: str) -> None:
 def test_a_follower_under_load_swaps_on_promote_and_rollback_without_a_failed_request(
     request: pytest.FixtureRequest, tmp_path: Path, backend: str, slot: str, interval: float
 ) -> None:
-    board = open_s3(request, tmp_path) if backend == "s3" else pinyard.board_folder(tmp_path / "b")
+    board = (
+        open_s3(request, tmp_path)
+        if backend == "s3"
+        else pinyard.board_folder(tmp_path / "b", allow_pickle_read=True)
+    )
     registry = pinyard.Registry(board, user="tester")
     v1, v2 = write(board, 1.0), write(board, 2.0)
     shas = {v: board.pin_meta("m", v).files[0].sha256 for v in (v1, v2)}

@@ -24,9 +24,10 @@ def test_serve_alias_pins_and_logs_once_while_serve_follow_swaps(
     registry.set_alias("m", ALIAS, v1)
     root, ports = str(tmp_path / "board"), (free_port(), free_port())
     commands = (
-        [*PINYARD, "serve", root, "m", "--alias", ALIAS, "--port", str(ports[0])],
-        [*PINYARD, "serve", root, "m", "--follow", ALIAS, "--interval", "0.2",
-         "--port", str(ports[1])],
+        [*PINYARD, "serve", root, "m", "--alias", ALIAS, "--allow-pickle-read",
+         "--port", str(ports[0])],
+        [*PINYARD, "serve", root, "m", "--follow", ALIAS, "--allow-pickle-read",
+         "--interval", "0.2", "--port", str(ports[1])],
     )  # fmt: skip
     env = {k: v for k, v in os.environ.items() if k != "PINYARD_TOKEN"}
     processes = [subprocess.Popen(c, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,

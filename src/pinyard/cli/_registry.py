@@ -34,6 +34,8 @@ _CLI_WORDS = (
     (r"see pin_versions\('([^']*)'\)", r"see `pinyard versions {board} \1`"),
     (r"\bforce=True", "--force"),
     (r"pass reason='\.\.\.'", "pass --reason '...'"),
+    (r"pass allow_pickle_read=True when opening the board \(.*?\.\.\.\)",
+     "pass --allow-pickle-read"),
 )  # fmt: skip
 
 
@@ -45,7 +47,8 @@ def cli_words(message: str, board: str) -> str:
 
 
 def open_registry(args: argparse.Namespace) -> Registry:
-    board = pinyard.board(args.board, create=False)
+    allow = getattr(args, "allow_pickle_read", None)  # only commands that unpickle have it
+    board = pinyard.board(args.board, create=False, allow_pickle_read=allow)
     return Registry(board, user=getattr(args, "user", None))
 
 
@@ -245,6 +248,14 @@ def add_registry_commands(sub: Any, epilog: str) -> None:
     cmd.add_argument("--force", action="store_true", help="skip the stage order (not the gate)")
     gate = cmd.add_argument_group("metric gate (scores candidate and holder on a frozen pin)")
     gate.add_argument("--data", metavar="PIN", default=None, help="evaluation set pin (a table)")
+    gate.add_argument(
+        "--allow-pickle-read",
+        action="store_const",
+        const=True,
+        default=None,
+        help="allow unpickling the models to score them (as pins asks; else "
+        "PINS_ALLOW_PICKLE_READ=1 does)",
+    )
     gate.add_argument("--data-version", metavar="V", default=None, help="its exact version id")
     gate.add_argument(
         "--target", metavar="COL", default=None, help="label column; the others are inputs"
