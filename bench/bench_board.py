@@ -328,7 +328,7 @@ class SkippedWaits:
     """pinyard's write clock with its waits skipped and added up instead.
 
     A pinyard write whose id would sort before the pin's newest one waits for
-    the next second (docs/decisions/0013); in this tight loop that is most
+    the next second (docs/decisions/0016); in this tight loop that is most
     writes, and the wait is not work. The clock moves on by the wait instead,
     so ids and order are as they would be, and the waits are reported apart.
     """
