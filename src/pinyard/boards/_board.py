@@ -18,7 +18,7 @@ from typing import Any
 
 from pinyard.boards._board_base import BoardBase
 from pinyard.boards._boundary import guarded
-from pinyard.boards._gc import GcReport, collect_garbage
+from pinyard.boards._gc import GcReport, collect_garbage, cutoff_of, gc_extensions
 from pinyard.boards._legacy import read_plan
 from pinyard.boards._meta import PinMeta
 from pinyard.boards._names import validate_new_pin_name
@@ -364,9 +364,16 @@ class Board(BoardBase):
 
     def gc(self, older_than: timedelta = timedelta(days=1), dry_run: bool = False) -> GcReport:
         """Remove leftovers of interrupted writes untouched for ``older_than``: staging
-        entries, and version folders without ``data.txt`` (which confuse pins readers)."""
+        entries, version folders without ``data.txt`` (which confuse pins readers),
+        temporary files, incomplete uploads and, under ``runs/``, artifacts no run
+        refers to and series of runs that never finished (never those of a live run).
+        ``dry_run=True`` only reports what would go."""
         staging = "staging" if self.kind == "pinyard" else None
-        return collect_garbage(self.store, self._pins, staging, older_than, dry_run)
+        report = collect_garbage(self.store, self._pins, staging, older_than, dry_run)
+        if self.kind == "pinyard":
+            for extension in gc_extensions():
+                extension(self, cutoff_of(older_than), dry_run, report)
+        return report
 
     def pin_delete(self, names: str | Sequence[str]) -> None:
         """Delete whole pins. Refused, before anything is deleted, if any version is protected."""

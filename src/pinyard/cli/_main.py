@@ -112,7 +112,9 @@ def _cmd_gc(args: argparse.Namespace) -> Any:
 
     report = _open(args.board).gc(timedelta(hours=args.older_than_hours), dry_run=args.dry_run)
     return {"dry_run": args.dry_run, "staging": report.staging,
-            "orphan_versions": report.orphan_versions, "uploads": report.uploads}  # fmt: skip
+            "orphan_versions": report.orphan_versions, "uploads": report.uploads,
+            "temporary": report.temporary, "run_artifacts": report.run_artifacts,
+            "run_series": report.run_series}  # fmt: skip
 
 
 def _cmd_runs(args: argparse.Namespace) -> Any:
