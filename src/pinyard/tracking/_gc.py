@@ -13,9 +13,10 @@ process still runs on this host or (another host's) its start record or series
 changed after the cutoff. Artifacts from up to `CLOCK_MARGIN_S` before a live
 run's start are kept too (clocks of writers and of the store differ). A run on
 another machine that writes nothing for longer than ``older_than`` is therefore
-taken for dead: choose ``older_than`` longer than the longest silence of a run. Everything else is judged by the cutoff too: only
-objects untouched since it go. Temporary files of small local writes are found by
-the board's own gc, anywhere on the board, ``runs/`` included.
+taken for dead: choose ``older_than`` longer than the longest silence of a run.
+Everything else is judged by the cutoff too: only objects untouched since it go.
+Temporary files of small local writes are found by the board's own gc, anywhere on
+the board, ``runs/`` included.
 
 Records are read as bytes, not parsed: any 64-hex string in a record keeps the
 artifact of that name, so a record damaged since it was written still protects
