@@ -98,7 +98,11 @@ def _cmd_verify(args: argparse.Namespace) -> Any:
 
 
 def _cmd_import_pins(args: argparse.Namespace) -> Any:
-    dest = pinyard.board(args.dest)
+    try:
+        dest = pinyard.board(args.dest, create=True if args.create else None)
+    except errors.BoardNotFoundError as exc:  # name the CLI's flag, not the Python argument
+        message = str(exc).replace("pass create=True to board()", "pass --create")
+        raise errors.BoardNotFoundError(message) from None
     report = pinyard.import_pins(args.source, dest)
     return {
         "imported": [f"{n}@{v}" for n, v in report.imported],
@@ -178,7 +182,12 @@ def _parser() -> argparse.ArgumentParser:
         "Copy a plain pins board into a pinyard board, verifying every file.",
     )
     cmd.add_argument("source", help="path or URL of the pins board to copy from")
-    cmd.add_argument("dest", help="path or URL of the pinyard board (created if absent)")
+    cmd.add_argument(
+        "dest", help="path or URL of the pinyard board (created if absent, in an existing folder)"
+    )
+    cmd.add_argument(
+        "--create", action="store_true", help="also make the missing folders above dest"
+    )
     cmd = add(
         "gc",
         _cmd_gc,
