@@ -1,5 +1,5 @@
 """Run records, notes and metric series chunks carry a digest: an edited value never
-comes back as if true, and damage is a typed error naming the run and the file (0016)."""
+comes back as if true, and damage is a typed error naming the run and the file (decision 0018)."""
 
 from __future__ import annotations
 

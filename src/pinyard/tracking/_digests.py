@@ -1,5 +1,5 @@
 """Digests of what runs store: records and notes carry one, series chunks are named by
-theirs (0016). The threat is damage, not forgery, so the hash is xxh3-128, as for
+theirs (decision 0018). The threat is damage, not forgery, so the hash is xxh3-128, as for
 checkpoints: about ten times faster than sha256 and as sure to catch an edit.
 
 A record or note is compact JSON whose last key is ``digest``: the xxh3-128 (32

@@ -177,7 +177,7 @@ class Run:
         if not self._series:
             return
         body = json.dumps(self._series, allow_nan=True).encode("utf-8")
-        name = chunk_name(len(self._chunks), body)  # named by its digest (0016)
+        name = chunk_name(len(self._chunks), body)  # named by its digest (decision 0018)
         self._tracker._write(f"series/{self.run_id}/{name}", body)
         self._chunks.append(name)
         self._series = []
