@@ -27,13 +27,13 @@ keeps every artifact of the experiment for this pass.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import socket
 from typing import TYPE_CHECKING
 
 from pinyard.errors import InvalidArgumentError, PinyardError
 from pinyard.tracking._records import RunRecord, validate_experiment
-from pinyard.tracking._table import alive
 
 if TYPE_CHECKING:
     from pinyard.boards import Board, GcReport
@@ -148,3 +148,17 @@ def _live_since(
     ):
         return None
     return record.start_time.timestamp() - CLOCK_MARGIN_S
+
+
+def alive(pid: object) -> bool:
+    """False only when no process ``pid`` exists on this host (as the tracker's own
+    check, without its numpy import: gc runs where tracking's extras may be missing)."""
+    if not isinstance(pid, int) or isinstance(pid, bool):
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True
+    return True
