@@ -118,6 +118,7 @@ def grow_history(registry: Any, versions: list[str], events: int) -> dict[str, b
         raw = event.to_bytes()
         state.apply(event, event_sha256(raw))
         files[f"registry/{NAME}/events/{event_file(seq)}"] = raw
+    state.trim()  # as `Chain.write_snapshot` does
     files[f"registry/{NAME}/state.json"] = snapshot_bytes(state)
     return files
 
