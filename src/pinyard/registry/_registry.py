@@ -193,6 +193,15 @@ class Registry(RegistryReads):
         return self._move(name, slot, None, reason, op="rollback", force=True, choose=choose,
                           undo=target is None, config=config)  # fmt: skip
 
+    def _version_of(self, name: str, version: str) -> str:
+        """`version_id`, without reading the board for a full id the registry has recorded
+        (the plan checks that version's data.txt against the record before using it)."""
+        with self._lock:
+            known = self._states.get(name)
+            if known is not None and version in known.targets:
+                return version
+        return self.version_id(name, version)
+
     def _previous(self, name: str, state: State, slot: Slot) -> str | None:
         """What ``slot`` rolls back to; when that reaches further back than ``state`` keeps,
         the answer of the state replayed from every event up to the same one."""
@@ -234,7 +243,7 @@ class Registry(RegistryReads):
                 f"{slot!r} is not a stage of this board; its stages are "
                 f"{' -> '.join(config.all_stages)} (configure them with registry.configure)"
             )
-        fixed = self.version_id(name, version) if version is not None else None
+        fixed = self._version_of(name, version) if version is not None else None
         targets: dict[str, Any] = {}
         refusal: list[GateResult] = []
 
