@@ -18,7 +18,7 @@ DEFAULT_ARCHIVE = "archived"
 #: How many changes of each alias or stage a state keeps (its timeline and its rollback
 #: stack); older ones are cut when the state is written, so the snapshot and a write stay
 #: the same size however long the history. Reads that need more replay the events.
-KEEP = 512
+KEEP = 128
 
 
 class HistoryCut(Exception):  # noqa: N818 - a signal for the registry, never seen by users
