@@ -10,6 +10,7 @@ from pinyard.errors import PinyardError
 from pinyard.tracking import Tracker
 from pinyard.ui._charts import lines, scatter
 from pinyard.ui._html import e, error_box, link, number, table
+from pinyard.ui._lineage_pages import run_lineage
 
 PAGE_ROWS = 100
 MAX_POINTS = 2_000
@@ -181,7 +182,6 @@ def run_page(board: Board, experiment: str, run_id: str, key: str | None) -> str
                 ("end", record.end_time),
                 ("seed", record.seed),
                 ("commit", record.context.get("git_commit")),
-                ("data", record.data),
             )
         ],
     )
@@ -208,7 +208,15 @@ def run_page(board: Board, experiment: str, run_id: str, key: str | None) -> str
                 shown_key,
             )
         )
-    return facts + "<h2>Params</h2>" + params + "<h2>Metrics</h2>" + metrics + chart
+    return (
+        facts
+        + run_lineage(record)
+        + "<h2>Params</h2>"
+        + params
+        + "<h2>Metrics</h2>"
+        + metrics
+        + chart
+    )
 
 
 def compare_page(board: Board, experiment: str, run_ids: list[str], key: str | None) -> str:
