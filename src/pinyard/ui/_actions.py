@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from pinyard.boards import Board
 from pinyard.errors import ConflictError, InvalidArgumentError
-from pinyard.registry import Event, MetricGate, Registry, State
+from pinyard.registry import Event, MetricGate, Registry, State, parse_reference
 from pinyard.registry._gates import METRICS
 from pinyard.ui._html import e, error_box, pairs
 
@@ -120,6 +120,7 @@ def _last_change(registry: Registry, name: str, slot: str) -> str:
 def resolve(registry: Registry, action: Action) -> dict[str, str]:
     """What the action would do, in words (for the confirm page), checking every name
     and version it refers to; raises the registry's own errors for a wrong one."""
+    parse_reference(f"{action.name}@{action.slot}")  # a well-formed alias or stage name
     state = check_not_stale(registry, action)
     board = registry.board
     now = holders(state).get(action.slot)

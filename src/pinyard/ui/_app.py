@@ -12,7 +12,7 @@ import json
 import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -108,6 +108,25 @@ def create_ui_app(  # noqa: PLR0915 - the routes
     #: The CSRF token of every form this app renders: a page of another site cannot
     #: read it, so it cannot post a change in the user's name. New each time the UI starts.
     csrf = secrets.token_urlsafe(32)
+
+    @app.middleware("http")
+    async def no_slash_in_names(
+        request: Request, call_next: Callable[[Request], Awaitable[Any]]
+    ) -> Any:
+        """``/pins/a%2Fb`` would reach the version page of pin ``a`` once decoded: say
+        instead that no name has a '/'."""
+        raw = request.scope.get("raw_path") or b""
+        if b"%2f" in raw.lower():
+            segment = next(s for s in raw.split(b"/") if b"%2f" in s.lower())
+            name = unquote(segment.decode("utf-8", "replace"))
+            message = (
+                f"{name!r} cannot be a name: pin, version, registry, experiment and run "
+                "names never contain '/'"
+            )
+            if request.url.path.startswith("/api/"):
+                return JSONResponse({"detail": message}, 400)
+            return HTMLResponse(page("Bad address", where, error_box(message), who), 400)
+        return await call_next(request)
 
     if token is not None:
 

@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 from pinyard.boards import Board
-from pinyard.errors import PinyardError
+from pinyard.errors import NotFoundError, PinyardError
 from pinyard.tracking import Tracker
 from pinyard.ui._charts import lines, scatter
 from pinyard.ui._html import e, error_box, link, number, table
@@ -22,7 +22,14 @@ def tracker_for(board: Board, experiment: str) -> Tracker:
     runs it has read, and checks the board's listing on each query for new ones."""
     key = (id(board), experiment)
     if key not in _TRACKERS:
-        _TRACKERS[key] = Tracker(board, experiment)
+        tracker = Tracker(board, experiment)  # validates the name first
+        known = Tracker.experiments(board)
+        if experiment not in known:
+            raise NotFoundError(
+                f"experiment {experiment!r} does not exist on this board; its experiments are "
+                f"{', '.join(map(repr, known)) or 'none yet'}"
+            )
+        _TRACKERS[key] = tracker
     return _TRACKERS[key]
 
 
