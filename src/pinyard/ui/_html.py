@@ -30,6 +30,7 @@ th { font-weight: 600; white-space: nowrap; background: #f3f5f7; }
 th a { color: var(--fg); text-decoration: none; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 code, .mono { font: 12.5px ui-monospace, SFMono-Regular, Menlo, monospace; }
+main p, .grid span, .error, .notice { overflow-wrap: anywhere; }
 .muted { color: var(--muted); }
 .badge { display: inline-block; padding: 0 .45rem; border-radius: .6rem; font-size: .8rem;
          border: 1px solid var(--line); }
@@ -43,6 +44,8 @@ form.inline input[type=text] { flex: 1; padding: .35rem .5rem; font: inherit; }
 .grid { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; }
 svg text { font: 11px system-ui, sans-serif; fill: var(--muted); }
 tr.best td { background: #eef6ee; }
+pre { overflow-x: auto; white-space: pre-wrap; overflow-wrap: anywhere; }
+svg { max-width: 100%; height: auto; }
 header nav { display: flex; gap: 1rem; flex-wrap: wrap; }
 header .who { color: var(--muted); font-size: .85rem; }
 .notice { color: var(--ok); border: 1px solid var(--ok); background: #f2faf3;
@@ -69,7 +72,6 @@ button.primary { background: var(--accent); color: #fff; border: 1px solid var(-
   .grid { grid-template-columns: 1fr; }
   .grid span { overflow-wrap: anywhere; }
   form.inline { flex-wrap: wrap; }
-  svg { max-width: 100%; height: auto; }
 }
 """
 
@@ -97,7 +99,7 @@ def page(title: str, board_url: str, body: str, who: str = "") -> str:
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
         '<meta name=viewport content="width=device-width,initial-scale=1">'
         f"<title>{e(title)} · pinyard</title>"
-        '<link rel=stylesheet href="/static/ui.css"></head><body>'
+        '<link rel=icon href="data:,"><link rel=stylesheet href="/static/ui.css"></head><body>'
         f"<header><b>pinyard</b><nav>{nav}</nav><span class=board>{e(board_url)}</span>"
         + (f"<span class=who>{e(who)}</span>" if who else "")
         + "</header>"
