@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -78,6 +78,36 @@ class LineageBody(BaseModel):
     code_commit: str | None
     run_status: str | None
 
+
+# What the JSON API's paths take, for its OpenAPI schema. Each pattern is the plain
+# subset of what the server reads (so a request the schema allows is never refused as
+# malformed); the server answers any other name too, with 400 naming the rule it breaks
+# or 404. Documentation only: nothing is refused for not matching these.
+_PIN = r"[A-Za-z0-9_-](?:[A-Za-z0-9 ._-]{0,61}[A-Za-z0-9._-])?"
+PIN_NAME = Path(
+    description="A pin name (the portable form: letters, digits, ' ', '.', '_', '-').",
+    json_schema_extra={"pattern": f"^{_PIN}$", "not": {"enum": ["data.txt", "_pins.yaml"]}},
+)
+REFERENCE = Path(
+    description="NAME (its latest version), NAME:VERSION, NAME@ALIAS or NAME@STAGE.",
+    json_schema_extra={
+        "pattern": rf"^{_PIN}(?:@[a-z][a-z0-9_-]{{0,62}}|:[0-9]{{8}}T[0-9]{{6}}Z-[0-9a-f]{{5}})?$",
+        "not": {"enum": ["data.txt", "_pins.yaml"]},
+    },
+)
+EXPERIMENT = Path(
+    description="An experiment name.",
+    json_schema_extra={"pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$"},
+)
+WHERE = Query(
+    None,
+    description="A filter in the library's grammar, e.g. `params.alpha >= 1 and "
+    "metrics.rmse < 2`; one that does not parse is a 400 with the parser's message. "
+    "The pattern shows one comparison; and, or, not, in, like and parentheses work too.",
+    json_schema_extra={
+        "pattern": r"^(params|metrics)\.[a-z][a-z0-9_]{0,20} (<|<=|>|>=|=|!=) -?[0-9]{1,6}$"
+    },
+)
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "a malformed name, reference or filter"},
@@ -338,7 +368,7 @@ def create_ui_app(  # noqa: PLR0915 - the routes
         return api(board.pin_list)
 
     @app.get("/api/pins/{name}", response_model=list[PinVersionBody], responses=ERRORS)
-    def api_versions(name: str) -> JSONResponse:
+    def api_versions(name: str = PIN_NAME) -> JSONResponse:
         """A pin's versions, oldest first."""
         return api(
             lambda: [
@@ -348,7 +378,7 @@ def create_ui_app(  # noqa: PLR0915 - the routes
         )
 
     @app.get("/api/registry/{name}", response_model=RegistryBody, responses=ERRORS)
-    def api_registry(name: str) -> JSONResponse:
+    def api_registry(name: str = PIN_NAME) -> JSONResponse:
         """A name's aliases and stages now, and its events."""
 
         def render() -> dict[str, Any]:
@@ -363,13 +393,15 @@ def create_ui_app(  # noqa: PLR0915 - the routes
         return api(render)
 
     @app.get("/api/lineage/{reference}", response_model=LineageBody, responses=ERRORS)
-    def api_lineage(reference: str) -> JSONResponse:
+    def api_lineage(reference: str = REFERENCE) -> JSONResponse:
         """Where ``name:VERSION``, ``name@alias`` or ``name@stage`` came from: its digests,
         what holds it, the run that made it, the run's params, metrics, data and commit."""
         return api(lambda: Registry(board).lineage(reference).as_dict())
 
     @app.get("/api/runs/{experiment}", response_model=RunsBody, responses=ERRORS)
-    def api_runs(experiment: str, where: str | None = None, page: int = 1) -> JSONResponse:
+    def api_runs(
+        experiment: str = EXPERIMENT, where: str | None = WHERE, page: int = 1
+    ) -> JSONResponse:
         """One page (100 runs) of an experiment's runs, optionally filtered."""
 
         def render() -> dict[str, Any]:
