@@ -283,3 +283,27 @@ def test_the_cli_passes_read_only_and_user_and_refuses_without_a_token(
                  "--user", "carol"])  # fmt: skip
     assert code == 2
     assert "without a token" in capsys.readouterr().err
+
+
+def test_errors_speak_of_the_form_not_of_python(client: httpx.Client, sweep: Sweep) -> None:
+    registry = pinyard.Registry(sweep.board, user="ana")
+    registry.configure(stages=["staging", "production"], require_reason=True, reason="rules")
+    fields = form_fields(client.get("/registry/ridge").text, "promote")
+    fields.update(version=sweep.versions[0], to="production")
+    no_reason = post(client, "/registry/ridge/confirm", fields)
+    assert no_reason.status_code == 400
+    assert "fill in 'why'" in html_text(no_reason.text)
+    review = post(client, "/registry/ridge/confirm", {**fields, "reason": "skip staging"})
+    assert review.status_code == 200, review.text
+    skipped = post(client, "/registry/ridge/apply", form_fields_of_confirm(review.text))
+    assert skipped.status_code == 400
+    text = html_text(skipped.text)
+    assert "Tick 'out of stage order' to move it to 'production' anyway" in text
+    assert "force=True" not in text
+    forced = {**fields, "reason": "hotfix", "force": "1"}
+    review = post(client, "/registry/ridge/confirm", forced)
+    assert "out of the stage order" in review.text
+    done = post(client, "/registry/ridge/apply", form_fields_of_confirm(review.text))
+    assert done.status_code == 200, done.text
+    event = pinyard.Registry(sweep.board).history("ridge")[-1]
+    assert (event.slot, event.forced, event.actor) == ("production", True, "carol")

@@ -12,10 +12,11 @@ refused and the page says who moved it, when and to what.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 
 from pinyard.boards import Board
-from pinyard.errors import ConflictError, InvalidArgumentError
+from pinyard.errors import ConflictError, InvalidArgumentError, StageOrderError
 from pinyard.registry import Event, MetricGate, Registry, State, parse_reference
 from pinyard.registry._gates import METRICS
 from pinyard.ui._html import e, error_box, pairs
@@ -94,7 +95,12 @@ def holders(state: State) -> dict[str, str]:
 
 def check_not_stale(registry: Registry, action: Action) -> State:
     """The name's state now, if ``action``'s slot still holds what its page showed;
-    else `ConflictError` saying who moved it, when and to what."""
+    else `ConflictError` saying who moved it, when and to what. (Also refuses a form
+    without a reason on a board that requires one, in the form's words.)"""
+    if registry.config.require_reason and not action.reason.strip():
+        raise InvalidArgumentError(
+            "this board requires a reason for every registry change: fill in 'why'"
+        )
     state = registry.state(action.name)
     now = holders(state).get(action.slot)
     then = action.expected.get(action.slot)
@@ -278,3 +284,13 @@ def confirm_page(name: str, action: Action, facts: dict[str, str], csrf: str) ->
 
 def refused(name: str, message: str) -> str:
     return error_box(message) + f'<p><a href="/registry/{e(name)}">Back to {e(name)}</a></p>'
+
+
+def in_form_words(exc: Exception) -> str:
+    """An error of the registry, with its Python advice said as the form's controls."""
+    text = str(exc)
+    if isinstance(exc, StageOrderError):
+        text = re.sub(
+            r"Pass force=True to (.*) anyway", r"Tick 'out of stage order' to \1 anyway", text
+        )
+    return text

@@ -284,7 +284,12 @@ def create_ui_app(  # noqa: PLR0915 - the routes
                 else 500
             )  # fmt: skip
             return HTMLResponse(
-                page(f"Not changed: {name}", where, actions.refused(name, str(exc)), who),
+                page(
+                    f"Not changed: {name}",
+                    where,
+                    actions.refused(name, actions.in_form_words(exc)),
+                    who,
+                ),
                 status_code=status,
             )
         return RedirectResponse(f"/registry/{quote(name)}?done={event.seq}", status_code=303)
