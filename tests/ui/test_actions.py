@@ -307,3 +307,28 @@ def test_errors_speak_of_the_form_not_of_python(client: httpx.Client, sweep: Swe
     assert done.status_code == 200, done.text
     event = pinyard.Registry(sweep.board).history("ridge")[-1]
     assert (event.slot, event.forced, event.actor) == ("production", True, "carol")
+
+
+def test_a_move_between_the_stale_check_and_the_write_is_refused_too(
+    client: httpx.Client, sweep: Sweep, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pinyard.ui import _actions
+
+    checked = _actions.check_not_stale
+
+    def check_then_someone_moves_it(registry: pinyard.Registry, action: _actions.Action) -> object:
+        state = checked(registry, action)  # the page is not stale yet ...
+        pinyard.Registry(sweep.board, user="bob").set_alias(  # ... and now it is
+            "ridge", "champion", sweep.versions[2], reason="hotfix"
+        )
+        return state
+
+    fields = form_fields(client.get("/registry/ridge").text, "set_alias")
+    fields.update(alias="champion", version=sweep.versions[0], reason="lower val_rmse")
+    final = form_fields_of_confirm(post(client, "/registry/ridge/confirm", fields).text)
+    monkeypatch.setattr(_actions, "check_not_stale", check_then_someone_moves_it)
+    refused = post(client, "/registry/ridge/apply", final)
+    assert refused.status_code == 409, refused.text
+    assert "nothing was recorded" in refused.text
+    assert champion(sweep) == sweep.versions[2]  # bob's move stands, carol's is not written
+    assert [e.actor for e in pinyard.Registry(sweep.board).history("ridge")][-1] == "bob"

@@ -185,12 +185,16 @@ def gate_of(board: Board, action: Action) -> MetricGate:
 def apply(registry: Registry, action: Action) -> Event:
     """Record the action (after the stale check); the registry's errors pass through."""
     check_not_stale(registry, action)
+    # and again where the event is written, so a move between the two is refused too
+    expected = action.expected.get(action.slot)
     if action.op == "set_alias":
         return registry.set_alias(
-            action.name, action.slot, action.version or "", reason=action.reason
-        )
+            action.name, action.slot, action.version or "", reason=action.reason,
+            expected=expected,
+        )  # fmt: skip
     if action.op == "rollback":
-        return registry.rollback(action.name, action.slot, to=action.version, reason=action.reason)
+        return registry.rollback(action.name, action.slot, to=action.version,
+                                 reason=action.reason, expected=expected)  # fmt: skip
     gate = gate_of(registry.board, action) if action.gate else None
     return registry.promote(
         action.name,
@@ -199,6 +203,7 @@ def apply(registry: Registry, action: Action) -> Event:
         gate=gate,
         reason=action.reason,
         force=action.force,
+        expected=expected,
     )
 
 
