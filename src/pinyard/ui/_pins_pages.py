@@ -151,7 +151,7 @@ def registry_page(board: Board, name: str, csrf: str | None, done: str | None = 
     registry = Registry(board)
     (report,) = registry.verify(name)
     status = (
-        badge(True, f"chain verified: {report.events} events")
+        badge(True, f"chain verified: {report.events} event{'' if report.events == 1 else 's'}")
         if report.ok
         else (badge(False, "chain damaged") + "".join(error_box(p) for p in report.problems))
     )
