@@ -292,7 +292,7 @@ def test_fresh_pins_versions_carry_no_digest_and_read_without_a_new_warning(
     they read as before, checked against pin_hash, with no warning, and are flagged
     ``metadata_verified=False``; a damaged ``type`` in them is a typed error naming
     the version, not a raw decode or unpickling error."""
-    board = pinyard.board_pins(fresh["path"])
+    board = pinyard.board_pins(fresh["path"], allow_pickle_read=True)  # it reads a joblib pin
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         for name, expected in fresh["objects"].items():
