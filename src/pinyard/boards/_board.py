@@ -296,8 +296,9 @@ class Board(BoardBase):
 
     # -- deleting ------------------------------------------------------------
 
-    def pin_version_delete(self, name: str, version: str) -> None:
-        """Delete one version. The latest version and protected versions are refused."""
+    def pin_version_delete(self, name: str, version: str, *, dry_run: bool = False) -> None:
+        """Delete one version. The latest version and protected versions are refused
+        (with ``dry_run``, refused the same way, and nothing is deleted)."""
         version = self.pin_meta(name, version).version
         versions = self._versions(name)
         if version == versions[-1]:
@@ -308,16 +309,17 @@ class Board(BoardBase):
         reason = self._protection(name, version)
         if reason:
             raise ProtectedVersionError(f"pin {name!r} version {version} is protected: {reason}")
-        self.store.delete_tree(self._version_dir(name, version))
+        if not dry_run:
+            self.store.delete_tree(self._version_dir(name, version))
 
     def pin_versions_prune(
-        self, name: str, n: int | None = None, days: int | None = None
+        self, name: str, n: int | None = None, days: int | None = None, *, dry_run: bool = False
     ) -> list[str]:
         """Delete old versions, keeping the ``n`` newest or those of the last ``days`` days.
 
         The latest version is always kept, and so is every version a
         protection hook asks to keep (it is logged and skipped). Returns the
-        ids deleted.
+        ids deleted (with ``dry_run``, those it would delete; nothing is).
         """
         if (n is None) == (days is None):
             raise InvalidArgumentError("pin_versions_prune needs exactly one of n= or days=")
@@ -339,7 +341,8 @@ class Board(BoardBase):
             if reason:
                 log.info("pin %r: keeping protected version %s (%s)", name, version, reason)
                 continue
-            self.store.delete_tree(self._version_dir(name, version))
+            if not dry_run:
+                self.store.delete_tree(self._version_dir(name, version))
             deleted.append(version)
         return deleted
 
