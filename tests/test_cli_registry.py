@@ -492,7 +492,7 @@ BAD_INPUT = {
     "unknown name in history": (["history", "modle"], 3, ["modle does not exist"]),
     "unknown version": (["set-alias", "m", "champion", "20200101T000000Z-abcde"], 3,
                         ["pin 'm' has no version '20200101T000000Z-abcde'", "the latest is",
-                         "see `pinyard versions "]),
+                         "see `pinyard pins versions "]),
     "unknown hash": (["resolve", "m:00000"], 3, ["pin 'm' has no version with hash '00000'"]),
     "alias that is a stage name": (["set-alias", "m", "production", "{weak}"], 2,
                                    ["'production' is a stage of this board",

@@ -26,7 +26,8 @@ from pathlib import Path
 
 import pytest
 
-from pinyard.cli._main import _parser
+from pinyard.cli._common import normalize
+from pinyard.cli._main import parser as _parser
 from tests._example_envs import REPO, clean_env
 from tests._snippets import Block, blocks
 from tests.backends.conftest import moto_server  # noqa: F401 - a fixture, asked for by name
@@ -115,7 +116,8 @@ def parses(args: list[str]) -> bool:
     err = io.StringIO()
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
         try:
-            namespace = _parser().parse_args(args)
+            root = _parser()
+            namespace = root.parse_args(normalize(root, args))
         except SystemExit as exc:
             return exc.code == 0  # --help, --version
     return isinstance(namespace, argparse.Namespace)
