@@ -70,8 +70,21 @@ def storage_options(args: argparse.Namespace) -> dict[str, Any]:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise InvalidArgumentError(f"--storage-option {item!r} is not KEY=VALUE")
-        options[key] = {"true": True, "false": False}.get(value.lower(), value)
+        options[key] = _option_value(value)
     return options
+
+
+def _option_value(text: str) -> Any:
+    """``true``/``false`` and numbers as such (``-o retries=1``); anything else as text."""
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
 
 
 def open_board(args: argparse.Namespace, **more: Any) -> pinyard.Board:

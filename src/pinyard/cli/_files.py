@@ -34,6 +34,7 @@ def check_input(path: str) -> None:
 def load(path: str, type_name: str | None = None) -> tuple[Any, str]:
     """The object in a local file and the pin type to store it as: from the file's
     extension, or the type given (which is then also how the file is read)."""
+    check_input(path)
     suffix = Path(path).suffix.lower()
     guessed = WRITE_TYPES.get(suffix)
     reader = guessed or (type_name if type_name in set(WRITE_TYPES.values()) else None)
@@ -44,7 +45,6 @@ def load(path: str, type_name: str | None = None) -> tuple[Any, str]:
             "csv|parquet|json|arrow|joblib). To store the file as it is, use "
             "`pinyard pins upload`"
         )
-    check_input(path)
     import pandas as pd
 
     try:

@@ -4,9 +4,11 @@ public API; every error becomes one line and the exit code `EXIT_CODES` gives it
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import pinyard
@@ -222,11 +224,41 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = root.parse_args(normalize(root, _old_runs(words)))
     except SystemExit as exc:  # --help, --version, or a usage error (already printed)
         return int(exc.code) if isinstance(exc.code, int) else 2
-    try:
-        args.handler(args)
-    except (Exception, KeyboardInterrupt) as exc:
-        return _fail(exc, args)
+    with _log_lines(args):
+        try:
+            args.handler(args)
+        except (Exception, KeyboardInterrupt) as exc:
+            return _fail(exc, args)
     return 0
+
+
+class _LogLine(logging.Handler):
+    """pinyard's log warnings as ``pinyard: warning: ...`` lines in the CLI's words."""
+
+    def __init__(self, board: str | None) -> None:
+        super().__init__(logging.WARNING)
+        self.board = board
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = " ".join(cli_words(record.getMessage(), self.board).split())
+        print(f"pinyard: {record.levelname.lower()}: {text}", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def _log_lines(args: argparse.Namespace) -> Iterator[None]:
+    log = logging.getLogger("pinyard")
+    try:
+        board: str | None = board_url(args)
+    except errors.PinyardError:
+        board = None
+    handler, propagate = _LogLine(board), log.propagate
+    log.addHandler(handler)
+    log.propagate = False
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
+        log.propagate = propagate
 
 
 def _fail(exc: BaseException, args: argparse.Namespace) -> int:

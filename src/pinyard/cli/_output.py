@@ -56,6 +56,8 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], empty: str = ""
     heads = list(headers)
     widths = [max(len(r[i]) for r in [heads, *cells]) for i in range(len(heads))]
     limit = terminal_width()
+    if limit is not None:
+        limit = max(limit - 1, 20)  # a full-width line wraps on some terminals
     dropped = 0
     if limit is not None:
         widths, keep = _fit(widths, [len(h) for h in heads], limit)
@@ -67,25 +69,30 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], empty: str = ""
         parts = [_clip(c, w).ljust(w) for c, w in zip(row, widths, strict=False)]
         lines.append("  ".join(parts).rstrip())
     if dropped:
-        lines.append(
-            f"({dropped} more column{'s' if dropped != 1 else ''}: widen the terminal, "
-            "pipe the output, or use --json)"
-        )
+        lines.append(f"(+{dropped} column{'s' if dropped != 1 else ''}: see --json)")
     return "\n".join(lines)
 
 
 def _fit(widths: list[int], floors: list[int], limit: int) -> tuple[list[int], int]:
-    """Shrink the widest columns until the row fits ``limit`` (no column under its header
-    or 8 characters); if it still does not fit, keep only the leading columns that do."""
-    widths = list(widths)
-    while sum(widths) + 2 * (len(widths) - 1) > limit:
-        widest = max(range(len(widths)), key=lambda i: widths[i])
-        if widths[widest] <= max(8, floors[widest]):
+    """Widths that fit ``limit``, and how many leading columns to keep.
+
+    The first column (the name or id) is never shortened; the others may shrink to
+    their header or 10 characters. Columns at the end that cannot fit even so are left
+    out; then the widest of the rest are shortened until the row fits."""
+    floors = [widths[0]] + [min(w, max(f, 10)) for w, f in zip(widths[1:], floors[1:], strict=True)]
+
+    def span(values: list[int]) -> int:
+        return sum(values) + 2 * (len(values) - 1)
+
+    keep = len(widths)
+    while keep > 1 and span(floors[:keep]) > limit:
+        keep -= 1
+    widths = widths[:keep]
+    while span(widths) > limit:
+        widest = max(range(1, len(widths)), key=lambda i: widths[i] - floors[i], default=0)
+        if widest == 0 or widths[widest] <= floors[widest]:
             break
         widths[widest] -= 1
-    keep = len(widths)
-    while keep > 1 and sum(widths[:keep]) + 2 * (keep - 1) > limit:
-        keep -= 1
     return widths, keep
 
 

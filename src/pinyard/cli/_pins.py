@@ -15,7 +15,12 @@ import pinyard
 from pinyard.cli import _files
 from pinyard.cli._common import board_url, open_board, storage_options
 from pinyard.cli._output import confirm, emit, pairs, progress, size, table, when
-from pinyard.errors import IntegrityError, InvalidArgumentError, PinyardError
+from pinyard.errors import (
+    IntegrityError,
+    InvalidArgumentError,
+    PinyardError,
+    VersionNotFoundError,
+)
 
 READ_ROWS = 20  # rows `pins read` prints of a table (--rows changes it)
 
@@ -229,8 +234,8 @@ def _download(args: argparse.Namespace) -> None:
     total = sum(os.path.getsize(p) for p in paths)
     written = []
     with progress(f"copying {meta.name}", total) as advance:
-        for path in paths:
-            dest = os.path.join(out, os.path.basename(path))
+        for file_name, path in zip(meta.file_names, paths, strict=True):
+            dest = os.path.join(out, file_name)
             _copy(path, dest, advance)
             written.append(os.path.abspath(dest))
     doc = {"name": meta.name, "version": str(meta.version), "files": written, "size": total}
@@ -258,6 +263,12 @@ def _copy(src: str, dest: str, advance: Callable[[int], None]) -> None:
 def _delete_version(args: argparse.Namespace) -> None:
     board = open_board(args)
     version = str(board.pin_meta(args.name, args.version).version)
+    listed = [v.version for v in board.pin_versions(args.name, as_df=False)]
+    if version not in listed:  # a remote board's cache may still hold its metadata
+        raise VersionNotFoundError(
+            f"pin {args.name!r} has no version {version!r} (any more); see `pinyard pins "
+            f"versions {board_url(args)} {args.name}`"
+        )
     board.pin_version_delete(args.name, version, dry_run=True)  # refusals come first
     doc = {"name": args.name, "deleted": [version], "dry_run": args.dry_run}
     if args.dry_run:

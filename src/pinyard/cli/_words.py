@@ -35,6 +35,7 @@ _CLI_WORDS = (
      "write a newer version first (the latest version is never deleted)"),
     (r"first pin_versions_prune\('([^']*)', n=1\) \(or pin_delete it\)",
      r"first `pinyard pins prune {board} \1 --keep 1`"),
+    (r"pass force_identical_write=True", "pass --force-identical"),
     (r"use type='([a-z]+)'", r"use --type \1"),
     (r"use type=([a-z]+)", r"use --type \1"),
     (r"Import it\s+with pinyard import-pins", "Import it with `pinyard import-pins`"),
