@@ -118,8 +118,9 @@ def shared(
     return make_board(request.param, request, env, tmp_path_factory.mktemp("shared"))
 
 
-def make_board(kind: str, request: pytest.FixtureRequest, env: pytest.MonkeyPatch,
-               scratch: Path) -> Board:  # fmt: skip
+def make_board(
+    kind: str, request: pytest.FixtureRequest, env: pytest.MonkeyPatch, scratch: Path
+) -> Board:
     if kind == "folder":
         import fsspec
 
@@ -159,8 +160,13 @@ def test_pins_list_versions_meta(shared: Board, capsys: pytest.CaptureFixture[st
     url = shared.url
     text = cli(capsys, "pins", "list", url).ok().out
     assert re.search(r"^NAME\s+TYPE\s+SIZE\s+CREATED\s+LATEST\s+TITLE$", text, re.M)
-    assert re.search(r"^sales\s+parquet\s+[\d.]+ KiB\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ\s+"
-                     + shared.versions["sales"][-1] + r"\s+daily sales$", text, re.M)  # fmt: skip
+    assert re.search(
+        r"^sales\s+parquet\s+[\d.]+ KiB\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ\s+"
+        + shared.versions["sales"][-1]
+        + r"\s+daily sales$",
+        text,
+        re.M,
+    )
     docs = cli(capsys, "pins", "list", "--board", url, "--json").ok().doc
     assert [d["name"] for d in docs] == ["cfg", "report", "sales"]
     assert set(docs[0]) == {"name", "type", "title", "latest", "created", "size"}
@@ -169,7 +175,8 @@ def test_pins_list_versions_meta(shared: Board, capsys: pytest.CaptureFixture[st
 
     text = cli(capsys, "pins", "versions", url, "cfg").ok().out.splitlines()
     assert text[0].split() == ["VERSION", "CREATED", "SIZE", "TYPE", "HASH"]
-    assert text[-1].endswith("latest") and len(text) == 4
+    assert text[-1].endswith("latest")
+    assert len(text) == 4
     docs = cli(capsys, "pins", "versions", url, "cfg", "--json").ok().doc
     assert [d["version"] for d in docs] == shared.versions["cfg"]
     assert [d["latest"] for d in docs] == [False, False, True]
@@ -181,7 +188,10 @@ def test_pins_list_versions_meta(shared: Board, capsys: pytest.CaptureFixture[st
     assert re.search(r"file sales\.parquet: [\d.]+ KiB, sha256 [0-9a-f]{64}", text)
     doc = cli(capsys, "pins", "meta", url, "sales", "--json").ok().doc
     assert (doc["version"], doc["type"], doc["title"]) == (
-        shared.versions["sales"][-1], "parquet", "daily sales")  # fmt: skip
+        shared.versions["sales"][-1],
+        "parquet",
+        "daily sales",
+    )
     assert re.fullmatch(r"[0-9a-f]{64}", doc["files"][0]["sha256"])
 
 
@@ -198,8 +208,11 @@ def test_pins_read_prints_tables_and_json_or_writes_out(
     text = cli(capsys, "pins", "read", url, "sales", "--rows", "1").ok().out
     assert "(1 of 3 rows; --rows N for more, --out FILE for all)" in text
     assert json.loads(cli(capsys, "pins", "read", url, "cfg").ok().out) == {"k": 2}
-    doc = cli(capsys, "pins", "read", url, "cfg", "--version", shared.versions["cfg"][0],
-              "--json").ok().doc  # fmt: skip
+    doc = (
+        cli(capsys, "pins", "read", url, "cfg", "--version", shared.versions["cfg"][0], "--json")
+        .ok()
+        .doc
+    )
     assert (doc["kind"], doc["value"]) == ("value", {"k": 0})
     out = tmp_path / "sales.csv"
     doc = cli(capsys, "pins", "read", url, "sales", "--out", str(out), "--json").ok().doc
@@ -218,12 +231,21 @@ def test_runs_commands(shared: Board, capsys: pytest.CaptureFixture[str], tmp_pa
     assert [(d["experiment"], d["runs"], d["finished"]) for d in docs] == [("sweep", 3, 3)]
 
     lines = cli(capsys, "runs", "list", url, "sweep").ok().out.splitlines()
-    assert lines[0].split() == ["RUN_ID", "STATUS", "START_TIME", "DURATION", "lambda", "model",
-                                "loss", "rmse"]  # fmt: skip
+    assert lines[0].split() == [
+        "RUN_ID",
+        "STATUS",
+        "START_TIME",
+        "DURATION",
+        "lambda",
+        "model",
+        "loss",
+        "rmse",
+    ]
     assert lines[1].split()[0] == first
     assert re.search(r"  \d+ ms  |  \d+\.\d s  ", lines[1])  # a duration in human units
-    rows = cli(capsys, "runs", "list", url, "sweep", "--where", "metrics.rmse < 1",
-               "--json").ok().doc  # fmt: skip
+    rows = (
+        cli(capsys, "runs", "list", url, "sweep", "--where", "metrics.rmse < 1", "--json").ok().doc
+    )
     assert [r["run_id"] for r in rows] == [best]
     assert rows[0]["params.lambda"] == 1.0
     rows = cli(capsys, "runs", "search", url, "sweep", "params.lambda >= 1", "--json").ok().doc
@@ -254,8 +276,24 @@ def test_runs_commands(shared: Board, capsys: pytest.CaptureFixture[str], tmp_pa
 
     for suffix in (".png", ".svg"):
         out = tmp_path / f"sweep{suffix}"
-        doc = cli(capsys, "runs", "plot", url, "sweep", "--x", "lambda", "--y", "rmse",
-                  "--out", str(out), "--json").ok().doc  # fmt: skip
+        doc = (
+            cli(
+                capsys,
+                "runs",
+                "plot",
+                url,
+                "sweep",
+                "--x",
+                "lambda",
+                "--y",
+                "rmse",
+                "--out",
+                str(out),
+                "--json",
+            )
+            .ok()
+            .doc
+        )
         assert doc["out"] == str(out)
     assert (tmp_path / "sweep.png").read_bytes()[:4] == b"\x89PNG"
     assert b"<svg" in (tmp_path / "sweep.svg").read_bytes()[:500]
@@ -268,14 +306,21 @@ def test_registry_gc_fsck_cache_on_an_intact_board(
     shared: Board, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     url = shared.url
-    assert cli(capsys, "registry", "resolve", url, "cfg@stable").ok().out.strip() == (
-        shared.versions["cfg"][1])  # fmt: skip
+    assert (
+        cli(capsys, "registry", "resolve", url, "cfg@stable").ok().out.strip()
+        == (shared.versions["cfg"][1])
+    )
     doc = cli(capsys, "registry", "resolve", "--board", url, "cfg@stable", "--json").ok().doc
     assert doc["version"] == shared.versions["cfg"][1]
     assert "would remove 0 leftover(s)" in cli(capsys, "gc", url, "--dry-run").ok().out
     doc = cli(capsys, "gc", url, "--dry-run", "--json").ok().doc
-    assert doc == {"dry_run": True, "staging": [], "orphan_versions": [], "temporary": [],
-                   "uploads": []}  # fmt: skip
+    assert doc == {
+        "dry_run": True,
+        "staging": [],
+        "orphan_versions": [],
+        "temporary": [],
+        "uploads": [],
+    }
     text = cli(capsys, "fsck", url).ok().out
     assert "pins: 6 version(s) checked: 6 ok, 0 damaged" in text
     assert "runs: 3 run(s) read: 3 ok, 0 damaged" in text
@@ -287,13 +332,19 @@ def test_registry_gc_fsck_cache_on_an_intact_board(
     doc = cli(capsys, "pins", "verify", url, "--json").ok().doc
     assert (doc["ok"], doc["verified"], doc["failed"]) == (True, 6, [])
     assert cli(capsys, "pins", "verify", url, "cfg").ok().out.strip() == (
-        "3 version(s) checked: 3 ok, 0 damaged")  # fmt: skip
+        "3 version(s) checked: 3 ok, 0 damaged"
+    )
 
     cache = tmp_path / "cache"
-    assert re.fullmatch(rf"{cache}: 0 file\(s\), 0 B of at most [\d.]+ GiB\n",
-                        cli(capsys, "cache", "info", "--cache-dir", str(cache)).ok().out)  # fmt: skip
-    doc = cli(capsys, "cache", "prune", "--cache-dir", str(cache), "--max-bytes", "0",
-              "--json").ok().doc  # fmt: skip
+    assert re.fullmatch(
+        rf"{cache}: 0 file\(s\), 0 B of at most [\d.]+ GiB\n",
+        cli(capsys, "cache", "info", "--cache-dir", str(cache)).ok().out,
+    )
+    doc = (
+        cli(capsys, "cache", "prune", "--cache-dir", str(cache), "--max-bytes", "0", "--json")
+        .ok()
+        .doc
+    )
     assert doc == {"freed_bytes": 0, "entries": 0, "bytes": 0}
 
 
@@ -328,22 +379,42 @@ def test_write_upload_download(
     url = fresh.url
     csv = tmp_path / "prices.csv"
     csv.write_text("item,price\npen,1.5\nink,3\n")
-    doc = cli(capsys, "pins", "write", url, "prices", str(csv), "--title", "price list",
-              "--meta", "owner=ops", "--json").ok().doc  # fmt: skip
+    doc = (
+        cli(
+            capsys,
+            "pins",
+            "write",
+            url,
+            "prices",
+            str(csv),
+            "--title",
+            "price list",
+            "--meta",
+            "owner=ops",
+            "--json",
+        )
+        .ok()
+        .doc
+    )
     assert (doc["name"], doc["type"], doc["written"]) == ("prices", "csv", True)
     assert VERSION.match(doc["version"])
     meta = fresh.board.pin_meta("prices")
     assert (meta.title, dict(meta.user)) == ("price list", {"owner": "ops"})
     assert fresh.board.pin_read("prices")["price"].tolist() == [1.5, 3.0]
     text = cli(capsys, "pins", "write", url, "prices", str(csv)).ok().out
-    assert "same content as version" in text and "nothing written" in text
+    assert "same content as version" in text
+    assert "nothing written" in text
     js = tmp_path / "settings.json"
     js.write_text('{"depth": 3}')
     assert cli(capsys, "pins", "write", url, "settings", str(js), "--json").ok().doc["type"] == (
-        "json")  # fmt: skip
+        "json"
+    )
     assert fresh.board.pin_read("settings") == {"depth": 3}
-    doc = cli(capsys, "pins", "write", url, "settings-pq", str(csv), "--type", "parquet",
-              "--json").ok().doc  # fmt: skip
+    doc = (
+        cli(capsys, "pins", "write", url, "settings-pq", str(csv), "--type", "parquet", "--json")
+        .ok()
+        .doc
+    )
     assert doc["type"] == "parquet"
 
     files = [tmp_path / "a.bin", tmp_path / "b.bin"]
@@ -361,8 +432,7 @@ def test_write_upload_download(
     Path(doc["files"][0]).write_bytes(b"edited")
     assert cli(capsys, "pins", "verify", url, "blobs").code == 0
 
-    cli(capsys, "pins", "write", url, "x", str(tmp_path / "missing.csv")).error(
-        3, "missing.csv")  # fmt: skip
+    cli(capsys, "pins", "write", url, "x", str(tmp_path / "missing.csv")).error(3, "missing.csv")
     cli(capsys, "pins", "write", url, "x", str(tmp_path)).error(2, "is a folder")
     cli(capsys, "pins", "write", url, "x", str(files[0])).error(2, "'.bin'", "pins upload")
     cli(capsys, "pins", "download", url, "blobs", "--out", str(csv)).error(2, "is a file")
@@ -374,8 +444,7 @@ def test_write_makes_a_board_only_with_create(
     data = tmp_path / "d.json"
     data.write_text("[1, 2]")
     target = str(tmp_path / "new-board")
-    cli(capsys, "pins", "write", target, "d", str(data)).error(
-        3, "no pinyard board", "--create")  # fmt: skip
+    cli(capsys, "pins", "write", target, "d", str(data)).error(3, "no pinyard board", "--create")
     assert not os.path.exists(target)
     cli(capsys, "pins", "write", target, "d", str(data), "--create").ok()
     assert pinyard.board_folder(target, create=False).pin_read("d") == [1, 2]
@@ -398,9 +467,11 @@ def test_delete_and_prune_ask_show_and_refuse(
     assert [v.version for v in fresh.board.pin_versions("cfg", as_df=False)] == cfg[1:]
 
     cli(capsys, "pins", "delete-version", url, "cfg", cfg[1], "--yes").error(
-        5, "protected", "stable")  # fmt: skip
+        5, "protected", "stable"
+    )
     cli(capsys, "pins", "delete-version", url, "cfg", cfg[2], "--yes").error(
-        5, "latest", "write a newer version first")  # fmt: skip
+        5, "latest", "write a newer version first"
+    )
     sales = fresh.versions["sales"]
     text = cli(capsys, "pins", "delete-version", url, "sales", sales[0], "--dry-run").ok().out
     assert text == f"would delete sales:{sales[0]} (dry run; nothing deleted)\n"
@@ -416,13 +487,15 @@ def test_verify_and_fsck_report_every_damage_and_repair_only_leftovers(
 ) -> None:
     url, b = fresh.url, fresh
     # two damaged pin versions, a damaged run artifact, an edited registry event, a leftover
-    for name, version, file in (("cfg", b.versions["cfg"][0], "cfg.json"),
-                                ("sales", b.versions["sales"][1], "sales.parquet")):  # fmt: skip
+    for name, version, file in (
+        ("cfg", b.versions["cfg"][0], "cfg.json"),
+        ("sales", b.versions["sales"][1], "sales.parquet"),
+    ):
         _overwrite(b, f"pins/{name}/{version}/{file}", b"damaged")
     record = b.board.store.read_bytes(f"runs/sweep/artifacts/{_sha(b'weights')}")
     assert record == b"weights"
     _overwrite(b, f"runs/sweep/artifacts/{_sha(b'weights')}", b"weightz")
-    orphan = f"pins/report/20200101T000000Z-abcde/report.txt"
+    orphan = "pins/report/20200101T000000Z-abcde/report.txt"
     _overwrite(b, orphan, b"left behind")
 
     r = cli(capsys, "pins", "verify", url)
@@ -437,14 +510,18 @@ def test_verify_and_fsck_report_every_damage_and_repair_only_leftovers(
     r.error(4, "fsck found", "problem(s)", "--repair removes leftovers only")
     assert "runs: 3 run(s) read: 0 ok, 3 damaged" in r.out  # every run shares the artifact
     assert "weights.bin" in r.out
-    assert "leftovers: 1 found" in r.out and "orphan version" in r.out
+    assert "leftovers: 1 found" in r.out
+    assert "orphan version" in r.out
     assert r.out.rstrip().endswith("board DAMAGED: see the lines marked above")
     r = cli(capsys, "fsck", url, "--older-than-hours", "0", "--repair", "--json")
     assert r.code == 4
     doc = r.doc
-    assert doc["ok"] is False and doc["repaired"] is True
-    assert doc["leftovers"]["dry_run"] is False and len(doc["leftovers"]["orphan_versions"]) == 1
-    assert len(doc["pins"]["failed"]) == 2 and len(doc["runs"]["failed"]) == 3
+    assert doc["ok"] is False
+    assert doc["repaired"] is True
+    assert doc["leftovers"]["dry_run"] is False
+    assert len(doc["leftovers"]["orphan_versions"]) == 1
+    assert len(doc["pins"]["failed"]) == 2
+    assert len(doc["runs"]["failed"]) == 3
     assert not b.fs.exists(f"{b.root}/{orphan}")
     # damage is left for a backup to restore; only the leftover went
     assert b.fs.cat_file(f"{b.root}/pins/cfg/{b.versions['cfg'][0]}/cfg.json") == b"damaged"
@@ -486,24 +563,30 @@ def test_bad_input(shared: Board, capsys: pytest.CaptureFixture[str], tmp_path: 
     cli(capsys, "fsck", str(a_file)).error(3, "is a file, not a folder")
     cli(capsys, "pins", "list", str(tmp_path / "typo")).error(3, "no pinyard board", "--create")
     assert not (tmp_path / "typo").exists()
-    for argv in (["runs", "list", url, "nope"], ["runs", "show", url, "nope", shared.runs[0]],
-                 ["runs", "best", url, "nope", "rmse"], ["runs", "compare", url, "nope", "x"],
-                 ["runs", "plot", url, "nope", "--x", "a", "--y", "b", "--out", "p.png"]):  # fmt: skip
+    for argv in (
+        ["runs", "list", url, "nope"],
+        ["runs", "show", url, "nope", shared.runs[0]],
+        ["runs", "best", url, "nope", "rmse"],
+        ["runs", "compare", url, "nope", "x"],
+        ["runs", "plot", url, "nope", "--x", "a", "--y", "b", "--out", "p.png"],
+    ):
         cli(capsys, *argv).error(3, "experiment 'nope' has no runs", "sweep")
     cli(capsys, "runs", "list", url, "sweep", "--where", "metrics.rmse <").error(2, "expected")
     cli(capsys, "runs", "search", url, "sweep", "params.lambda ==== 1").error(2, "params.lambda")
     cli(capsys, "runs", "best", url, "sweep", "nope").error(2, "metrics logged: loss, rmse")
     cli(capsys, "runs", "show", url, "sweep", "20200101T000000Z-00000000").error(3, "no run")
-    cli(capsys, "runs", "show", url, "sweep", "../etc").error(2, "invalid run id",
-                                                              "pinyard runs list")  # fmt: skip
+    cli(capsys, "runs", "show", url, "sweep", "../etc").error(
+        2, "invalid run id", "pinyard runs list"
+    )
     cli(capsys, "pins", "meta", url, "missing").error(3, "pin missing does not exist", "cfg")
     cli(capsys, "pins", "meta", url, "cfg", "--version", "20200101T000000Z-abcde").error(3)
     cli(capsys, "pins", "meta", url, "../x").error(2, "invalid pin name")
     cli(capsys, "pins", "lst", url).error(2, "invalid choice: 'lst'", "pinyard pins --help")
     cli(capsys, "pins", "list", url, "--bogus").error(2, "unrecognized arguments: --bogus")
     cli(capsys, "pins", "list", url, "-o", "novalue").error(2, "KEY=VALUE")
-    cli(capsys, "runs", "plot", url, "sweep", "--x", "lambda", "--y", "rmse", "--out",
-        "plot.gif").error(2, ".png, .svg or .pdf")  # fmt: skip
+    cli(
+        capsys, "runs", "plot", url, "sweep", "--x", "lambda", "--y", "rmse", "--out", "plot.gif"
+    ).error(2, ".png, .svg or .pdf")
 
 
 def test_an_unreachable_board_is_a_storage_error(
@@ -517,8 +600,9 @@ def test_an_unreachable_board_is_a_storage_error(
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
-    cli(capsys, "pins", "list", "s3://bucket/board", "-o",
-        f"endpoint_url=http://127.0.0.1:{port}").error(9, "s3://bucket/board", "connect")  # fmt: skip
+    cli(
+        capsys, "pins", "list", "s3://bucket/board", "-o", f"endpoint_url=http://127.0.0.1:{port}"
+    ).error(9, "s3://bucket/board", "connect")
 
 
 def test_an_unexpected_error_is_one_line_too(
@@ -529,7 +613,8 @@ def test_an_unexpected_error_is_one_line_too(
 
     monkeypatch.setattr(pinyard.Board, "pin_meta", broken)
     cli(capsys, "pins", "meta", shared.url, "cfg").error(
-        1, "unexpected RuntimeError: something nobody expected", "PINYARD_DEBUG=1")  # fmt: skip
+        1, "unexpected RuntimeError: something nobody expected", "PINYARD_DEBUG=1"
+    )
 
 
 def test_exit_codes_come_from_one_table_and_are_documented() -> None:
@@ -578,8 +663,18 @@ def test_every_command_has_help_with_an_example_and_json() -> None:
             assert "--json" in text, path
     for command in ("pins", "runs", "registry", "fsck", "gc", "cache", "completion"):
         assert command in parser().format_help()
-    for action in ("list", "versions", "meta", "read", "write", "upload", "download",
-                   "delete-version", "prune", "verify"):  # fmt: skip
+    for action in (
+        "list",
+        "versions",
+        "meta",
+        "read",
+        "write",
+        "upload",
+        "download",
+        "delete-version",
+        "prune",
+        "verify",
+    ):
         assert ("pins", action) in LEAVES
     for action in ("experiments", "list", "show", "best", "search", "compare", "plot"):
         assert ("runs", action) in LEAVES
@@ -611,8 +706,9 @@ def test_the_old_flat_forms_keep_working(
 def test_completion_scripts_know_every_command(tmp_path: Path) -> None:
     scripts = {}
     for shell in ("bash", "zsh", "fish"):
-        done = subprocess.run([PINYARD, "completion", shell], capture_output=True, text=True,
-                              check=True, timeout=60)  # fmt: skip
+        done = subprocess.run(
+            [PINYARD, "completion", shell], capture_output=True, text=True, check=True, timeout=60
+        )
         scripts[shell] = done.stdout
         for path in LEAVES:
             assert path[-1] in done.stdout, (shell, path)
@@ -624,10 +720,18 @@ def test_completion_scripts_know_every_command(tmp_path: Path) -> None:
 
     def complete(*words: str) -> list[str]:
         line = " ".join(["pinyard", *words])
-        probe = (f"source {tmp_path / 'c.bash'}; COMP_WORDS=({line}); "
-                 f"COMP_CWORD={len(words)}; _pinyard; printf '%s\\n' \"${{COMPREPLY[@]}}\"")  # fmt: skip
-        done = subprocess.run(["bash", "-c", probe], capture_output=True, text=True, check=True,
-                              cwd=tmp_path, timeout=30)  # fmt: skip
+        probe = (
+            f"source {tmp_path / 'c.bash'}; COMP_WORDS=({line}); "
+            f"COMP_CWORD={len(words)}; _pinyard; printf '%s\\n' \"${{COMPREPLY[@]}}\""
+        )
+        done = subprocess.run(
+            ["bash", "-c", probe],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=tmp_path,
+            timeout=30,
+        )
         return done.stdout.split()
 
     assert complete("pi") == ["pins"]
@@ -645,8 +749,9 @@ def in_terminal(argv: list[str], columns: int, answer: bytes | None = None) -> t
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
     env = {**os.environ, "COLUMNS": str(columns), "PINYARD_PROGRESS": "0"}
-    proc = subprocess.Popen([PINYARD, *argv], stdin=slave, stdout=slave, stderr=slave,
-                            env=env, close_fds=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [PINYARD, *argv], stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True
+    )
     os.close(slave)
     chunks = []
     deadline = time.monotonic() + 60
@@ -672,22 +777,31 @@ def in_terminal(argv: list[str], columns: int, answer: bytes | None = None) -> t
 
 
 def test_tables_fit_the_terminal_and_pipes_get_everything(shared: Board) -> None:
-    for argv in (["pins", "list", shared.url], ["runs", "list", shared.url, "sweep"],
-                 ["pins", "versions", shared.url, "cfg"]):  # fmt: skip
+    for argv in (
+        ["pins", "list", shared.url],
+        ["runs", "list", shared.url, "sweep"],
+        ["pins", "versions", shared.url, "cfg"],
+    ):
         code, text = in_terminal(argv, 60)
         assert code == 0, text
         lines = text.rstrip("\n").splitlines()
         assert max(len(line) for line in lines) <= 60, text
-        piped = subprocess.run([PINYARD, *argv], capture_output=True, text=True, check=True,
-                               timeout=60).stdout  # fmt: skip
+        piped = subprocess.run(
+            [PINYARD, *argv], capture_output=True, text=True, check=True, timeout=60
+        ).stdout
         assert max(len(line) for line in piped.splitlines()) > 60 or piped == text
         assert "…" not in piped
     code, text = in_terminal(["pins", "list", shared.url], 60)
     assert "…" in text  # the title column is shortened
     code, text = in_terminal(["runs", "list", shared.url, "sweep"], 60)
     assert re.search(r"\(\+\d columns?: see --json\)", text)  # left out and counted, not wrapped
-    piped = subprocess.run([PINYARD, "runs", "list", shared.url, "sweep", "--json"],
-                           capture_output=True, text=True, check=True, timeout=60)  # fmt: skip
+    piped = subprocess.run(
+        [PINYARD, "runs", "list", shared.url, "sweep", "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
     assert [r["run_id"] for r in json.loads(piped.stdout)] == shared.runs
 
 
@@ -696,7 +810,8 @@ def test_a_terminal_user_is_asked_before_anything_is_deleted(fresh: Board) -> No
     code, text = in_terminal(["pins", "prune", fresh.url, "cfg", "--keep", "1"], 100, b"n\n")
     assert code == 0, text
     assert f"cfg: 1 version(s) to delete:\n  {cfg[0]}" in text
-    assert "delete 1 version(s) of 'cfg'? [y/N]" in text and "nothing deleted" in text
+    assert "delete 1 version(s) of 'cfg'? [y/N]" in text
+    assert "nothing deleted" in text
     assert len(fresh.board.pin_versions("cfg", as_df=False)) == 3
     code, text = in_terminal(["pins", "prune", fresh.url, "cfg", "--keep", "1"], 100, b"y\n")
     assert code == 0, text
@@ -707,15 +822,27 @@ def test_a_terminal_user_is_asked_before_anything_is_deleted(fresh: Board) -> No
 def test_the_installed_command_exits_with_the_documented_codes(
     shared: Board, tmp_path: Path
 ) -> None:
-    done = subprocess.run([PINYARD, "pins", "meta", shared.url, "nope"], capture_output=True,
-                          text=True, timeout=60, check=False)  # fmt: skip
+    done = subprocess.run(
+        [PINYARD, "pins", "meta", shared.url, "nope"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert (done.returncode, done.stdout) == (3, "")
     assert done.stderr.startswith("pinyard: error: pin nope does not exist")
     assert done.stderr.count("\n") == 1
-    done = subprocess.run([PINYARD, "pins", "list", shared.url, "--json"], capture_output=True,
-                          text=True, timeout=60, check=False)  # fmt: skip
+    done = subprocess.run(
+        [PINYARD, "pins", "list", shared.url, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0
     assert [d["name"] for d in json.loads(done.stdout)] == ["cfg", "report", "sales"]
-    done = subprocess.run([PINYARD, "--help"], capture_output=True, text=True, timeout=60,
-                          check=False)  # fmt: skip
-    assert done.returncode == 0 and "exit codes:" in done.stdout
+    done = subprocess.run(
+        [PINYARD, "--help"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0
+    assert "exit codes:" in done.stdout

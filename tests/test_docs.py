@@ -71,10 +71,23 @@ def shell_commands(block: Block) -> list[str]:
     joined = re.sub(r"\\\n\s*", " ", block.code)
     commands = []
     for line in joined.splitlines():
-        for part in re.split(r"&&|;|\|", line):
-            words = shlex.split(part, comments=True)
-            if words:
-                commands.append(shlex.join(words))
+        lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
+        lexer.whitespace_split = True
+        words: list[str] = []
+        redirect = False
+        for token in lexer:
+            if token in ("&&", ";", "|", "||", "&"):
+                if words:
+                    commands.append(shlex.join(words))
+                words = []
+            elif token in (">", ">>", "<", "2>"):
+                redirect = True  # the next word is a file, not an argument
+            elif redirect:
+                redirect = False
+            else:
+                words.append(token)
+        if words:
+            commands.append(shlex.join(words))
     return commands
 
 

@@ -97,5 +97,7 @@ def test_cli_cache_info_and_prune(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert main(["cache", "info", "--cache-dir", str(tmp_path), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert (info["entries"], info["bytes"]) == (2, 200)
-    assert main(["cache", "prune", "--max-bytes", "0", "--cache-dir", str(tmp_path), "--json"]) == 0
+    assert (
+        main(["cache", "prune", "--max-bytes", "0", "--cache-dir", str(tmp_path), "--json"]) == 0
+    )
     assert json.loads(capsys.readouterr().out)["freed_bytes"] == 200

@@ -10,8 +10,8 @@ from pinyard.cli._output import add_json_flag
 
 SHELLS = ("bash", "zsh", "fish")
 INSTALL = {
-    "bash": 'eval "$(pinyard completion bash)"   # in ~/.bashrc',
-    "zsh": 'eval "$(pinyard completion zsh)"    # in ~/.zshrc',
+    "bash": "pinyard completion bash > ~/.local/share/bash-completion/completions/pinyard",
+    "zsh": 'eval "$(pinyard completion zsh)"   # in ~/.zshrc',
     "fish": "pinyard completion fish > ~/.config/fish/completions/pinyard.fish",
 }
 

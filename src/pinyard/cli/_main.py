@@ -240,6 +240,8 @@ class _LogLine(logging.Handler):
         self.board = board
 
     def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage().startswith("The hash of pin"):
+            return  # `pins write` says itself that nothing was written, and why
         text = " ".join(cli_words(record.getMessage(), self.board).split())
         print(f"pinyard: {record.levelname.lower()}: {text}", file=sys.stderr)
 

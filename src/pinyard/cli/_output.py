@@ -79,7 +79,9 @@ def _fit(widths: list[int], floors: list[int], limit: int) -> tuple[list[int], i
     The first column (the name or id) is never shortened; the others may shrink to
     their header or 10 characters. Columns at the end that cannot fit even so are left
     out; then the widest of the rest are shortened until the row fits."""
-    floors = [widths[0]] + [min(w, max(f, 10)) for w, f in zip(widths[1:], floors[1:], strict=True)]
+    floors = [widths[0]] + [
+        min(w, max(f, 10)) for w, f in zip(widths[1:], floors[1:], strict=True)
+    ]
 
     def span(values: list[int]) -> int:
         return sum(values) + 2 * (len(values) - 1)
