@@ -13,6 +13,7 @@ from pinyard.cli._common import add_board, board_url, open_board
 from pinyard.cli._output import add_json_flag, emit
 from pinyard.errors import InvalidArgumentError
 
+TOKEN_ENV = "PINYARD_TOKEN"  # noqa: S105 - the name of a variable, not a secret
 Add = Callable[[str, Callable[[argparse.Namespace], Any], str], Any]
 
 
@@ -72,8 +73,7 @@ def _choice(board: pinyard.Board, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _cmd_serve(args: argparse.Namespace) -> None:
-    from pinyard.serving import serve
-    from pinyard.serving._serve import TOKEN_ENV, check_exposure
+    from pinyard.serving import check_exposure, serve
 
     token = args.token if args.token is not None else os.environ.get(TOKEN_ENV) or None
     check_exposure(args.host, token, args.no_auth)  # before loading anything
