@@ -249,6 +249,9 @@ class _LogLine(logging.Handler):
 @contextlib.contextmanager
 def _log_lines(args: argparse.Namespace) -> Iterator[None]:
     log = logging.getLogger("pinyard")
+    if getattr(args, "command", None) in ("serve", "ui"):
+        yield  # servers set up their own logging
+        return
     try:
         board: str | None = board_url(args)
     except errors.PinyardError:
