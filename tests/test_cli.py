@@ -625,6 +625,10 @@ def test_exit_codes_come_from_one_table_and_are_documented() -> None:
     assert exit_code_for(errors.IntegrityError("x")) == 4
     assert exit_code_for(errors.QueryError("x")) == 2
     assert exit_code_for(errors.StorageError("x")) == 9
+    assert exit_code_for(errors.ConflictError("x")) == 6
+    assert exit_code_for(errors.ProtectedVersionError("x")) == 5
+    assert exit_code_for(errors.PromotionRefusedError("x", evidence={})) == 7
+    assert exit_code_for(KeyboardInterrupt()) == 130
     assert exit_code_for(RuntimeError("x")) == 1
     text = parser().format_help()
     codes = sorted({code for _, code in EXIT_CODES} | {0})
@@ -838,6 +842,17 @@ def test_the_installed_command_exits_with_the_documented_codes(
     )
     assert done.returncode == 0
     assert [d["name"] for d in json.loads(done.stdout)] == ["cfg", "report", "sales"]
+    # a reader that has gone (`| head` when it has seen enough) is no error
+    reader, writer = os.pipe()
+    os.close(reader)  # gone before the command writes anything
+    with subprocess.Popen(
+        [PINYARD, "pins", "meta", shared.url, "sales", "--json"],
+        stdout=writer,
+        stderr=subprocess.PIPE,
+    ) as proc:
+        os.close(writer)
+        assert proc.stderr is not None
+        assert (proc.wait(timeout=60), proc.stderr.read()) == (0, b"")
     done = subprocess.run(
         [PINYARD, "--help"], capture_output=True, text=True, timeout=60, check=False
     )

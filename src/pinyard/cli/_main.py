@@ -227,6 +227,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     with _log_lines(args):
         try:
             args.handler(args)
+        except BrokenPipeError:  # `pinyard ... | head`: the reader has all it wanted
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
         except (Exception, KeyboardInterrupt) as exc:
             return _fail(exc, args)
     return 0
