@@ -658,8 +658,24 @@ LEAVES = dict(_leaves(parser()))
 SERVERS = {("serve",), ("ui",)}
 
 
+def _groups(p: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+    for action in p._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            shown = {c.dest for c in action._choices_actions}
+            for name, child in action.choices.items():
+                if name in shown and any(
+                    isinstance(a, argparse._SubParsersAction) for a in child._actions
+                ):
+                    yield child
+
+
 def test_every_command_has_help_with_an_example_and_json() -> None:
     assert len(LEAVES) >= 35
+    groups = list(_groups(parser()))
+    assert {g.prog for g in groups} == {f"pinyard {g}" for g in ("pins", "runs", "registry",
+                                                                 "cache")}  # fmt: skip
+    for grouped in groups:
+        assert "example:\n  pinyard " in grouped.format_help(), grouped.prog
     for path, cmd in LEAVES.items():
         text = cmd.format_help()
         assert "example:\n  pinyard " in text, path

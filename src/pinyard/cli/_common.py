@@ -106,17 +106,11 @@ def with_example(text: str, example: str, epilog: str = "") -> dict[str, Any]:
 
 
 def group(
-    sub: Any, name: str, help_text: str, epilog: str
+    sub: Any, name: str, help_text: str, epilog: str, example: str
 ) -> Callable[..., argparse.ArgumentParser]:
     """A command group ``pinyard NAME ACTION``; returns ``add(action, handler, help,
     example, board=True)`` which makes one action with the board options and ``--json``."""
-    parser = sub.add_parser(
-        name,
-        help=help_text,
-        description=help_text,
-        epilog=epilog,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = sub.add_parser(name, **with_example(help_text, example, epilog))
     actions = parser.add_subparsers(dest=f"{name}_command", required=True, metavar="ACTION")
 
     def add(

@@ -230,8 +230,11 @@ def add_maintenance_commands(sub: Any, epilog: str) -> None:
 
     cache = sub.add_parser(
         "cache",
-        help="Inspect or shrink the local cache of remote boards.",
-        description="The local cache of files read from remote boards.",
+        **with_example(
+            "Inspect or shrink the local cache of remote boards.",
+            "pinyard cache info\npinyard cache prune --max-bytes 0",
+            epilog,
+        ),
     )
     cache_sub = cache.add_subparsers(dest="cache_command", required=True, metavar="ACTION")
     info = cache_sub.add_parser(

@@ -386,7 +386,13 @@ def add_pins_commands(sub: Any, epilog: str) -> None:
     """Register ``pinyard pins ACTION``."""
     from pinyard.cli._common import group
 
-    add = group(sub, "pins", "Pins: list, read, write, upload, download, prune, verify.", epilog)
+    add = group(
+        sub,
+        "pins",
+        "Pins: list, read, write, upload, download, prune, verify.",
+        epilog,
+        "pinyard pins list ./board\npinyard pins read ./board sales --rows 5",
+    )
 
     def version_flag(cmd: argparse.ArgumentParser) -> None:
         cmd.add_argument(

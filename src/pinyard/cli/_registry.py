@@ -185,16 +185,15 @@ EXAMPLES = {
 
 def add_registry_commands(sub: Any, epilog: str) -> None:
     """Register ``pinyard registry ACTION`` (``sub``: the top-level subparsers)."""
-    formatter = argparse.RawDescriptionHelpFormatter
-    group = sub.add_parser(
-        "registry",
-        help="Aliases and stages over exact versions: promote, roll back, audit.",
-        description="Aliases and stages over exact versions, with gated promotion, rollback "
-        "and a hash-chained history. References: NAME, NAME@ALIAS, NAME@STAGE, "
-        "NAME:VERSION, NAME:HASH5.",
-        epilog=epilog,
-        formatter_class=formatter,
+    layout = with_example(
+        "Aliases and stages over exact versions, with gated promotion, rollback and a "
+        "hash-chained history. References: NAME, NAME@ALIAS, NAME@STAGE, NAME:VERSION, "
+        "NAME:HASH5.",
+        f"{EXAMPLES['resolve']}\n{EXAMPLES['history']}",
+        epilog,
     )
+    layout["help"] = "Aliases and stages over exact versions: promote, roll back, audit."
+    group = sub.add_parser("registry", **layout)
     actions = group.add_subparsers(dest="registry_command", required=True, metavar="ACTION")
 
     def add(name: str, handler: Handler, text: str, *, writes: bool) -> argparse.ArgumentParser:

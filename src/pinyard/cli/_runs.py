@@ -254,7 +254,13 @@ EXAMPLES = {
 
 def add_runs_commands(sub: Any, epilog: str) -> None:
     """Register ``pinyard runs ACTION``."""
-    add = group(sub, "runs", "Experiment runs: list, show, best, search, compare, plot.", epilog)
+    add = group(
+        sub,
+        "runs",
+        "Experiment runs: list, show, best, search, compare, plot.",
+        epilog,
+        "pinyard runs experiments ./board\npinyard runs best ./board ridge-sweep val_rmse",
+    )
 
     def experiment(cmd: argparse.ArgumentParser) -> None:
         cmd.add_argument("experiment", metavar="EXPERIMENT", help="experiment name")
