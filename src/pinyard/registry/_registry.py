@@ -27,7 +27,7 @@ from pinyard.registry._gates import Gate, GateContext, GateResult, run_gate
 from pinyard.registry._hooks import EventHook, run_hooks
 from pinyard.registry._reads import RegistryReads
 from pinyard.registry._refs import registry_name, validate_slot
-from pinyard.registry._state import Config, State
+from pinyard.registry._state import Config, HistoryCut, Slot, State
 
 log = logging.getLogger("pinyard.registry")
 _UNSET: Any = object()
@@ -80,7 +80,7 @@ class Registry(RegistryReads):
             self._check_stage_change(old, new)
             return self._fields("configure", BOARD_NAME, reason, new, config=new.as_dict())
 
-        committed = self._board_chain().append(plan)
+        committed = self._append(self._board_chain(), plan)
         self._after(committed.event)
         assert committed.state.config is not None
         return committed.state.config
@@ -88,7 +88,7 @@ class Registry(RegistryReads):
     def _check_stage_change(self, old: Config, new: Config) -> None:
         dropped = set(old.all_stages) - set(new.all_stages)
         for name in self.names():
-            state = self.state(name)
+            state = self._current(self._chain(name))
             used = dropped & set(state.version_stage.values())
             if used:
                 raise InvalidArgumentError(
@@ -124,7 +124,7 @@ class Registry(RegistryReads):
             return self._fields("remove_alias", name, reason, config, slot=alias, kind="alias",
                                 previous=slot.holder)  # fmt: skip
 
-        committed = self._chain(name).append(plan)
+        committed = self._append(self._chain(name), plan)
         self._after(committed.event)
         return committed.event
 
@@ -171,10 +171,10 @@ class Registry(RegistryReads):
 
         def choose(state: State) -> str:
             found = state.slot(kind, slot)
-            if found is None or (found.holder is None and found.previous() is None):
+            previous = self._previous(name, state, found) if found else None
+            if found is None or (found.holder is None and previous is None):
                 raise InvalidArgumentError(f"{name!r} has no alias or stage {slot!r} to roll back")
             if target is None:
-                previous = found.previous()
                 if previous is None:
                     raise InvalidArgumentError(
                         f"{slot!r} of {name!r} has held only {found.holder}; "
@@ -192,6 +192,25 @@ class Registry(RegistryReads):
 
         return self._move(name, slot, None, reason, op="rollback", force=True, choose=choose,
                           undo=target is None, config=config)  # fmt: skip
+
+    def _version_of(self, name: str, version: str) -> str:
+        """`version_id`, without reading the board for a full id the registry has recorded
+        (the plan checks that version's data.txt against the record before using it)."""
+        with self._lock:
+            known = self._states.get(name)
+            if known is not None and version in known.targets:
+                return version
+        return self.version_id(name, version)
+
+    def _previous(self, name: str, state: State, slot: Slot) -> str | None:
+        """What ``slot`` rolls back to; when that reaches further back than ``state`` keeps,
+        the answer of the state replayed from every event up to the same one."""
+        try:
+            return slot.previous()
+        except HistoryCut:
+            full = self._chain(name).replay(lambda e: e.seq > state.seq)
+            found = full.slot(slot.kind, slot.name)
+            return found.previous() if found else None
 
     # -- the one write path -------------------------------------------------
 
@@ -224,7 +243,7 @@ class Registry(RegistryReads):
                 f"{slot!r} is not a stage of this board; its stages are "
                 f"{' -> '.join(config.all_stages)} (configure them with registry.configure)"
             )
-        fixed = self.version_id(name, version) if version is not None else None
+        fixed = self._version_of(name, version) if version is not None else None
         targets: dict[str, Any] = {}
         refusal: list[GateResult] = []
 
@@ -260,7 +279,7 @@ class Registry(RegistryReads):
 
         chain = self._chain(name)
         try:
-            committed = chain.append(plan)
+            committed = self._append(chain, plan)
         except _Unchanged as unchanged:
             found = chain.read(unchanged.seq)
             assert found is not None
