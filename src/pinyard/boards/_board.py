@@ -95,7 +95,14 @@ class Board(BoardBase):
                 "board was opened with allow_pickle_read=False"
             )
         version_dir = self._version_dir(name, meta.version)
-        opened = open_verified(self.store, self.cache, meta, version_dir, index)
+        opened = open_verified(
+            self.store,
+            self.cache,
+            meta,
+            version_dir,
+            index,
+            progress=progress_enabled(self.progress),
+        )
         with opened as (stream, verified):
             if serializer.pickles and not verified:
                 raise UnverifiedError(
@@ -124,7 +131,16 @@ class Board(BoardBase):
             return [p for p in local if p is not None]
         if self.cache is not None and self.store.needs_cache:
             paths = [
-                str(fetch_to_cache(self.store, self.cache, meta, version_dir, i))
+                str(
+                    fetch_to_cache(
+                        self.store,
+                        self.cache,
+                        meta,
+                        version_dir,
+                        i,
+                        progress=progress_enabled(self.progress),
+                    )
+                )
                 for i in range(len(meta.file_names))
             ]
             if not meta.written_by_pinyard:
@@ -260,9 +276,16 @@ class Board(BoardBase):
         pairs = upload_names(path_list)
         label = pairs[0][1] if len(pairs) == 1 else f"{len(pairs)} files"
         draft = make_draft(
-            name, "file", title or f"{name}: a pinned {label}", description, metadata,
-            tags, urls, lineage, None,
-        )  # fmt: skip
+            name,
+            "file",
+            title or f"{name}: a pinned {label}",
+            description,
+            metadata,
+            tags,
+            urls,
+            lineage,
+            None,
+        )
 
         def stage(staging: Any) -> list[tuple[str, Any]]:
             return [

@@ -198,15 +198,26 @@ class RemoteStore(Store):
         finally:
             f.close()
 
-    def download(self, path: str, local: str) -> FileDigest | None:
+    def download(
+        self, path: str, local: str, progress: Callable[[int], object] | None = None
+    ) -> FileDigest | None:
         """Stream one object to a local file in a single GET (ranged reads through a
         file handle cost a request each, and some servers reread the object for each);
-        on S3 hashed on the way."""
+        on S3 hashed on the way. ``progress(nbytes)`` is called as bytes arrive."""
         if self.protocol in DIRECT_PROTOCOLS:
             return self._call(
-                "downloading", path, lambda: s3_download(self.fs, self.abs(path), local)
+                "downloading",
+                path,
+                lambda: s3_download(self.fs, self.abs(path), local, progress),
             )
-        self._call("downloading", path, lambda: self.fs.get_file(self.abs(path), local))
+        callback = _Counted(progress) if progress is not None else None
+        self._call(
+            "downloading",
+            path,
+            lambda: self.fs.get_file(
+                self.abs(path), local, **({"callback": callback} if callback is not None else {})
+            ),
+        )
         return None
 
     def write_exclusive(self, path: str, data: bytes, *, sync: bool = True) -> None:
@@ -369,3 +380,30 @@ def _modified(info: dict[str, Any]) -> float | None:
             with contextlib.suppress(ValueError):
                 return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
     return None
+
+
+class _Counted:
+    """An fsspec transfer callback that reports the bytes each step moved."""
+
+    def __init__(self, progress: Callable[[int], object]) -> None:
+        self.progress = progress
+        self.value = 0
+
+    def set_size(self, size: int | None) -> None:
+        pass
+
+    def relative_update(self, inc: int = 1) -> None:
+        self.value += inc
+        self.progress(inc)
+
+    def absolute_update(self, value: int) -> None:
+        self.relative_update(value - self.value)
+
+    def branch(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def branched(self, *args: Any, **kwargs: Any) -> Any:
+        return self
+
+    def call(self, *args: Any, **kwargs: Any) -> None:
+        pass
