@@ -107,6 +107,11 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[pytest.MonkeyPatch
         patch.setenv("PINYARD_USER", "alice")
         patch.delenv("PINYARD_BOARD", raising=False)
         yield patch
+    # The CLI's s3fs instances are cached by their (empty) arguments, not by the
+    # environment that pointed them at this module's emulator: drop them with it.
+    import s3fs
+
+    s3fs.S3FileSystem.clear_instance_cache()
 
 
 @pytest.fixture(scope="module", params=["folder", "s3"])

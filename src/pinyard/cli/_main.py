@@ -271,6 +271,10 @@ def _log_lines(args: argparse.Namespace) -> Iterator[None]:
 
 def _fail(exc: BaseException, args: argparse.Namespace) -> int:
     code = exit_code_for(exc)
+    if os.environ.get("PINYARD_DEBUG"):  # where it came from, for a bug report
+        import traceback
+
+        traceback.print_exception(exc, file=sys.stderr)
     if isinstance(exc, KeyboardInterrupt):
         message = "interrupted"
     elif isinstance(exc, errors.PinyardError):
