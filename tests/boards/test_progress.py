@@ -85,3 +85,20 @@ def test_the_generic_download_reports_its_chunks(tmp_path: Path) -> None:
     store.download("x/data", str(tmp_path / "out"), seen.append)
     assert sum(seen) == 3_000_000
     assert (tmp_path / "out").read_bytes() == b"a" * 3_000_000
+
+
+def test_a_download_through_fsspec_reports_its_chunks(tmp_path: Path) -> None:
+    """Stores without pinyard's own S3 download (Azure, GCS) report through fsspec's
+    transfer callback; an fsspec memory file system takes the same path."""
+    import fsspec
+
+    from pinyard.boards._remote import RemoteStore
+
+    fs = fsspec.filesystem("memory")
+    fs.pipe_file("/progress-test/x/data", b"b" * 12_000_000)
+    store = RemoteStore(fs, "progress-test", staging_prefix="staging")
+    seen: list[int] = []
+    store.download("x/data", str(tmp_path / "out"), seen.append)
+    assert sum(seen) == 12_000_000
+    assert len(seen) > 1  # as it goes, not once at the end
+    assert (tmp_path / "out").read_bytes() == b"b" * 12_000_000

@@ -32,6 +32,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, BinaryIO, TypeVar
 
+from fsspec.callbacks import Callback
+
 from pinyard.boards._azure import BlockListUpload
 from pinyard.boards._hashing import FileDigest
 from pinyard.boards._names import is_version_id, refuse_store_path
@@ -382,28 +384,15 @@ def _modified(info: dict[str, Any]) -> float | None:
     return None
 
 
-class _Counted:
+class _Counted(Callback):  # type: ignore[misc]
     """An fsspec transfer callback that reports the bytes each step moved."""
 
     def __init__(self, progress: Callable[[int], object]) -> None:
+        super().__init__()
         self.progress = progress
-        self.value = 0
-
-    def set_size(self, size: int | None) -> None:
-        pass
-
-    def relative_update(self, inc: int = 1) -> None:
-        self.value += inc
-        self.progress(inc)
-
-    def absolute_update(self, value: int) -> None:
-        self.relative_update(value - self.value)
-
-    def branch(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-    def branched(self, *args: Any, **kwargs: Any) -> Any:
-        return self
+        self.reported = 0
 
     def call(self, *args: Any, **kwargs: Any) -> None:
-        pass
+        moved, self.reported = self.value - self.reported, self.value
+        if moved > 0:
+            self.progress(moved)
