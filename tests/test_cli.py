@@ -325,6 +325,8 @@ def test_registry_gc_fsck_cache_on_an_intact_board(
         "orphan_versions": [],
         "temporary": [],
         "uploads": [],
+        "run_artifacts": [],
+        "run_series": [],
     }
     text = cli(capsys, "fsck", url).ok().out
     assert "pins: 6 version(s) checked: 6 ok, 0 damaged" in text
@@ -894,3 +896,22 @@ def test_the_cli_imports_only_public_names() -> None:
                     names = [*parts[1:], *(alias.name for alias in node.names)]
                     private += [f"{path.name}: {node.module}" for n in names if n[0] == "_"]
     assert private == []
+
+
+def test_a_typo_in_a_board_path_creates_nothing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, env: pytest.MonkeyPatch
+) -> None:
+    """Read commands never create a board; import-pins makes one only in an existing
+    folder unless given --create, and says so (as the flag, not the Python argument)."""
+    import shutil
+
+    from tests.interop._support import PINS_PYTHON_BOARD
+
+    typo = tmp_path / "nonexistent" / "dir" / "board"
+    cli(capsys, "pins", "list", str(typo)).error(3, str(typo))
+    source = Path(shutil.copytree(PINS_PYTHON_BOARD, tmp_path / "plain"))
+    cli(capsys, "import-pins", str(source), str(typo)).error(3, str(typo), "--create")
+    assert not (tmp_path / "nonexistent").exists()
+    doc = cli(capsys, "import-pins", str(source), str(typo), "--create", "--json").ok().doc
+    assert doc["imported"]
+    assert pinyard.board_folder(typo, create=False).pin_list()

@@ -22,6 +22,8 @@ def _gc_doc(report: Any, dry_run: bool) -> dict[str, Any]:
         "orphan_versions": report.orphan_versions,
         "temporary": report.temporary,
         "uploads": report.uploads,
+        "run_artifacts": report.run_artifacts,
+        "run_series": report.run_series,
     }
 
 
@@ -32,13 +34,16 @@ def _gc_lines(doc: dict[str, Any]) -> list[str]:
         ("orphan_versions", "orphan version"),
         ("temporary", "temporary file"),
         ("uploads", "incomplete upload"),
+        ("run_artifacts", "artifact no run refers to"),
+        ("run_series", "series of a run that never finished"),
     ):
         lines += [f"  {label}: {entry}" for entry in doc[key]]
     return lines
 
 
 def _count(doc: dict[str, Any]) -> int:
-    return sum(len(doc[k]) for k in ("staging", "orphan_versions", "temporary", "uploads"))
+    kinds = ("staging", "orphan_versions", "temporary", "uploads", "run_artifacts", "run_series")
+    return sum(len(doc[k]) for k in kinds)
 
 
 def _gc(args: argparse.Namespace) -> None:
@@ -165,7 +170,7 @@ def _cache_prune(args: argparse.Namespace) -> None:
 
 
 def _import_pins(args: argparse.Namespace) -> None:
-    dest = pinyard.board(args.dest)
+    dest = pinyard.board(args.dest, create=True if args.create else None)
     report = pinyard.import_pins(args.source, dest)
     doc = {
         "imported": [f"{n}@{v}" for n, v in report.imported],
@@ -187,7 +192,8 @@ def add_maintenance_commands(sub: Any, epilog: str) -> None:
         "gc",
         **with_example(
             "Remove leftovers of interrupted writes (stale staging, version folders without "
-            "data.txt, temporary files, incomplete uploads).",
+            "data.txt, temporary files, incomplete uploads, artifacts no run refers to, "
+            "series of runs that never finished).",
             "pinyard gc ./board --dry-run",
             epilog,
         ),
@@ -276,4 +282,9 @@ def add_maintenance_commands(sub: Any, epilog: str) -> None:
     cmd.set_defaults(handler=_import_pins)
     add_json_flag(cmd)
     cmd.add_argument("source", help="path or URL of the pins board to copy from")
-    cmd.add_argument("dest", help="path or URL of the pinyard board (created if absent)")
+    cmd.add_argument(
+        "dest", help="path or URL of the pinyard board (created if absent, in an existing folder)"
+    )
+    cmd.add_argument(
+        "--create", action="store_true", help="also make the missing folders above dest"
+    )

@@ -25,6 +25,7 @@ _CLI_WORDS = (
     (r"pass reason='\.\.\.'", "pass --reason '...'"),
     # boards
     (r"see pin_versions\('([^']*)'\)", r"see `pinyard pins versions {board} \1`"),
+    (r"pass create=True to \w+\(\) to make", "pass --create to make"),
     (r"\(pass create=True to make one\)",
      "(check the path or URL; `pinyard pins write --create` makes a new board)"),
     (r"use pin_download\('([^']*)'\) to get\s+its files",
