@@ -100,7 +100,14 @@ class Board(BoardBase):
         if serializer.pickles:
             self.check_pickle_read(name, meta.type)
         version_dir = self._version_dir(name, meta.version)
-        opened = open_verified(self.store, self.cache, meta, version_dir, index)
+        opened = open_verified(
+            self.store,
+            self.cache,
+            meta,
+            version_dir,
+            index,
+            progress=progress_enabled(self.progress),
+        )
         with opened as (stream, verified):
             if serializer.pickles and not verified:
                 raise UnverifiedError(
@@ -129,7 +136,16 @@ class Board(BoardBase):
             return [p for p in local if p is not None]
         if self.cache is not None and self.store.needs_cache:
             paths = [
-                str(fetch_to_cache(self.store, self.cache, meta, version_dir, i))
+                str(
+                    fetch_to_cache(
+                        self.store,
+                        self.cache,
+                        meta,
+                        version_dir,
+                        i,
+                        progress=progress_enabled(self.progress),
+                    )
+                )
                 for i in range(len(meta.file_names))
             ]
             if not meta.written_by_pinyard:  # pins hashes its files only together
@@ -276,9 +292,16 @@ class Board(BoardBase):
         pairs = upload_names(path_list)
         label = pairs[0][1] if len(pairs) == 1 else f"{len(pairs)} files"
         draft = make_draft(
-            name, "file", title or f"{name}: a pinned {label}", description, metadata,
-            tags, urls, lineage, None,
-        )  # fmt: skip
+            name,
+            "file",
+            title or f"{name}: a pinned {label}",
+            description,
+            metadata,
+            tags,
+            urls,
+            lineage,
+            None,
+        )
 
         def stage(staging: Any) -> list[tuple[str, Any]]:
             return [
@@ -312,8 +335,9 @@ class Board(BoardBase):
 
     # -- deleting ------------------------------------------------------------
 
-    def pin_version_delete(self, name: str, version: str) -> None:
-        """Delete one version. The latest version and protected versions are refused."""
+    def pin_version_delete(self, name: str, version: str, *, dry_run: bool = False) -> None:
+        """Delete one version. The latest version and protected versions are refused
+        (with ``dry_run``, refused the same way, and nothing is deleted)."""
         version = self.pin_meta(name, version).version
         versions = self._versions(name)
         if version == versions[-1]:
@@ -324,16 +348,17 @@ class Board(BoardBase):
         reason = self._protection(name, version)
         if reason:
             raise ProtectedVersionError(f"pin {name!r} version {version} is protected: {reason}")
-        self._delete_versions(name, [version])
+        if not dry_run:
+            self._delete_versions(name, [version])
 
     def pin_versions_prune(
-        self, name: str, n: int | None = None, days: int | None = None
+        self, name: str, n: int | None = None, days: int | None = None, *, dry_run: bool = False
     ) -> list[str]:
         """Delete old versions, keeping the ``n`` newest or those of the last ``days`` days.
 
         The latest version is always kept, and so is every version a
         protection hook asks to keep (it is logged and skipped). Returns the
-        ids deleted.
+        ids deleted (with ``dry_run``, those it would delete; nothing is).
         """
         if (n is None) == (days is None):
             raise InvalidArgumentError("pin_versions_prune needs exactly one of n= or days=")
@@ -356,7 +381,8 @@ class Board(BoardBase):
                 log.info("pin %r: keeping protected version %s (%s)", name, version, reason)
                 continue
             deleted.append(version)
-        self._delete_versions(name, deleted)
+        if not dry_run:
+            self._delete_versions(name, deleted)
         return deleted
 
     def gc(self, older_than: timedelta = timedelta(days=1), dry_run: bool = False) -> GcReport:
