@@ -227,6 +227,24 @@ def test_pins_read_prints_tables_and_json_or_writes_out(
     cli(capsys, "pins", "read", url, "sales", "--out", str(tmp_path / "x.txt")).error(2, "x.txt")
 
 
+def test_pins_read_of_a_joblib_pin_needs_leave_to_unpickle(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As pins asks: refused, naming the flag, unless --allow-pickle-read (or the variable)."""
+    monkeypatch.delenv("PINS_ALLOW_PICKLE_READ", raising=False)
+    url = str(tmp_path / "board")
+    pinyard.board_folder(url).pin_write({"model": (1, 2)}, "model", type="joblib")
+    out = tmp_path / "model.joblib"
+    cli(capsys, "pins", "read", url, "model", "--out", str(out)).error(
+        2, "pass --allow-pickle-read", "PINS_ALLOW_PICKLE_READ=1"
+    )
+    assert not out.exists()
+    cli(capsys, "pins", "read", url, "model", "--out", str(out), "--allow-pickle-read").ok()
+    assert out.exists()
+    monkeypatch.setenv("PINS_ALLOW_PICKLE_READ", "1")
+    cli(capsys, "pins", "read", url, "model", "--out", str(tmp_path / "again.joblib")).ok()
+
+
 def test_runs_commands(shared: Board, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     url, first, best = shared.url, shared.runs[0], shared.runs[1]  # lambda 1.0: rmse 0.5
     text = cli(capsys, "runs", "experiments", url).ok().out.splitlines()
