@@ -282,9 +282,16 @@ class LocalStore(Store):
         os.makedirs(self.staging_dir, exist_ok=True)
         try:
             os.rename(target, trash)
+        except FileNotFoundError:
+            return  # another process deleted it meanwhile: absent is fine
         except OSError:
             trash = target
-        shutil.rmtree(trash, ignore_errors=False)
+        try:
+            shutil.rmtree(trash, ignore_errors=False)
+        except FileNotFoundError:
+            if trash != target:
+                raise
+            # deleted in place while another process deleted it too: absent is fine
 
 
 def _write_durably(path: str, data: bytes) -> None:
