@@ -87,7 +87,11 @@ class Seen:
 
 
 def read_back(
-    board: pinyard.Board, oracle: Oracle, experiment: str | None, registry_names: list[str]
+    board: pinyard.Board,
+    oracle: Oracle,
+    experiment: str | None,
+    registry_names: list[str],
+    statuses: tuple[str, ...] = ("finished", "killed"),
 ) -> Seen:
     """Read every visible item (each read verifies) and compare it with the oracle."""
     versions: dict[str, list[str]] = {}
@@ -128,9 +132,11 @@ def read_back(
         assert len(set(listed_runs)) == len(listed_runs), "a run listed twice"
         for run_id in listed_runs:
             run = tracker.get_run(run_id)
-            tracker.history(run_id)  # every series chunk reads
+            points = tracker.history(run_id)  # every series chunk reads
+            steps = list(zip(points["key"], points["step"], strict=True))
+            assert len(set(steps)) == len(steps), f"run {run_id}: a metric step logged twice"
             runs[run_id] = run.status
-            assert run.status in ("finished", "killed"), f"run {run_id} is {run.status}"
+            assert run.status in statuses, f"run {run_id} is {run.status}"
         for run_id, line in oracle.committed_runs.items():
             assert run_id in runs, f"committed run {run_id} is lost"
             run = tracker.get_run(run_id)
@@ -207,12 +213,13 @@ def fsck(
     *,
     experiment: str | None = None,
     registry_names: list[str] | None = None,
+    statuses: tuple[str, ...] = ("finished", "killed"),
 ) -> dict[str, int]:
     """Read back, gc, read back again: nothing visible changes, gc removes every leftover
     and a second gc finds nothing. Returns figures (versions, runs, events, leftovers)."""
     board = target.board()
     names = registry_names or []
-    seen = read_back(board, oracle, experiment, names)
+    seen = read_back(board, oracle, experiment, names, statuses)
     before = leftovers(target.files(), seen)
     report = board.gc(older_than=timedelta(0))
     after = leftovers(target.files(), seen)

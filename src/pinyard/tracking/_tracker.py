@@ -48,7 +48,7 @@ from pinyard.tracking._segments import (
     SEGMENT_PATTERN,
     canonical,
     covered_hours,
-    read_table,
+    read_segment,
     segment_table,
 )
 
@@ -452,7 +452,7 @@ class Tracker:
 
     def _segment(self, name: str) -> pa.Table:
         if name not in self._segments:
-            self._segments[name] = read_table(self._read(f"segments/{name}"))
+            self._segments[name] = read_segment(name, self._read(f"segments/{name}"))
         return self._segments[name]
 
     def _held(self, segments: Sequence[str]) -> frozenset[str]:
