@@ -233,6 +233,8 @@ class Tracker:
         """The stepped values of a run's metrics: columns key, step, value, time."""
         import pandas as pd
 
+        if key is not None:
+            validate_key(key, "metric")  # a key no run can have (a lone surrogate, say)
         record = self.get_run(run_id)
         points: list[list[Any]] = []
         for chunk in record.series:
