@@ -11,10 +11,15 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import pinyard
 from tests.reliability._check import Oracle, fsck
 from tests.reliability._workers import read_log
 from tests.reliability.conftest import Target, record, scale
+
+#: longer runs (--torture) take proportionally longer
+pytestmark = pytest.mark.timeout(300 * scale())
 
 PROCESSES = 16
 SECONDS = 4.0

@@ -15,10 +15,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import pinyard
 from tests.reliability._check import Oracle, fsck
 from tests.reliability._workers import read_log
 from tests.reliability.conftest import Target, record, scale
+
+#: longer runs (--torture) take proportionally longer
+pytestmark = pytest.mark.timeout(300 * scale())
 
 KINDS = ("writer", "logger", "mover")
 PER_BATCH = 6  # workers of each kind in one batch

@@ -19,6 +19,9 @@ from tests.reliability._check import Oracle, fsck
 from tests.reliability._workers import read_log, work
 from tests.reliability.conftest import Target, record, scale
 
+#: longer runs (--torture) take proportionally longer
+pytestmark = pytest.mark.timeout(300 * scale())
+
 OPERATIONS = 60
 WEIGHTS = {"writer": 4, "reader": 3, "mover": 2, "logger": 1}
 RATES = {"error_rate": 0.06, "drop_before": 0.03, "drop_after": 0.03, "truncate_rate": 0.03,
