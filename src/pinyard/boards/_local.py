@@ -338,7 +338,13 @@ class _LocalStaging(Staging):
         self._names.append(file_name)
 
     def publish(self, final_dir: str, meta_name: str, meta: bytes) -> None:
-        _write_durably(os.path.join(self._folder, meta_name), meta)
+        meta_path = os.path.join(self._folder, meta_name)
+        # A previous attempt that lost its id to another writer left its data.txt here:
+        # this attempt's (another id) replaces it, else the exclusive create below would
+        # pass for another collision, and every retry would fail the same way.
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(meta_path)
+        _write_durably(meta_path, meta)
         fsync_dir(self._folder)
         final = self._store._abs(final_dir, changing=True)
         parent = os.path.dirname(final)
