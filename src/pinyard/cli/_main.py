@@ -37,8 +37,10 @@ EXIT_HELP = """exit codes:
      without --force, a missing --reason the board requires, a gate that cannot score
   3  not found: board, pin, version, run, or nothing holds that alias or stage
   4  integrity: stored bytes or a held version differ from their recorded digests
-  5  protected: an alias or stage holds the version you tried to delete
-  6  conflict: other writers kept committing first; nothing changed, try again
+  5  protected: an alias or stage holds a version a deletion would remove (no command
+     deletes versions yet; the code is kept for the ones that will)
+  6  conflict: other writers kept committing first, or an import met a different
+     version under the same id; nothing changed
   7  promotion refused: the gate found the candidate no better (both scores shown)
   8  broken chain: registry events were edited, removed, inserted or reordered
 errors are one line on stderr: "pinyard: error: <what> ... <what to do>"."""
