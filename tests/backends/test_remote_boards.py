@@ -730,6 +730,7 @@ def _wait_until_settled(bucket: Bucket, prefix: str, quiet_s: float = 1.0) -> No
         elif time.monotonic() - since >= quiet_s:
             return
         time.sleep(0.2)
+    raise AssertionError(f"the objects under {prefix} did not stop changing in 60 s: {seen}")
 
 
 @pytest.mark.parametrize("kill_after", [0.3, 1.5, 4.0])
