@@ -1,7 +1,8 @@
 """Train two models, promote the better one to production behind a metric gate, see a
-worse candidate refused, roll back, then read the history and the lineage.
+worse candidate refused, roll back, then read the history and the lineage; a server
+that follows production swaps to each new holder while it answers requests.
 
-Needs: pip install 'pinyard[models]' scikit-learn
+Needs: pip install 'pinyard[serve]' scikit-learn
 
 Run:  python examples/registry_promote.py [BOARD_FOLDER]      (default: ./pinyard-board)
 
@@ -12,16 +13,24 @@ Every registry step is one command from a shell too (see docs/cli-registry.md):
     pinyard registry rollback BOARD house-price production --reason "..."
     pinyard registry history BOARD house-price
     pinyard registry lineage BOARD house-price@production
+    pinyard serve BOARD house-price --follow production
 """
 
 from __future__ import annotations
 
+import json
 import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import uvicorn
 from sklearn.linear_model import LinearRegression
 from sklearn.tree import DecisionTreeRegressor
 
@@ -29,6 +38,7 @@ import pinyard
 from pinyard.errors import PromotionRefusedError
 from pinyard.models import ModelBundle
 from pinyard.registry import MetricGate
+from pinyard.serving import create_app
 
 NAME = "house-price"
 
@@ -67,8 +77,44 @@ def scores(evidence: dict[str, Any]) -> str:
     )
 
 
+@contextmanager
+def following_server(board: pinyard.Board, slot: str) -> Iterator[str]:
+    """`pinyard serve BOARD house-price --follow SLOT` in a thread; yields its URL."""
+    app = create_app(board, NAME, follow=slot, interval=0.2)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join()
+
+
+def served_version(url: str) -> str:
+    """The version that answers one prediction (every response names it)."""
+    row = json.dumps([{"sqft": 1500.0, "rooms": 3.0, "age": 20.0}]).encode()
+    request = urllib.request.Request(  # noqa: S310 - a local URL
+        f"{url}/predict", row, {"content-type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        return str(response.headers["x-pinyard-version"])
+
+
+def wait_until_served(url: str, version: str, since: float) -> str:
+    """Poll the server until ``version`` answers; how long that took, as text."""
+    while served_version(url) != version:
+        if time.monotonic() - since > 30:
+            raise TimeoutError(f"the server did not swap to {version} within 30 s")
+        time.sleep(0.05)
+    return f"{time.monotonic() - since:.1f} s"
+
+
 def main(board_folder: str) -> None:
-    board = pinyard.board_folder(board_folder)
+    # The models here are pickles this script writes itself, so reading them is safe.
+    board = pinyard.board_folder(board_folder, allow_pickle_read=True)
     registry = pinyard.Registry(board, user="ana")  # default: $PINYARD_USER, else the login
     tracker = pinyard.Tracker(board, "house-price")
 
@@ -91,11 +137,27 @@ def main(board_folder: str) -> None:
     print(f"production <- tree (event {event.seq}): rmse {event.gate['candidate_score']:,.0f} "
           f"reaches {event.gate['threshold']:,.0f}")  # fmt: skip
     tree_time = datetime.now(UTC)
+    with following_server(board, "production") as url:
+        print(f"serving production: {served_version(url)}")
+        promoted_and_served(registry, gate, url, tree, linear, tree_time)
+    print_history_and_lineage(registry)
 
+
+def promoted_and_served(
+    registry: pinyard.Registry,
+    gate: MetricGate,
+    url: str,
+    tree: str,
+    linear: str,
+    tree_time: datetime,
+) -> None:
+    """Steps 2-4, while a server follows production."""
     # 2. A better model replaces it; the tree moves to the archive stage.
     registry.transition(NAME, linear, "staging", reason="retrained on all features")
+    started = time.monotonic()
     event = registry.promote(NAME, linear, "production", gate=gate, reason="lower rmse")
     print(f"production <- linear (event {event.seq}): {scores(event.gate)}")
+    print(f"the server swapped to {linear} {wait_until_served(url, linear, started)} later")
 
     # 3. A worse candidate is refused, and the refusal is itself recorded.
     registry.transition(NAME, tree, "staging", reason="try the tree again")
@@ -108,9 +170,13 @@ def main(board_folder: str) -> None:
     # What held production before the linear model arrived, and rolling back to it.
     before = registry.resolve(f"{NAME}@production", as_of=tree_time).version
     print(f"production as of {tree_time:%H:%M:%S} UTC: {before}")
+    started = time.monotonic()
     event = registry.rollback(NAME, "production", reason="linear model misbehaves live")
     print(f"rolled back: production -> {event.version} (was {event.previous})")
+    print(f"the server swapped back to {tree} {wait_until_served(url, tree, started)} later")
 
+
+def print_history_and_lineage(registry: pinyard.Registry) -> None:
     print("\nhistory:")
     history = registry.history(NAME, as_df=True)
     print(history[["seq", "op", "slot", "version", "actor", "reason"]].to_string(index=False))
@@ -124,14 +190,6 @@ def main(board_folder: str) -> None:
     print(f"  metrics:     {lineage.metrics}")
     print(f"  code commit: {lineage.code_commit or 'not in a git checkout'}")
     print(f"  held by:     {', '.join(lineage.holders)}")
-
-    # --- Serving production, following the registry --------------------------------
-    # (pinyard serve --follow is built separately; this is where it goes.)
-    #
-    #     pinyard serve BOARD_FOLDER house-price --follow production
-    #
-    # would serve the version production holds and swap to each new holder (after a
-    # promote or a rollback) within one check interval.
 
 
 if __name__ == "__main__":

@@ -20,6 +20,23 @@ if [ ! -x node_modules/.bin/azurite-blob ]; then
     need_tool npm
 fi
 
+# Chromium (Debian's package) for the web UI's browser tests; Playwright drives it and
+# never downloads a browser of its own.
+if [ ! -x /usr/bin/chromium ]; then
+    if command -v apt-get >/dev/null 2>&1; then
+        echo "== apt-get: chromium (for the UI's browser tests)"
+        SUDO=""
+        if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+        $SUDO apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+    else
+        echo "scripts/test.sh: /usr/bin/chromium is missing and apt-get is not available." >&2
+        echo "The UI's browser tests (tests/ui/test_browser.py) drive Chromium at that path:" >&2
+        echo "install your system's chromium package there, then run this script again." >&2
+        exit 1
+    fi
+fi
+
 PYTHON="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv || {

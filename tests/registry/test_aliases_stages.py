@@ -212,3 +212,22 @@ def test_a_stage_named_like_a_removed_alias_resolves_and_rolls_back(
     # what canary meant back then, it still means at that time
     alias_time = registry.history("m")[0].time  # type: ignore[union-attr]
     assert registry.resolve("m@canary", as_of=alias_time).version == v0
+
+
+def test_expected_makes_each_change_conditional_on_the_holder(
+    registry: Registry, versions: list[str]
+) -> None:
+    v0, v1, v2, _ = versions
+    registry.set_alias("m", "champion", v0, expected=None)  # nothing held it: as expected
+    with pytest.raises(errors.ConflictError, match=r"'champion' of 'm' holds .*-\w{5}, not "):
+        registry.set_alias("m", "champion", v1, expected=v2)
+    registry.set_alias("m", "champion", v1, expected=v0)
+    with pytest.raises(errors.ConflictError, match="as expected"):
+        registry.rollback("m", "champion", expected=v0)
+    assert registry.rollback("m", "champion", expected=v1).version == v0
+    registry.transition("m", v2, "staging", expected=None)
+    with pytest.raises(errors.ConflictError, match="holds nothing, not"):
+        registry.promote("m", v2, "production", expected=v1)
+    registry.promote("m", v2, "production", expected=None)
+    ops = [e.op for e in registry.history("m")]  # type: ignore[union-attr]
+    assert ops == ["set_alias", "set_alias", "rollback", "transition", "promote"]

@@ -21,7 +21,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 import pinyard
 from pinyard import errors
-from pinyard.registry import GateContext, GateResult, Registry
+from pinyard.registry import GateContext, GateResult, Registry, State, _state
 
 NAME = "m"
 ARCHIVE = "archived"
@@ -388,8 +388,15 @@ class RegistryMachine(RuleBasedStateMachine):
 
     @rule()
     def drop_snapshot(self) -> None:
-        """A pins user deletes state.json: pinyard replays the events, and writes it again."""
+        """A pins user deletes state.json: a new reader replays the events, and the next
+        change writes it again."""
         self.board.store.delete_file(f"registry/{NAME}/state.json")
+        self.registry = Registry(self.board, user="machine")
+
+    @rule()
+    def new_reader(self) -> None:
+        """Another process: it starts from state.json, not from what this one confirmed."""
+        self.registry = Registry(self.board, user="machine")
 
     # -- invariants ---------------------------------------------------------------
 
@@ -448,7 +455,50 @@ class FolderRegistryMachine(RegistryMachine):
     use_folder = True
 
 
+class CutHistoryMachine(RegistryMachine):
+    """The same, with states that keep only the newest 2 changes of each slot: a rollback
+    or an ``as_of`` further back replays the events, and answers the same."""
+
+    def __init__(self) -> None:
+        self.saved_keep = _state.KEEP
+        _state.KEEP = 2
+        super().__init__()
+
+    def teardown(self) -> None:
+        _state.KEEP = self.saved_keep
+        super().teardown()
+
+    @invariant()
+    def rollback_targets_agree(self) -> None:
+        m, state = self.model, self.registry.state(NAME)
+        for key in m.walk:
+            found = state.slot(key[0], key[1])  # type: ignore[arg-type]
+            assert found is not None
+            assert found.holder == m.holder.get(key)
+            assert self.registry._previous(NAME, state, found) == m.previous(key), key
+            assert set(found.past_holders()) == m.ever.get(key, set())
+
+    @invariant()
+    def replay_snapshot_and_live_state_agree(self) -> None:
+        chain = self.registry._chain(NAME)
+        replayed = chain.replay()
+        assert self.registry.state(NAME).agrees_with(replayed)
+        (report,) = self.registry.verify(NAME)
+        assert report.ok, report.problems
+        try:
+            raw = self.board.store.read_bytes(f"registry/{NAME}/state.json")
+        except FileNotFoundError:
+            return
+        snapshot = json.loads(raw)
+        assert State.from_dict(NAME, snapshot["replay"]).agrees_with(replayed)
+        assert all(len(s["timeline"]) <= 2 for s in snapshot["replay"]["slots"])
+        assert snapshot["aliases"] == self.model.aliases
+        assert snapshot["stages"] == self.model.stage_holders
+
+
 TestMemoryRegistry = RegistryMachine.TestCase
 TestMemoryRegistry.settings = settings(max_examples=40, stateful_step_count=25, deadline=None)
 TestFolderRegistry = FolderRegistryMachine.TestCase
 TestFolderRegistry.settings = settings(max_examples=20, stateful_step_count=20, deadline=None)
+TestCutHistory = CutHistoryMachine.TestCase
+TestCutHistory.settings = settings(max_examples=40, stateful_step_count=30, deadline=None)

@@ -5,7 +5,9 @@ state.json whose digest holds and reads only the events after it (two
 requests, whatever the history's length: docs/decisions/0014), so an edit
 of an event the snapshot has already seen is found by `verify`, and by
 `resolve` once the snapshot is gone or stale. Tests marked "resolve does
-not refuse" pin down that limit as the code has it now.
+not refuse" pin down that limit as the code has it now. Each check uses a
+new `Registry`, as a reader arriving after the edit would: one that has
+already confirmed a state keeps it and reads only the events after it.
 """
 
 from __future__ import annotations
@@ -39,9 +41,13 @@ class Scene:
     ``other`` with five events of its own, on a folder or a memory board."""
 
     board: pinyard.Board
-    registry: Registry
     versions: list[str]
     root: Path | None  # the folder, or None for a memory board
+
+    @property
+    def registry(self) -> Registry:
+        """A reader that comes after the tampering (a `Registry` keeps what it confirmed)."""
+        return Registry(self.board, user="ana")
 
     # -- reaching behind the board's back -------------------------------------
 
@@ -101,7 +107,7 @@ def make_scene(root: Path | None) -> Scene:
     for version in write_versions(board, "other", count=5):
         registry.set_alias("other", "champion", version)
     assert all(r.ok for r in registry.verify())
-    return Scene(board, registry, [v0, v1, v2], root)
+    return Scene(board, [v0, v1, v2], root)
 
 
 @pytest.fixture(params=["folder", "memory"])

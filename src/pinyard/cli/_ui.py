@@ -31,18 +31,38 @@ def _cmd_ui(args: argparse.Namespace) -> None:
             f"for example --token {secrets.token_urlsafe(16)}"
         )
     board = pinyard.board(args.board, create=False)
-    app = create_ui_app(board, token=token)
+    app = create_ui_app(board, token=token, read_only=args.read_only, user=args.user)
     suffix = "?token=..." if token else ""
-    log.warning("pinyard: UI for %s on http://%s:%d/%s", args.board, args.host, args.port, suffix)
+    mode = "read-only" if args.read_only else "changes recorded as " + app.state.acting
+    log.warning(
+        "pinyard: UI for %s on http://%s:%d/%s (%s)",
+        args.board, args.host, args.port, suffix, mode,
+    )  # fmt: skip
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
 
 
 def add_ui_command(add: Add) -> None:
     """Register ``ui``."""
-    cmd = add("ui", _cmd_ui, "Browse a board's pins, registry and runs in a web browser.")
+    cmd = add(
+        "ui",
+        _cmd_ui,
+        "Browse a board's pins, registry, runs and lineage in a web browser; set aliases, "
+        "promote and roll back (unless --read-only).",
+    )
     cmd.add_argument("--board", required=True, help="board path or URL")
     cmd.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     cmd.add_argument("--port", type=int, default=8765, help="port (default 8765)")
     cmd.add_argument(
         "--token", default=None, help=f"required to bind beyond this machine (or {TOKEN_ENV})"
+    )
+    cmd.add_argument(
+        "--read-only",
+        action="store_true",
+        help="show the board only: no forms, and every change is refused",
+    )
+    cmd.add_argument(
+        "--user",
+        default=None,
+        help="the name registry changes made in the UI are recorded under (default: "
+        "PINYARD_USER, else your login name)",
     )

@@ -37,6 +37,26 @@ _TIMESTAMP = re.compile(r"timestamp\[(s|ms|us|ns)(?:, tz=([^\]]+))?\]")
 SUPPORTED = (*_SIMPLE, "timestamp[<unit>]", "timestamp[<unit>, tz=<zone>]")
 
 
+#: A JSON parser reads an integer beyond 64 bits as the nearest double, so a value past
+#: the 64-bit limits would come back as the limit itself. JSON input to a 64-bit integer
+#: column is held to these bounds (the largest doubles inside the type's range), which
+#: the request schema states; narrower types are exact.
+_JSON_INT_BOUNDS = {"int64": (-(2**63) + 1024, 2**63 - 1024), "uint64": (0, 2**64 - 2048)}
+
+
+def json_int_bounds(type_name: str) -> tuple[int, int] | None:
+    """The range JSON values of an integer column must lie in (None: not an integer)."""
+    dtype = arrow_type(type_name)
+    if not pa.types.is_integer(dtype):
+        return None
+    if type_name in _JSON_INT_BOUNDS:
+        return _JSON_INT_BOUNDS[type_name]
+    width = dtype.bit_width
+    if pa.types.is_signed_integer(dtype):
+        return -(2 ** (width - 1)), 2 ** (width - 1) - 1
+    return 0, 2**width - 1
+
+
 def arrow_type(name: str) -> pa.DataType:
     """The Arrow type of a signature type name."""
     if name in _SIMPLE:

@@ -91,6 +91,44 @@ def _target(signature: Signature | None, column: str) -> str | None:
 
 
 def _column_array(column: str, values: Any, signature: Signature | None) -> Any:
+    array = _read_column(column, values, signature)
+    if isinstance(values, list | tuple) and len(array):
+        _check_json_int_bounds(column, array, _target(signature, column))
+    return array
+
+
+def _check_json_int_bounds(column: str, array: Any, target: str | None) -> None:
+    """Values given as Python/JSON numbers for an integer column lie in the range the
+    request schema states (`json_int_bounds`)."""
+    import pyarrow.compute as pc
+
+    from pinyard.models._columns import json_int_bounds
+
+    # Narrower types are exact, and their cast says "without loss" past the range.
+    bounds = json_int_bounds(target) if target in ("int64", "uint64") else None
+    if bounds is None or not (pa.types.is_integer(array.type) or pa.types.is_floating(array.type)):
+        return
+    low, high = pc.min_max(array).values()
+    if low.as_py() is None:
+        return
+    if low.as_py() < bounds[0] or high.as_py() > bounds[1]:
+        bad = low.as_py() if low.as_py() < bounds[0] else high.as_py()
+        raise _out_of_range(column, bad, str(target), bounds)
+
+
+def _out_of_range(column: str, bad: Any, target: str, bounds: tuple[int, int]) -> SignatureError:
+    from pinyard.models._columns import python_kind
+
+    return SignatureError(
+        f"column {column!r}: {bad!r} is outside the range {target} takes here "
+        f"({bounds[0]} to {bounds[1]})",
+        column=column,
+        expected=target,
+        received=python_kind(bad),
+    )
+
+
+def _read_column(column: str, values: Any, signature: Signature | None) -> Any:
     from pinyard.models._signature import describe_values
 
     try:
@@ -103,6 +141,9 @@ def _column_array(column: str, values: Any, signature: Signature | None) -> Any:
         return array
     except _ARROW_ERRORS:
         target = _target(signature, column)
+        exact = _as_integers(column, values, target)
+        if exact is not None:
+            return exact
         if target is None:
             raise SignatureError(
                 f"column {column!r} mixes value types that no one column type can hold",
@@ -110,6 +151,38 @@ def _column_array(column: str, values: Any, signature: Signature | None) -> Any:
                 received="mixed",
             ) from None
         raise describe_values(column, list(values), target) from None
+
+
+def _as_integers(column: str, values: Any, target: str | None) -> Any:
+    """An integer column whose JSON mixes 3 and 3.0 with an integer past 2**53 (which
+    Arrow will not read as a double): each value as the exact integer it is, when every
+    one is an integer and the column's type holds it; else None."""
+    from pinyard.models._columns import arrow_type, kind
+
+    if target is None or not isinstance(values, list | tuple):
+        return None
+    wanted = arrow_type(target)
+    if kind(wanted) != "int":
+        return None
+    exact: list[int | None] = []
+    for value in values:
+        if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+            exact.append(value)
+        elif isinstance(value, float) and value.is_integer():
+            exact.append(int(value))
+        else:
+            return None
+    from pinyard.models._columns import json_int_bounds
+
+    bounds = json_int_bounds(target) if target in ("int64", "uint64") else None
+    if bounds is not None:
+        bad = next((v for v in exact if v is not None and not bounds[0] <= v <= bounds[1]), None)
+        if bad is not None:
+            raise _out_of_range(column, bad, target, bounds) from None
+    try:
+        return pa.array(exact, type=wanted)
+    except _ARROW_ERRORS:
+        return None
 
 
 def _holds_bools(values: Any) -> bool:

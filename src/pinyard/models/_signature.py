@@ -14,7 +14,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pinyard.errors import InvalidArgumentError, SignatureError
-from pinyard.models._columns import arrow_type, convert, kind, python_kind, type_name
+from pinyard.models._columns import (
+    arrow_type,
+    convert,
+    json_int_bounds,
+    kind,
+    python_kind,
+    type_name,
+)
 from pinyard.models._fastpath import numeric_plan, numeric_table
 from pinyard.models._inputs import CONTAINERS, as_table, container_of, to_container
 
@@ -269,11 +276,19 @@ class Signature:
             "required": required,
             "additionalProperties": self.extra_columns == "drop",
         }
+        # JSON Schema cannot say that arrays under different keys have one length, so
+        # the columns form says it in words and in an extension keyword; the server
+        # refuses unequal lengths (and empty columns) with 422 naming the lengths.
         columns = {
             "type": "object",
-            "properties": {n: {"type": "array", "items": s} for n, s in props.items()},
+            "description": "A mapping of columns: every column has the same number of "
+            "values, at least one.",
+            "properties": {
+                n: {"type": "array", "items": s, "minItems": 1} for n, s in props.items()
+            },
             "required": required,
             "additionalProperties": self.extra_columns == "drop",
+            "x-pinyard-equal-lengths": True,
         }
         return {
             "title": "Model input",
@@ -333,6 +348,9 @@ def _column_schema(column: Column) -> dict[str, Any]:
     else:
         json_type = {"bool": "boolean", "int": "integer", "float": "number"}.get(family, "string")
         schema = {"type": json_type}
+        bounds = json_int_bounds(column.type)
+        if bounds is not None:  # the range the server takes: beyond it is a 422
+            schema["minimum"], schema["maximum"] = bounds
     schema["description"] = column.type
     if column.nullable:
         schema["type"] = [schema["type"], "null"]

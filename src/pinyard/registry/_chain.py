@@ -36,7 +36,8 @@ from pinyard.registry._state import State
 
 log = logging.getLogger("pinyard.registry")
 
-SNAPSHOT_FORMAT = 1
+SNAPSHOT_FORMAT = 2  # 2: each slot's history cut to the newest changes (1: all of it)
+READABLE_FORMATS = (1, 2)
 SNAPSHOT_FILE = "state.json"
 MAX_ATTEMPTS = 64
 
@@ -256,7 +257,9 @@ class Chain:
     # -- the snapshot -------------------------------------------------------
 
     def write_snapshot(self, state: State) -> None:
-        """Replace state.json (best effort: it is derived, and a failure loses nothing)."""
+        """Cut ``state``'s history to what a state keeps and replace state.json with it
+        (best effort: it is derived, and a failure loses nothing)."""
+        state.trim()
         try:
             self.store.replace_small(self._snapshot_path, snapshot_bytes(state))
         except (OSError, StorageError) as exc:
@@ -270,7 +273,7 @@ class Chain:
         try:
             doc = json.loads(raw)
             claimed = doc.pop("digest")
-            if claimed != _digest(doc) or doc["format"] != SNAPSHOT_FORMAT:
+            if claimed != _digest(doc) or doc["format"] not in READABLE_FORMATS:
                 raise ValueError("digest or format")
             if doc["name"] != self.name:
                 raise ValueError("another name's snapshot")
@@ -300,14 +303,20 @@ class Chain:
                 f"state.json has seen event {snapshot.seq} but the chain ends at "
                 f"{replayed.seq}: the newest events were removed"
             ]
-        if snapshot.seq == replayed.seq and json.loads(raw) != json.loads(
-            snapshot_bytes(replayed)
-        ):
-            return ["state.json does not match the replay of the events"]
+        if snapshot.seq == replayed.seq:
+            plain, expected = json.loads(raw), json.loads(snapshot_bytes(replayed))
+            if {k: plain.get(k) for k in PLAIN_KEYS} != {k: expected[k] for k in PLAIN_KEYS} or (
+                not snapshot.agrees_with(replayed)
+            ):
+                return ["state.json does not match the replay of the events"]
         return []
 
     def _has_events(self) -> bool:
         return bool(self.store.list_names(self.events_dir))
+
+
+#: The keys of state.json that pins and R readers use (the rest is pinyard's).
+PLAIN_KEYS = ("name", "seq", "head_sha256", "updated", "aliases", "stages", "archived")
 
 
 def snapshot_bytes(state: State) -> bytes:

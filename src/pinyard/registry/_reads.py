@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,10 +19,10 @@ from pinyard.errors import (
     NotFoundError,
     VersionNotFoundError,
 )
-from pinyard.registry._chain import Chain
+from pinyard.registry._chain import Chain, Committed, Plan
 from pinyard.registry._events import Event, Target, utc_text
 from pinyard.registry._refs import Reference, parse_reference, registry_name
-from pinyard.registry._state import Config, State
+from pinyard.registry._state import Config, HistoryCut, Slot, State
 from pinyard.registry._verify import VerifyReport, uncached, verify_chain
 
 if TYPE_CHECKING:
@@ -83,7 +84,12 @@ class Lineage:
 
 @guarded(lambda registry: registry.board.store.url)
 class RegistryReads:
-    """Reading a board's registry (see `Registry` for the whole of it)."""
+    """Reading a board's registry (see `Registry` for the whole of it).
+
+    The object keeps the state it last confirmed for each name, and brings
+    it up to date by asking for the event after it: one request when
+    nothing changed, whatever the length of the history.
+    """
 
     def __init__(self, board: Board) -> None:
         if not isinstance(board, Board) or board.kind != "pinyard":
@@ -92,6 +98,8 @@ class RegistryReads:
                 "no registry (import it with pinyard import-pins)"
             )
         self.board = board
+        self._states: dict[str, State] = {}
+        self._lock = threading.RLock()  # a following server resolves from another thread
 
     def __repr__(self) -> str:
         return f"<Registry on {self.board.store.url}>"
@@ -104,10 +112,35 @@ class RegistryReads:
 
     # -- state --------------------------------------------------------------
 
+    def _current(self, chain: Chain) -> State:
+        """The newest state of ``chain``: the one this object confirmed last, advanced by
+        the events after it (on first use: the snapshot, advanced the same way). Callers
+        hold ``self._lock`` while they use it, and never change it themselves."""
+        with self._lock:
+            known = self._states.get(chain.name)
+            try:
+                state = chain.load() if known is None else chain.advance(known)
+            except BaseException:
+                self._states.pop(chain.name, None)
+                raise
+            self._states[chain.name] = state
+            return state
+
+    def _append(self, chain: Chain, plan: Plan) -> Committed:
+        """`Chain.append` from the state this object knows; what fails forgets it."""
+        with self._lock:
+            try:
+                committed = chain.append(plan, self._current(chain))
+            except BaseException:
+                self._states.pop(chain.name, None)
+                raise
+            self._states[chain.name] = committed.state
+            return committed
+
     @property
     def config(self) -> Config:
         """The board's stages and rules (defaults until `Registry.configure` is called)."""
-        return self._board_chain().load().config or Config()
+        return self._current(self._board_chain()).config or Config()
 
     def names(self) -> list[str]:
         """Names with at least one registry event, sorted."""
@@ -118,16 +151,20 @@ class RegistryReads:
         ]  # fmt: skip
 
     def state(self, name: str) -> State:
-        """The replayed state of ``name`` (its aliases, stages and their timelines)."""
-        return self._chain(registry_name(name)).load()
+        """The replayed state of ``name``: its aliases, stages and the newest changes of
+        each (`history` has every event)."""
+        with self._lock:
+            return self._current(self._chain(registry_name(name))).copy()
 
     def aliases(self, name: str) -> dict[str, str]:
         """Each alias of ``name`` and the version it holds now."""
-        return self.state(name).aliases
+        with self._lock:
+            return self._current(self._chain(registry_name(name))).aliases
 
     def stages(self, name: str) -> dict[str, str]:
         """Each stage of ``name`` that holds a version now (the archive stage excluded)."""
-        return self.state(name).stage_holders()
+        with self._lock:
+            return self._current(self._chain(registry_name(name))).stage_holders()
 
     # -- resolving ----------------------------------------------------------
 
@@ -147,11 +184,29 @@ class RegistryReads:
                     f"as_of= applies to an alias or stage, not to {reference!r}"
                 )
             return self._direct(ref)
-        state = self.state(ref.name) if as_of is None else self._state_at(ref.name, as_of)
-        moment = None if as_of is None else utc_text(_as_utc(as_of))
-        slot = state.find(ref.slot, moment)
+        with self._lock:
+            state = self._current(self._chain(ref.name))
+            moment = None if as_of is None else self._moment(ref.name, state, as_of)
+            try:
+                slot = state.find(ref.slot, moment)
+                version = (slot.holder_at(moment) if moment else slot.holder) if slot else None
+            except HistoryCut:  # further back than the state keeps: replay to the moment
+                state = self._chain(ref.name).replay(lambda e: e.time > str(moment))
+                slot = state.find(ref.slot)
+                version = slot.holder if slot else None
+            return self._resolved(ref, state, slot, version, as_of, reference)
+
+    def _resolved(
+        self,
+        ref: Reference,
+        state: State,
+        slot: Slot | None,
+        version: str | None,
+        as_of: datetime | str | None,
+        reference: str,
+    ) -> Resolved:
         # An alias is never the archive (one namespace): only a stage or an unknown name
-        # needs the board's settings, so an alias resolves in 2 requests.
+        # needs the board's settings, so resolving an alias reads no settings.
         stage = slot is None or slot.kind == "stage"
         archive = (state.archive or self.config.archive) if stage else None
         if archive is not None and ref.slot == archive:
@@ -159,9 +214,6 @@ class RegistryReads:
                 f"{reference!r}: the {archive!r} stage holds many versions; see "
                 f"registry.state({ref.name!r}).archived"
             )
-        version = slot.holder if slot else None
-        if slot is not None and moment is not None:
-            version = slot.holder_at(moment)
         if version is None:
             if state.seq == 0:
                 self.board.pin_meta(ref.name)  # PinNotFoundError (naming the pins) if no pin
@@ -240,17 +292,12 @@ class RegistryReads:
                 f"recorded it: its data.txt sha256 is {actual}, the event recorded "
                 f"{target.meta_sha256}. Run `pinyard registry verify` and restore the version."
             )
-        meta = self.board.pin_meta(name, target.version)
-        recorded = {f.name: f.sha256 for f in meta.files}
-        if recorded and recorded != target.files:
-            raise IntegrityError(
-                f"{name} version {target.version} ({via}) lists other file digests than the "
-                "registry recorded; the version folder was swapped"
-            )
+        # The same data.txt lists the same file digests the event took from it; reading the
+        # version checks its files against them.
 
-    def _state_at(self, name: str, as_of: datetime | str) -> State:
+    def _moment(self, name: str, state: State, as_of: datetime | str) -> str:
+        """``as_of`` as event-time text, refused when no event of ``name`` is that old."""
         moment = utc_text(_as_utc(as_of))
-        state = self.state(name)
         if state.time is None:
             self._require_pin(name)
             raise AliasNotFoundError(f"{name!r} has no registry events yet")
@@ -260,7 +307,7 @@ class RegistryReads:
                 f"as_of {moment} is before the first registry event of {name!r} "
                 f"({first[0].time}); nothing held any alias or stage then"
             )
-        return state
+        return moment
 
     # -- history and lineage ------------------------------------------------
 

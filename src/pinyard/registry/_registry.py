@@ -17,6 +17,7 @@ from typing import Any
 from pinyard.boards import Board
 from pinyard.boards._boundary import guarded
 from pinyard.errors import (
+    ConflictError,
     InvalidArgumentError,
     InvalidNameError,
     PromotionRefusedError,
@@ -27,7 +28,7 @@ from pinyard.registry._gates import Gate, GateContext, GateResult, run_gate
 from pinyard.registry._hooks import EventHook, run_hooks
 from pinyard.registry._reads import RegistryReads
 from pinyard.registry._refs import registry_name, validate_slot
-from pinyard.registry._state import Config, State
+from pinyard.registry._state import Config, HistoryCut, Slot, State
 
 log = logging.getLogger("pinyard.registry")
 _UNSET: Any = object()
@@ -80,7 +81,7 @@ class Registry(RegistryReads):
             self._check_stage_change(old, new)
             return self._fields("configure", BOARD_NAME, reason, new, config=new.as_dict())
 
-        committed = self._board_chain().append(plan)
+        committed = self._append(self._board_chain(), plan)
         self._after(committed.event)
         assert committed.state.config is not None
         return committed.state.config
@@ -88,7 +89,7 @@ class Registry(RegistryReads):
     def _check_stage_change(self, old: Config, new: Config) -> None:
         dropped = set(old.all_stages) - set(new.all_stages)
         for name in self.names():
-            state = self.state(name)
+            state = self._current(self._chain(name))
             used = dropped & set(state.version_stage.values())
             if used:
                 raise InvalidArgumentError(
@@ -104,13 +105,18 @@ class Registry(RegistryReads):
 
     # -- aliases ------------------------------------------------------------
 
-    def set_alias(self, name: str, alias: str, version: str, *, reason: str = "") -> Event:
+    def set_alias(
+        self, name: str, alias: str, version: str, *, reason: str = "", expected: Any = _UNSET
+    ) -> Event:
         """Point ``alias`` at ``version`` of ``name`` (a full id or its 5-hex hash).
 
         If the alias already holds that version nothing is written and the
         event that set it is returned, so a script may run this every time.
+        ``expected`` (a version id, or None for nothing) makes the move
+        conditional: if the alias holds anything else when the event is
+        written, `ConflictError` and nothing is recorded.
         """
-        return self._move(name, alias, version, reason, op="set_alias")
+        return self._move(name, alias, version, reason, op="set_alias", expected=expected)
 
     def remove_alias(self, name: str, alias: str, *, reason: str = "") -> Event:
         """Remove an alias (the versions stay; rollback restores it)."""
@@ -124,19 +130,27 @@ class Registry(RegistryReads):
             return self._fields("remove_alias", name, reason, config, slot=alias, kind="alias",
                                 previous=slot.holder)  # fmt: skip
 
-        committed = self._chain(name).append(plan)
+        committed = self._append(self._chain(name), plan)
         self._after(committed.event)
         return committed.event
 
     # -- stages -------------------------------------------------------------
 
     def transition(
-        self, name: str, version: str, to: str, *, reason: str = "", force: bool = False
+        self,
+        name: str,
+        version: str,
+        to: str,
+        *,
+        reason: str = "",
+        force: bool = False,
+        expected: Any = _UNSET,
     ) -> Event:
         """Move ``version`` to stage ``to``: the next stage in the board's order, or the
         archive; anything else needs ``force=True`` and is recorded as forced. The
-        version that held ``to`` moves to the archive."""
-        return self._move(name, to, version, reason, op="transition", force=force)
+        version that held ``to`` moves to the archive. ``expected``: as for `set_alias`."""
+        return self._move(name, to, version, reason, op="transition", force=force,
+                          expected=expected)  # fmt: skip
 
     # -- promotion and rollback ---------------------------------------------
 
@@ -149,6 +163,7 @@ class Registry(RegistryReads):
         gate: Gate | None = None,
         reason: str = "",
         force: bool = False,
+        expected: Any = _UNSET,
     ) -> Event:
         """Give ``version`` the alias or stage ``to`` only if ``gate`` passes.
 
@@ -156,14 +171,25 @@ class Registry(RegistryReads):
         `MetricGate`); its evidence goes into the event. A refusal is
         recorded as a ``refused`` event and raises `PromotionRefusedError`
         with the scores. If another writer moves ``to`` meanwhile, the gate
-        runs again against the new holder.
+        runs again against the new holder (or, with ``expected`` as for
+        `set_alias`, the promotion is refused with `ConflictError`).
         """
-        return self._move(name, to, version, reason, op="promote", force=force, gate=gate)
+        return self._move(name, to, version, reason, op="promote", force=force, gate=gate,
+                          expected=expected)  # fmt: skip
 
-    def rollback(self, name: str, slot: str, *, to: str | None = None, reason: str = "") -> Event:
+    def rollback(
+        self,
+        name: str,
+        slot: str,
+        *,
+        to: str | None = None,
+        reason: str = "",
+        expected: Any = _UNSET,
+    ) -> Event:
         """Move an alias or stage back to the version it held before (or to ``to``, any
         version that held it earlier); an alias that was removed, or a stage that was
-        emptied, returns to its last holder. A rollback is a new event; nothing is edited."""
+        emptied, returns to its last holder. A rollback is a new event; nothing is edited.
+        ``expected``: as for `set_alias`."""
         name, config = registry_name(name), self.config
         validate_slot(slot, "alias or stage")
         kind: SlotKind = "stage" if slot in config.all_stages else "alias"
@@ -171,10 +197,10 @@ class Registry(RegistryReads):
 
         def choose(state: State) -> str:
             found = state.slot(kind, slot)
-            if found is None or (found.holder is None and found.previous() is None):
+            previous = self._previous(name, state, found) if found else None
+            if found is None or (found.holder is None and previous is None):
                 raise InvalidArgumentError(f"{name!r} has no alias or stage {slot!r} to roll back")
             if target is None:
-                previous = found.previous()
                 if previous is None:
                     raise InvalidArgumentError(
                         f"{slot!r} of {name!r} has held only {found.holder}; "
@@ -191,7 +217,26 @@ class Registry(RegistryReads):
             return target
 
         return self._move(name, slot, None, reason, op="rollback", force=True, choose=choose,
-                          undo=target is None, config=config)  # fmt: skip
+                          undo=target is None, config=config, expected=expected)  # fmt: skip
+
+    def _version_of(self, name: str, version: str) -> str:
+        """`version_id`, without reading the board for a full id the registry has recorded
+        (the plan checks that version's data.txt against the record before using it)."""
+        with self._lock:
+            known = self._states.get(name)
+            if known is not None and version in known.targets:
+                return version
+        return self.version_id(name, version)
+
+    def _previous(self, name: str, state: State, slot: Slot) -> str | None:
+        """What ``slot`` rolls back to; when that reaches further back than ``state`` keeps,
+        the answer of the state replayed from every event up to the same one."""
+        try:
+            return slot.previous()
+        except HistoryCut:
+            full = self._chain(name).replay(lambda e: e.seq > state.seq)
+            found = full.slot(slot.kind, slot.name)
+            return found.previous() if found else None
 
     # -- the one write path -------------------------------------------------
 
@@ -208,27 +253,18 @@ class Registry(RegistryReads):
         choose: Callable[[State], str] | None = None,
         undo: bool = False,
         config: Config | None = None,
+        expected: Any = _UNSET,
     ) -> Event:
         name = registry_name(name)
         config = config or self.config
-        kind: SlotKind = "stage" if slot in config.all_stages else "alias"
-        if kind == "alias":
-            self._alias_name(slot, config)
-        elif op == "set_alias":
-            raise InvalidNameError(
-                f"{slot!r} is a stage of this board ({' -> '.join(config.all_stages)}), not "
-                f"an alias: use transition({name!r}, version, to={slot!r})"
-            )
-        if op == "transition" and kind != "stage":
-            raise InvalidArgumentError(
-                f"{slot!r} is not a stage of this board; its stages are "
-                f"{' -> '.join(config.all_stages)} (configure them with registry.configure)"
-            )
-        fixed = self.version_id(name, version) if version is not None else None
+        kind = self._slot_kind(name, slot, op, config)
+        fixed = self._version_of(name, version) if version is not None else None
         targets: dict[str, Any] = {}
         refusal: list[GateResult] = []
 
         def plan(state: State) -> dict[str, Any]:
+            if expected is not _UNSET:
+                _check_expected(state, kind, slot, expected)
             chosen = choose(state) if choose is not None else fixed
             assert chosen is not None
             if chosen not in targets:
@@ -260,7 +296,7 @@ class Registry(RegistryReads):
 
         chain = self._chain(name)
         try:
-            committed = chain.append(plan)
+            committed = self._append(chain, plan)
         except _Unchanged as unchanged:
             found = chain.read(unchanged.seq)
             assert found is not None
@@ -275,6 +311,23 @@ class Registry(RegistryReads):
                 evidence=dict(result.evidence),
             )
         return committed.event
+
+    def _slot_kind(self, name: str, slot: str, op: str, config: Config) -> SlotKind:
+        """Whether ``slot`` is an alias or a stage, refusing the wrong one for ``op``."""
+        kind: SlotKind = "stage" if slot in config.all_stages else "alias"
+        if kind == "alias":
+            self._alias_name(slot, config)
+        elif op == "set_alias":
+            raise InvalidNameError(
+                f"{slot!r} is a stage of this board ({' -> '.join(config.all_stages)}), not "
+                f"an alias: use transition({name!r}, version, to={slot!r})"
+            )
+        if op == "transition" and kind != "stage":
+            raise InvalidArgumentError(
+                f"{slot!r} is not a stage of this board; its stages are "
+                f"{' -> '.join(config.all_stages)} (configure them with registry.configure)"
+            )
+        return kind
 
     def _stage_fields(
         self, state: State, config: Config, version: str, to: str, holder: str | None, force: bool
@@ -338,6 +391,18 @@ class _Unchanged(Exception):  # noqa: N818 - a signal, not an error
 
     def __init__(self, seq: int) -> None:
         self.seq = seq
+
+
+def _check_expected(state: State, kind: SlotKind, slot: str, expected: str | None) -> None:
+    """`ConflictError` unless ``slot`` holds ``expected`` (None: nothing) in ``state``."""
+    held = state.slot(kind, slot)
+    now = held.holder if held else None
+    if now != expected:
+        raise ConflictError(
+            f"{slot!r} of {state.name!r} holds {now or 'nothing'}, not {expected or 'nothing'} "
+            f"as expected: it moved (the newest event is {state.seq}); nothing was recorded. "
+            "Look again, then retry"
+        )
 
 
 def _login() -> str:

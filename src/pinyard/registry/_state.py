@@ -15,6 +15,14 @@ from pinyard.registry._events import Event, SlotKind, Target
 
 DEFAULT_STAGES = ("staging", "production")
 DEFAULT_ARCHIVE = "archived"
+#: How many changes of each alias or stage a state keeps (its timeline and its rollback
+#: stack); older ones are cut when the state is written, so the snapshot and a write stay
+#: the same size however long the history. Reads that need more replay the events.
+KEEP = 128
+
+
+class HistoryCut(Exception):  # noqa: N818 - a signal for the registry, never seen by users
+    """A question about a slot's past reaches back further than the state keeps."""
 
 
 @dataclass(frozen=True)
@@ -52,13 +60,18 @@ class Slot:
     """One alias or stage of a name: who held it when, and what a rollback returns to.
 
     ``timeline`` lists ``(seq, time, version)`` changes (None: emptied);
-    ``stack`` the holders a rollback walks back through.
+    ``stack`` the holders a rollback walks back through; ``ever`` every version
+    that held the slot, in the order each first did. ``cut``: older entries of
+    ``timeline`` and ``stack`` were dropped (see `KEEP`); what they would answer
+    raises `HistoryCut`, and the registry replays the events instead.
     """
 
     kind: SlotKind
     name: str
     timeline: list[tuple[int, str, str | None]] = field(default_factory=list)
     stack: list[str | None] = field(default_factory=list)
+    ever: list[str] = field(default_factory=list)
+    cut: bool = False
 
     @property
     def holder(self) -> str | None:
@@ -67,6 +80,8 @@ class Slot:
     def holder_at(self, time: str) -> str | None:
         """Who held the slot at ``time`` (an event's time text; they sort as times)."""
         index = bisect.bisect_right([t for _, t, _ in self.timeline], time)
+        if index == 0 and self.cut:
+            raise HistoryCut(f"{self.name} before {self.timeline[0][1]}")
         return self.timeline[index - 1][2] if index else None
 
     def previous(self) -> str | None:
@@ -74,15 +89,34 @@ class Slot:
         current one (a removal in between is skipped, and so is the current holder
         where it held the slot before the removal: that is no step back)."""
         holder = self.holder
-        return next((v for v in reversed(self.stack) if v is not None and v != holder), None)
+        found = next((v for v in reversed(self.stack) if v is not None and v != holder), None)
+        if found is None and self.cut:
+            raise HistoryCut(f"{self.name}: rollback past the kept stack")
+        return found
 
     def past_holders(self) -> list[str]:
         """Every version that ever held the slot, oldest first, once each."""
-        seen: dict[str, None] = {}
-        for _, _, version in self.timeline:
-            if version is not None:
-                seen.setdefault(version)
-        return list(seen)
+        return list(self.ever)
+
+    def trim(self, keep: int) -> None:
+        """Drop all but the newest ``keep`` changes of the timeline and the stack."""
+        if len(self.timeline) > keep or len(self.stack) > keep:
+            del self.timeline[:-keep], self.stack[:-keep]
+            self.cut = True
+
+    def agrees_with(self, full: Slot) -> bool:
+        """Whether this (possibly cut) slot says what ``full``, replayed from every event,
+        says: the same holders ever, and its timeline and stack the newest part of full's."""
+        if self.ever != full.ever or (self.kind, self.name) != (full.kind, full.name):
+            return False
+        if not self.cut:
+            return self.timeline == full.timeline and self.stack == full.stack
+        tail = len(self.timeline)
+        return (
+            full.timeline[-tail:] == self.timeline
+            and len(self.stack) <= len(full.stack)
+            and full.stack[len(full.stack) - len(self.stack) :] == self.stack
+        )
 
 
 @dataclass
@@ -187,6 +221,8 @@ class State:
     ) -> None:
         slot = self._slot(kind, name)
         slot.timeline.append((event.seq, event.time, version))
+        if version is not None and version not in slot.ever:
+            slot.ever.append(version)
         if undo and event.op == "rollback" and event.extra.get("undo"):
             # the holder rolled back from, then any removal before it, and that holder
             # again where it held the slot before the removal
@@ -202,6 +238,25 @@ class State:
 
     # -- snapshot -----------------------------------------------------------
 
+    def trim(self, keep: int | None = None) -> None:
+        """Cut each slot's history to the newest ``keep`` changes (default `KEEP`)."""
+        for slot in self.slots.values():
+            slot.trim(KEEP if keep is None else keep)
+
+    def agrees_with(self, full: State) -> bool:
+        """Whether this state (a snapshot's, perhaps cut) says what ``full`` says."""
+        mine, theirs = self.to_dict(), full.to_dict()
+        mine.pop("slots"), theirs.pop("slots")
+        return (
+            mine == theirs
+            and self.slots.keys() == full.slots.keys()
+            and all(s.agrees_with(full.slots[k]) for k, s in self.slots.items())
+        )
+
+    def copy(self) -> State:
+        """An independent copy (states are changed in place as events apply)."""
+        return State.from_dict(self.name, self.to_dict())
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "seq": self.seq,
@@ -209,7 +264,14 @@ class State:
             "time": self.time,
             "archive": self.archive,
             "slots": [
-                {"kind": s.kind, "name": s.name, "timeline": s.timeline, "stack": s.stack}
+                {
+                    "kind": s.kind,
+                    "name": s.name,
+                    "timeline": s.timeline,
+                    "stack": s.stack,
+                    "ever": s.ever,
+                    "cut": s.cut,
+                }
                 for s in self.slots.values()
             ],
             "version_stage": self.version_stage,
@@ -224,8 +286,10 @@ class State:
         state.archive = doc.get("archive")
         for s in doc["slots"]:
             timeline = [(int(q), str(t), v) for q, t, v in s["timeline"]]
+            # format 1 snapshots kept every change and no "ever": derive it
+            ever = s.get("ever") or list(dict.fromkeys(v for _, _, v in timeline if v))
             state.slots[f"{s['kind']}:{s['name']}"] = Slot(
-                s["kind"], s["name"], timeline, list(s["stack"])
+                s["kind"], s["name"], timeline, list(s["stack"]), list(ever), bool(s.get("cut"))
             )
         state.version_stage = dict(doc["version_stage"])
         state.targets = {

@@ -106,6 +106,7 @@ def create_app(
     app.state.follower = current.follower
     _add_info_routes(app, current)
     schemas = [_add_predict_route(app, current, method) for method in methods]
+    _exact_body_schemas(app, dict(zip(methods, schemas, strict=True)))
     current.on_swap = lambda served: _refresh_docs(app, served, schemas)
     app.add_exception_handler(Exception, _internal_error)
     app.add_middleware(Guard, current=current, token=token)
@@ -170,6 +171,22 @@ def _add_info_routes(app: FastAPI, current: Current) -> None:
     app.add_api_route(
         "/signature", get_signature, methods=["GET"], summary="JSON Schema of a request body"
     )
+
+
+def _exact_body_schemas(app: FastAPI, schemas: dict[str, dict[str, Any]]) -> None:
+    """FastAPI's OpenAPI model holds bounds as floats, which would turn int64's maximum
+    into 2**63 (one past it): the document gets the signature's own JSON Schema back."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            doc = generate()
+            for method, entry in schemas.items():
+                doc["paths"][f"/{method}"]["post"]["requestBody"]["content"][JSON] = dict(entry)
+            app.openapi_schema = doc
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _refresh_docs(app: FastAPI, served: Served, schemas: list[dict[str, Any]]) -> None:

@@ -30,6 +30,7 @@ th { font-weight: 600; white-space: nowrap; background: #f3f5f7; }
 th a { color: var(--fg); text-decoration: none; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 code, .mono { font: 12.5px ui-monospace, SFMono-Regular, Menlo, monospace; }
+main p, .grid span, .error, .notice { overflow-wrap: anywhere; }
 .muted { color: var(--muted); }
 .badge { display: inline-block; padding: 0 .45rem; border-radius: .6rem; font-size: .8rem;
          border: 1px solid var(--line); }
@@ -43,6 +44,35 @@ form.inline input[type=text] { flex: 1; padding: .35rem .5rem; font: inherit; }
 .grid { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; }
 svg text { font: 11px system-ui, sans-serif; fill: var(--muted); }
 tr.best td { background: #eef6ee; }
+pre { overflow-x: auto; white-space: pre-wrap; overflow-wrap: anywhere; }
+svg { max-width: 100%; height: auto; }
+header nav { display: flex; gap: 1rem; flex-wrap: wrap; }
+header .who { color: var(--muted); font-size: .85rem; }
+.notice { color: var(--ok); border: 1px solid var(--ok); background: #f2faf3;
+          padding: .5rem .7rem; margin: .5rem 0; }
+.scroll { overflow-x: auto; max-width: 100%; }
+.actions { display: grid; grid-template-columns: repeat(auto-fit, minmax(260px, 1fr));
+           gap: 1rem; }
+form.action, form.confirm { border: 1px solid var(--line); background: #fff; padding: .6rem .8rem;
+                            display: flex; flex-direction: column; gap: .45rem; }
+form.action h3 { margin: 0; font-size: .95rem; }
+form.action label { display: flex; flex-direction: column; gap: .15rem; color: var(--muted); }
+form.action label.check { flex-direction: row; gap: .4rem; align-items: center; }
+form.action input[type=text], form.action select { font: inherit; padding: .3rem .4rem;
+                                                    color: var(--fg); min-width: 0; }
+form.action fieldset { border: 1px solid var(--line); display: flex; flex-direction: column;
+                       gap: .35rem; }
+form.confirm { flex-direction: row; align-items: center; gap: 1rem; margin-top: 1rem; }
+button { font: inherit; padding: .3rem .8rem; cursor: pointer; }
+button.primary { background: var(--accent); color: #fff; border: 1px solid var(--accent); }
+@media (max-width: 640px) {
+  header { flex-wrap: wrap; gap: .6rem; padding: .5rem .7rem; }
+  header .board { margin-left: 0; width: 100%; overflow-wrap: anywhere; }
+  main { padding: .7rem; }
+  .grid { grid-template-columns: 1fr; }
+  .grid span { overflow-wrap: anywhere; }
+  form.inline { flex-wrap: wrap; }
+}
 """
 
 
@@ -58,8 +88,9 @@ def link(href: str, text: object, **params: Any) -> str:
     return f'<a href="{e(target)}">{e(text)}</a>'
 
 
-def page(title: str, board_url: str, body: str) -> str:
-    """A whole page: the header with the three views, then ``body`` (already HTML)."""
+def page(title: str, board_url: str, body: str, who: str = "") -> str:
+    """A whole page: the header with the three views, then ``body`` (already HTML);
+    ``who`` says whose name the UI's changes are recorded under (or that it is read-only)."""
     nav = " ".join(
         f'<a href="{href}">{label}</a>'
         for href, label in (("/", "Pins"), ("/registry", "Registry"), ("/runs", "Runs"))
@@ -68,8 +99,10 @@ def page(title: str, board_url: str, body: str) -> str:
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
         '<meta name=viewport content="width=device-width,initial-scale=1">'
         f"<title>{e(title)} · pinyard</title>"
-        '<link rel=stylesheet href="/static/ui.css"></head><body>'
-        f"<header><b>pinyard</b>{nav}<span class=board>{e(board_url)}</span></header>"
+        '<link rel=icon href="data:,"><link rel=stylesheet href="/static/ui.css"></head><body>'
+        f"<header><b>pinyard</b><nav>{nav}</nav><span class=board>{e(board_url)}</span>"
+        + (f"<span class=who>{e(who)}</span>" if who else "")
+        + "</header>"
         f"<main><h1>{e(title)}</h1>{body}</main></body></html>"
     )
 
@@ -93,7 +126,10 @@ def table(
             for i, cell in enumerate(row)
         )
         body.append(f"<tr{cls}>{cells}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return (
+        f"<div class=scroll><table><thead><tr>{head}</tr></thead>"
+        f"<tbody>{''.join(body)}</tbody></table></div>"
+    )
 
 
 def pairs(values: Mapping[str, Any]) -> str:
@@ -106,6 +142,10 @@ def pairs(values: Mapping[str, Any]) -> str:
 
 def error_box(message: str) -> str:
     return f'<div class="error" role="alert">{e(message)}</div>'
+
+
+def notice(message: str) -> str:
+    return f'<div class="notice" role="status">{e(message)}</div>'
 
 
 def badge(ok: bool | None, text: str) -> str:

@@ -9,7 +9,8 @@ from typing import Any
 from pinyard.boards import Board, PinMeta
 from pinyard.errors import PinyardError
 from pinyard.registry import Registry
-from pinyard.ui._html import badge, e, error_box, link, pairs, table
+from pinyard.ui import _actions as actions
+from pinyard.ui._html import badge, e, error_box, link, notice, pairs, table
 
 
 def pins_list(board: Board, query: str | None) -> str:
@@ -118,6 +119,7 @@ def version_page(board: Board, name: str, version: str) -> str:
         + "<h2>Files</h2>"
         + files
         + "<h2>Lineage</h2>"
+        + f"<p>{link(f'/lineage/{name}:{version}', 'follow the lineage')}</p>"
         + (pairs(_flat(lineage)) if lineage else '<p class="muted">No lineage recorded.</p>')
         + "<h2>Metadata</h2>"
         + f"<pre class=mono>{e(json.dumps(dict(meta.user), indent=2, default=str))}</pre>"
@@ -142,12 +144,14 @@ def registry_list(board: Board) -> str:
     return table(["name", "aliases", "stages", "events"], rows, numeric=[3])
 
 
-def registry_page(board: Board, name: str) -> str:
-    """A name's holders now, chain status, and every event with who, when, why, evidence."""
+def registry_page(board: Board, name: str, csrf: str | None, done: str | None = None) -> str:
+    """A name's holders now, chain status, and every event with who, when, why, evidence;
+    with ``csrf`` (the UI is not read-only) the forms that change it, and with ``done``
+    the number of the event the last change recorded."""
     registry = Registry(board)
     (report,) = registry.verify(name)
     status = (
-        badge(True, f"chain verified: {report.events} events")
+        badge(True, f"chain verified: {report.events} event{'' if report.events == 1 else 's'}")
         if report.ok
         else (badge(False, "chain damaged") + "".join(error_box(p) for p in report.problems))
     )
@@ -156,12 +160,28 @@ def registry_page(board: Board, name: str) -> str:
     except PinyardError as exc:
         return status + error_box(str(exc))
     state = registry.state(name)
-    now = pairs(
-        {
-            **{f"@{a}": v for a, v in sorted(state.aliases.items())},
-            **dict(sorted(state.stage_holders().items())),
-        }
+    now = table(
+        ["alias or stage", "version", "lineage"],
+        [
+            [e(label), link(f"/pins/{name}/{v}", v), link(f"/lineage/{name}{ref}", "lineage")]
+            for label, ref, v in [
+                *((f"@{a}", f"@{a}", v) for a, v in sorted(state.aliases.items())),
+                *((s, f"@{s}", v) for s, v in sorted(state.stage_holders().items())),
+            ]
+        ],
     )
+    if not state.aliases and not state.stage_holders():
+        now = '<p class="muted">No alias or stage holds a version now.</p>'
+    shown = next((ev for ev in events if done and str(ev.seq) == done), None)
+    top = (
+        notice(
+            f"Recorded event {shown.seq}: {shown.op} {shown.slot} → {shown.version} "
+            f"by {shown.actor}."
+        )
+        if shown
+        else ""
+    )
+    changes = actions.forms(board, name, state, csrf) if csrf is not None else ""
     rows = []
     for event in reversed(events):
         gate = event.gate or {}
@@ -181,9 +201,11 @@ def registry_page(board: Board, name: str) -> str:
         )
     head = f"<p>{status}</p><p class=muted>head sha256 <code>{e(report.head)}</code></p>"
     return (
-        head
+        top
+        + head
         + "<h2>Now</h2>"
         + now
+        + changes
         + "<h2>Timeline</h2>"
         + table(
             ["seq", "time (UTC)", "who", "op", "alias/stage", "version", "before", "why", "gate"],

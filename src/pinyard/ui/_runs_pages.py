@@ -6,10 +6,11 @@ import math
 from typing import Any
 
 from pinyard.boards import Board
-from pinyard.errors import PinyardError
+from pinyard.errors import NotFoundError, PinyardError
 from pinyard.tracking import Tracker
 from pinyard.ui._charts import lines, scatter
 from pinyard.ui._html import e, error_box, link, number, table
+from pinyard.ui._lineage_pages import run_lineage
 
 PAGE_ROWS = 100
 MAX_POINTS = 2_000
@@ -21,7 +22,14 @@ def tracker_for(board: Board, experiment: str) -> Tracker:
     runs it has read, and checks the board's listing on each query for new ones."""
     key = (id(board), experiment)
     if key not in _TRACKERS:
-        _TRACKERS[key] = Tracker(board, experiment)
+        tracker = Tracker(board, experiment)  # validates the name first
+        known = Tracker.experiments(board)
+        if experiment not in known:
+            raise NotFoundError(
+                f"experiment {experiment!r} does not exist on this board; its experiments are "
+                f"{', '.join(map(repr, known)) or 'none yet'}"
+            )
+        _TRACKERS[key] = tracker
     return _TRACKERS[key]
 
 
@@ -181,7 +189,6 @@ def run_page(board: Board, experiment: str, run_id: str, key: str | None) -> str
                 ("end", record.end_time),
                 ("seed", record.seed),
                 ("commit", record.context.get("git_commit")),
-                ("data", record.data),
             )
         ],
     )
@@ -208,7 +215,15 @@ def run_page(board: Board, experiment: str, run_id: str, key: str | None) -> str
                 shown_key,
             )
         )
-    return facts + "<h2>Params</h2>" + params + "<h2>Metrics</h2>" + metrics + chart
+    return (
+        facts
+        + run_lineage(record)
+        + "<h2>Params</h2>"
+        + params
+        + "<h2>Metrics</h2>"
+        + metrics
+        + chart
+    )
 
 
 def compare_page(board: Board, experiment: str, run_ids: list[str], key: str | None) -> str:
