@@ -373,3 +373,30 @@ def test_azure_transient_503_under_the_sdk_default_backoff_heals(
         None,
     ]
     print(f"one 503 under the SDK default retry policy cost {waited:.1f} s")
+
+
+@pytest.mark.parametrize("backend", ["s3_bucket", "azure_container"])
+def test_cli_import_pins_between_url_boards(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`pinyard import-pins SOURCE_URL DEST_URL`: a pins-python board in the bucket into
+    a pinyard board beside it, then `verify` of the result; again, nothing is copied."""
+    bucket: Bucket = request.getfixturevalue(backend)
+    bucket.fs.put(str(DATA / "pins_python_board"), bucket.path("src"), recursive=True)
+    _env_for(bucket, monkeypatch)
+    monkeypatch.setenv("PINYARD_CACHE_DIR", str(tmp_path / "cli-cache"))
+    src, dest = f"{bucket.url}/src", f"{bucket.url}/yard"
+    local = pinyard.board_pins(DATA / "pins_python_board")
+    expected = sorted(
+        f"{n}@{v.version}" for n in local.pin_list() for v in local.pin_versions(n, as_df=False)
+    )
+    code, out, err = _cli("import-pins", src, dest)
+    assert code == 0, err
+    assert sorted(json.loads(out)["imported"]) == expected
+    assert _cli("verify", dest)[0] == 0
+    code, out, err = _cli("import-pins", src, dest)
+    assert code == 0, err
+    assert (json.loads(out)["imported"], sorted(json.loads(out)["already_present"])) == (
+        [],
+        expected,
+    )
