@@ -226,6 +226,10 @@ def _damage(world: World, tmp_path: Path, case: Case, mutate: Callable[[bytes], 
 
 
 def _check_every_read(world: World, root: Path, case: Case) -> dict[str, int]:
+    return _check_reads(world, pinyard.board_folder(root), case)
+
+
+def _check_reads(world: World, board: pinyard.Board, case: Case) -> dict[str, int]:
     ids = _ids(world)
     names = [n.format(**ids) for n in case.names]
     outcome = {"detected": 0, "healed": 0}
@@ -233,7 +237,7 @@ def _check_every_read(world: World, root: Path, case: Case) -> dict[str, int]:
     unnamed: list[str] = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "checkpoint ... skipped": the heal says so
-        for what, read in _reads(pinyard.board_folder(root), world.runs).items():
+        for what, read in _reads(board, world.runs).items():
             try:
                 got = read()
             except PinyardError as exc:
@@ -303,3 +307,28 @@ def test_a_damaged_cache_entry_is_fetched_again(
     again = pinyard.board(url, cache=pinyard.Cache(tmp_path / "cache"), **options)
     assert again.pin_read("js") == value
     record("corruption", damaged_objects=len(cached), healed=1)
+
+
+# -- the same damage on S3 and Azure -----------------------------------------------------
+
+REMOTE_CASES = [c for c in CASES if c.kind in {
+    "data file (json)", "data file (pickle)", "data.txt", "registry event", "registry snapshot",
+    "artifact", "segment", "run record (truncated)",
+}]  # fmt: skip
+
+
+@pytest.mark.parametrize("backend", ["s3_bucket", "azure_container"])
+@pytest.mark.parametrize("case", REMOTE_CASES, ids=lambda c: c.kind)
+def test_damage_on_a_remote_board_is_detected_or_healed(
+    world: World, tmp_path: Path, request: pytest.FixtureRequest, backend: str, case: Case
+) -> None:
+    """The board in a bucket, one object truncated there (below pinyard), read through a
+    board with an empty cache: detected naming the object, or healed."""
+    bucket = request.getfixturevalue(backend)
+    root = _damage(world, tmp_path, case, MUTATIONS["truncate"])
+    bucket.fs.put(str(root), bucket.path("board"), recursive=True)
+    bucket.fs.invalidate_cache()
+    board = pinyard.board(f"{bucket.url}/board", cache=pinyard.Cache(tmp_path / "cache"),
+                          **bucket.storage_options)  # fmt: skip
+    outcome = _check_reads(world, board, case)
+    record("corruption (remote)", damaged_objects=1, **outcome)
