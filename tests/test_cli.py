@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 
 import pinyard
 from pinyard.cli import main
+from tests.interop._support import PINS_PYTHON_BOARD
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -88,3 +90,25 @@ def test_runs_and_compact(capsys: pytest.CaptureFixture[str], tmp_path: Path) ->
     assert "expected" in err
     code, out, _ = run(capsys, "compact", str(tmp_path / "b"), "sweep")
     assert (code, json.loads(out)) == (0, {"segments": []})  # this hour is left alone
+
+
+def test_a_typo_in_a_board_path_creates_nothing(
+    capsys: pytest.CaptureFixture[str], board_dir: Path, tmp_path: Path
+) -> None:
+    """Read commands never create a board; import-pins makes one only in an existing
+    folder unless given --create, and says so."""
+    typo = tmp_path / "nonexistent" / "dir" / "board"
+    code, _, err = run(capsys, "list", str(typo))
+    assert code != 0
+    assert str(typo) in err
+    source = Path(shutil.copytree(PINS_PYTHON_BOARD, tmp_path / "plain"))
+    code, _, err = run(capsys, "import-pins", str(source), str(typo))
+    assert code != 0
+    assert str(typo) in err
+    assert "--create" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "nonexistent").exists()
+    code, out, _ = run(capsys, "import-pins", str(source), str(typo), "--create")
+    assert code == 0
+    assert json.loads(out)["imported"]
+    assert pinyard.board_folder(typo, create=False).pin_list()

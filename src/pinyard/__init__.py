@@ -40,13 +40,17 @@ from pinyard.boards import (
     register_protection,
     register_type,
 )
+from pinyard.boards._gc import register_gc as _register_gc
 from pinyard.registry import Registry
 from pinyard.registry._protection import protection_for as _registry_protection
 from pinyard.tracking import Tracker
+from pinyard.tracking._gc import collect_runs_garbage as _runs_gc
 
 # Every pinyard board refuses to delete a version an alias or a stage holds, in any
 # process that imports pinyard (boards know no registry; the registry plugs in here).
 register_protection(_registry_protection)
+# and `Board.gc` looks under runs/ through the tracker, which knows what a record holds.
+_register_gc(_runs_gc)
 
 try:
     __version__ = _package_version("pinyard")

@@ -6,9 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 import pinyard
 from pinyard import errors
+from pinyard.boards._meta import DIGEST_KEY, content_digest
 from tests.backends.conftest import Bucket
 
 
@@ -44,8 +46,17 @@ def test_an_edited_remote_data_txt_is_refused(s3_bucket: Bucket, tmp_path: Path)
     board.store.replace_small(path, edited)
 
     fresh = _board(s3_bucket, tmp_path / "other-cache")
-    with pytest.raises(errors.IntegrityError, match=r"changed since the registry recorded it"):
+    # data.txt's own digest catches the edit first (decision 0018), naming the board's copy
+    with pytest.raises(errors.IntegrityError, match=r"the board's copy, .*edited or damaged"):
         pinyard.Registry(fresh).resolve("churn@champion")
     (report,) = pinyard.Registry(fresh).verify("churn")
     assert not report.ok
     assert version in report.problems[0]
+
+    # and an edit whose digest was recomputed (a forger's) meets the registry's record
+    doc = yaml.safe_load(edited)
+    doc[DIGEST_KEY] = f"sha256:{content_digest(doc)}"
+    board.store.replace_small(path, yaml.safe_dump(doc, sort_keys=True).encode())
+    forged = _board(s3_bucket, tmp_path / "third-cache")
+    with pytest.raises(errors.IntegrityError, match=r"changed since the registry recorded it"):
+        pinyard.Registry(forged).resolve("churn@champion")

@@ -918,3 +918,63 @@ def test_fsspec_local_mv_replaces_which_is_why_pinyard_renames_with_noreplace(
 
 def _pair(value: dict[str, int]) -> tuple[int, int]:
     return value["writer"], value["i"]
+
+
+# -- the window between a version's data and its data.txt (decision 0018) -----------------
+
+KILLED_BETWEEN_FILES = textwrap.dedent(
+    """
+    import json, os, sys
+    os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
+    import pinyard
+    from pinyard.boards import _s3
+    url, options, cache, first, second = sys.argv[1:6]
+    board = pinyard.board(url, cache=pinyard.Cache(cache), **json.loads(options))
+    board.store.single_put_bytes = 9 * 1024 * 1024  # both files go multipart
+    opened = []
+    real = _s3.MultipartUpload.__init__
+
+    def init(self, *args, **kwargs):
+        opened.append(self)
+        if len(opened) == 2:  # the first large file is sent whole: killed here
+            os._exit(9)
+        real(self, *args, **kwargs)
+
+    _s3.MultipartUpload.__init__ = init
+    board.pin_upload([first, second], "big")
+    """
+)
+
+
+def test_s3_writer_killed_between_large_files_leaves_nothing_pins_lists(
+    s3_bucket: Bucket, tmp_path: Path
+) -> None:
+    """Every large file is sent before any is completed: a writer killed after the first
+    of two leaves only incomplete uploads (invisible, taken back by gc), not a version
+    folder that pins-python lists and fails to read."""
+    open_board(s3_bucket, tmp_path).pin_write({"k": 1}, "other")
+    files = []
+    for i in range(2):
+        path = tmp_path / f"part{i}.bin"
+        path.write_bytes(bytes([i]) * (12 * 1024 * 1024))
+        files.append(str(path))
+    done = subprocess.run(
+        [sys.executable, "-c", KILLED_BETWEEN_FILES, f"{s3_bucket.url}/team",
+         json.dumps(s3_bucket.storage_options), str(tmp_path / "cache"), *files],
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 9
+    _wait_until_settled(s3_bucket, "team/pins")
+    s3_bucket.fs.invalidate_cache()
+    assert s3_bucket.fs.find(s3_bucket.path("team/pins/big")) == []
+    assert len(_open_uploads(s3_bucket)) == 1  # the first file's, sent but not completed
+    import pins
+
+    reader = pins.board(
+        "s3", s3_bucket.path("team/pins"), storage_options=s3_bucket.storage_options,
+        cache=None,
+    )  # fmt: skip
+    assert reader.pin_list() == ["other"]
+    board = open_board(s3_bucket, tmp_path)
+    assert board.gc(older_than=timedelta(0)).uploads
+    assert _open_uploads(s3_bucket) == []

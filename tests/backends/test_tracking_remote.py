@@ -10,6 +10,7 @@ import pytest
 import pinyard
 from pinyard.tracking import Tracker
 from tests.backends.conftest import Bucket
+from tests.tracking.test_runs_gc import check_runs_gc
 
 BACKENDS = ["s3_bucket", "azure_container", "gcs_bucket"]
 
@@ -82,3 +83,15 @@ def test_checkpoints_on_remote_boards(
     assert len(names) == 1
     [checkpoint] = reader.board.store.list_names(f"runs/ckpt/checkpoints/{names[0]}")
     assert checkpoint.startswith("00000004-")
+
+
+@pytest.mark.parametrize("backend", ["s3_bucket", "azure_container"])
+def test_gc_of_runs_on_remote_boards(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Unreferenced artifacts and series of runs that never finished go after the cutoff;
+    a live run's stay (the scenario of tests/tracking/test_runs_gc.py)."""
+    bucket: Bucket = request.getfixturevalue(backend)
+    url = f"{bucket.url}/team"
+    board = pinyard.board(url, cache=pinyard.Cache(tmp_path / "cache"), **bucket.storage_options)
+    check_runs_gc(board, url, bucket.storage_options)

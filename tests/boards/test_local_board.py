@@ -13,6 +13,7 @@ import tempfile
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -82,6 +83,43 @@ def test_other_non_empty_folder_is_refused(tmp_path: Path) -> None:
 def test_missing_board_without_create(tmp_path: Path) -> None:
     with pytest.raises(errors.BoardNotFoundError, match="create=True"):
         pinyard.board_folder(tmp_path / "absent", create=False)
+    assert list(tmp_path.iterdir()) == []  # opening for reading never creates
+
+
+@pytest.mark.parametrize(
+    "opener",
+    [
+        pinyard.board_folder,
+        pinyard.board,
+        lambda path: pinyard.board(f"file://{path}"),
+        lambda path: pinyard.board("file", str(path)),
+    ],
+    ids=["board_folder", "board", "file-url", "protocol-path"],
+)
+def test_a_typo_in_the_path_makes_no_folders(tmp_path: Path, opener: Any) -> None:
+    """A board whose parent folder is missing is refused, naming the path and the flag,
+    and nothing is created; create=True makes the parents and the board."""
+    typo = tmp_path / "nonexistent" / "dir" / "board"
+    with pytest.raises(errors.BoardNotFoundError) as info:
+        opener(typo)
+    message = str(info.value)
+    assert str(typo) in message
+    assert f"{tmp_path / 'nonexistent'} is missing" in message
+    assert "create=True" in message
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_new_board_is_made_where_its_parent_exists_or_create_is_true(tmp_path: Path) -> None:
+    pinyard.board_folder(tmp_path / "new").pin_write({"k": 1}, "obj")
+    assert (tmp_path / "new" / "pinyard.json").exists()
+    deep = tmp_path / "a" / "b" / "c"
+    pinyard.board_folder(deep, create=True).pin_write({"k": 1}, "obj")
+    assert pinyard.board_folder(deep, create=False).pin_read("obj") == {"k": 1}
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(errors.BoardNotFoundError, match="create=True"):
+        pinyard.board_folder(empty, create=False)
+    assert list(empty.iterdir()) == []
 
 
 @pytest.mark.parametrize(

@@ -43,6 +43,10 @@ def _switch_constructors() -> None:
         if self.fs_name != "file":  # only folder boards are run
             return pins_builder(self, src_board, versioned)
         path = f"{self.path.name}/{uuid.uuid4()}"
+        # pins' builder makes the folder through its file system; pinyard makes a new
+        # board only where the parent exists (a typo must not make folders), so the
+        # parent is made here as a pins user switching would (or passes create=True).
+        os.makedirs(self.path.name, exist_ok=True)
         if src_board is not None:  # what pins' builder does with fs.put
             shutil.copytree(src_board, path)
         self.board_path_registry.append(path)

@@ -20,8 +20,10 @@ from pinyard.errors import (
     HashMismatchError,
     IntegrityError,
     InvalidNameError,
+    MetadataError,
     PinNotFoundError,
     UnsupportedTypeError,
+    UnverifiedError,
     UnverifiedVersionWarning,
 )
 
@@ -281,6 +283,40 @@ def test_fresh_mixed_writers_one_pin(fresh: dict[str, Any]) -> None:
     assert list(src.pin_versions("two")["version"])[-1] == result.version
     assert board.pin_read("two") == {"v": 99}
     assert len(board.pin_versions("two")) == 3
+
+
+def test_fresh_pins_versions_carry_no_digest_and_read_without_a_new_warning(
+    fresh: dict[str, Any],
+) -> None:
+    """Versions pins-python writes have no pinyard key and no digest (decision 0018):
+    they read as before, checked against pin_hash, with no warning, and are flagged
+    ``metadata_verified=False``; a damaged ``type`` in them is a typed error naming
+    the version, not a raw decode or unpickling error."""
+    board = pinyard.board_pins(fresh["path"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for name, expected in fresh["objects"].items():
+            got = board.pin_read(name)
+            if isinstance(expected, pd.DataFrame):
+                pdt.assert_frame_equal(got, expected)
+            else:
+                assert got == expected
+            meta = board.pin_meta(name)
+            assert not meta.written_by_pinyard
+            assert not meta.metadata_verified
+            assert "pinyard_digest" not in meta.extra
+    for name, wrong in (("df_parquet", "json"), ("df_parquet", "joblib"), ("df_csv", "parquet"),
+                        ("obj_json", "parquet")):  # fmt: skip
+        version = board.pin_meta(name).version
+        data_txt = fresh["path"] / name / version / "data.txt"
+        good = data_txt.read_text()
+        current = board.pin_meta(name).type
+        data_txt.write_text(good.replace(f"type: {current}", f"type: {wrong}"))
+        with pytest.raises((MetadataError, UnverifiedError)) as info:
+            board.pin_read(name)
+        assert name in str(info.value)
+        assert version in str(info.value)
+        data_txt.write_text(good)
 
 
 # -- (c) the R pins board (hand-made in R's format) ----------------------------

@@ -15,6 +15,7 @@ import pytest
 import pinyard
 from pinyard import errors
 from pinyard.tracking import Tracker
+from pinyard.tracking._digests import seal
 
 EVIL_RUN_ID = "../../../../../../outside"
 
@@ -105,7 +106,8 @@ def test_a_tampered_record_cannot_lead_reads_outside_the_root(
     tracker: Tracker, root: Path, tmp_path: Path
 ) -> None:
     """Artifact digests and series chunk names come from records on disk: a record
-    edited to hold ``../`` is refused instead of followed."""
+    edited to hold ``../`` and sealed again with a matching digest (a forger, not
+    damage) is refused instead of followed."""
     (tmp_path / "secret").write_bytes(b"outside")
     with tracker.start_run() as run:
         run.log_artifact(b"bytes", name="blob")
@@ -114,7 +116,8 @@ def test_a_tampered_record_cannot_lead_reads_outside_the_root(
     doc = json.loads(path.read_text())
     doc["artifacts"]["blob"]["sha256"] = "../" * 6 + "secret"
     doc["series"] = ["../" * 6 + "secret"]
-    path.write_text(json.dumps(doc))
+    doc.pop("digest")
+    path.write_bytes(seal(json.dumps(doc, separators=(",", ":")).encode()))
     fresh = Tracker(pinyard.board_folder(root), "sweep")
     with pytest.raises(errors.PinyardError, match="artifact 'blob'"):
         fresh.artifact(run.run_id, "blob")

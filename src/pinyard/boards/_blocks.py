@@ -85,13 +85,22 @@ class BlockUpload(ABC, Generic[Sent]):
         number = len(self._sent) + len(self._pending) + 1
         self._pending.append(self._pool.submit(self._send, number, block))
 
-    def complete(self) -> bool:
-        """Send the last block, wait for every block, commit; see `_commit`."""
+    def finish_sending(self) -> None:
+        """Send the last block and wait for every block: `complete` then only commits
+        (one short request), so the caller can choose when the object appears."""
         try:
             if self._blocks.filled or not (self._sent or self._pending):
                 self._blocks.flush()  # the last block, or the only (empty) one
             while self._pending:
                 self._sent.append(self._pending.popleft().result())
+        except BaseException:
+            self.abort()
+            raise
+
+    def complete(self) -> bool:
+        """Send the last block, wait for every block, commit; see `_commit`."""
+        try:
+            self.finish_sending()
             return self._commit()
         except BaseException:
             self.abort()

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
+import pickle
 import shutil
+import struct
 import tempfile
 import warnings
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pinyard.boards._board_base import BoardBase
 from pinyard.boards._boundary import guarded
-from pinyard.boards._gc import GcReport, collect_garbage
+from pinyard.boards._gc import GcReport, collect_garbage, cutoff_of, gc_extensions
 from pinyard.boards._legacy import read_plan
+from pinyard.boards._meta import PinMeta
 from pinyard.boards._names import validate_new_pin_name
 from pinyard.boards._progress import progress_enabled
 from pinyard.boards._reading import (
@@ -41,7 +46,10 @@ from pinyard.boards._writing import (
     upload_names,
 )
 from pinyard.errors import (
+    IntegrityError,
     InvalidArgumentError,
+    MetadataError,
+    PinyardError,
     ProtectedVersionError,
     UnsupportedTypeError,
     UnverifiedError,
@@ -103,7 +111,7 @@ class Board(BoardBase):
                     "digest cannot be verified, so pinyard will not unpickle it. Import it "
                     "with pinyard import-pins after checking its source, or re-write it."
                 )
-            return serializer.read(stream, meta.object_kind)
+            return _parse(serializer, stream, meta, index)
 
     def pin_download(
         self, name: str, version: str | None = None, hash: str | None = None
@@ -127,8 +135,19 @@ class Board(BoardBase):
                 str(fetch_to_cache(self.store, self.cache, meta, version_dir, i))
                 for i in range(len(meta.file_names))
             ]
-            if not meta.written_by_pinyard:
-                verify_version_files(meta, paths)
+            if not meta.written_by_pinyard:  # pins hashes its files only together
+                try:
+                    verify_version_files(meta, paths)
+                except IntegrityError as exc:  # the cached set: drop it, fetch it once more
+                    log.warning("%s (cached copies); fetching them again", exc)
+                    for path in paths:
+                        with contextlib.suppress(OSError):
+                            os.unlink(path)
+                    paths = [
+                        str(fetch_to_cache(self.store, self.cache, meta, version_dir, i))
+                        for i in range(len(meta.file_names))
+                    ]
+                    verify_version_files(meta, paths)  # the board's copies now
             return paths
         target = os.path.join(self._downloads(), name, meta.version)
         digests = [
@@ -345,9 +364,16 @@ class Board(BoardBase):
 
     def gc(self, older_than: timedelta = timedelta(days=1), dry_run: bool = False) -> GcReport:
         """Remove leftovers of interrupted writes untouched for ``older_than``: staging
-        entries, and version folders without ``data.txt`` (which confuse pins readers)."""
+        entries, version folders without ``data.txt`` (which confuse pins readers),
+        temporary files, incomplete uploads and, under ``runs/``, artifacts no run
+        refers to and series of runs that never finished (never those of a live run).
+        ``dry_run=True`` only reports what would go."""
         staging = "staging" if self.kind == "pinyard" else None
-        return collect_garbage(self.store, self._pins, staging, older_than, dry_run)
+        report = collect_garbage(self.store, self._pins, staging, older_than, dry_run)
+        if self.kind == "pinyard":
+            for extension in gc_extensions():
+                extension(self, cutoff_of(older_than), dry_run, report)
+        return report
 
     def pin_delete(self, names: str | Sequence[str]) -> None:
         """Delete whole pins. Refused, before anything is deleted, if any version is protected."""
@@ -364,3 +390,32 @@ class Board(BoardBase):
 
 
 builtins_type = type
+#: What a serializer raises on bytes that are not of its type (a damaged ``type`` in a
+#: pins-written data.txt, which carries no digest): translated, naming the version.
+_NOT_OF_TYPE = (
+    UnicodeDecodeError,
+    pickle.UnpicklingError,
+    EOFError,
+    KeyError,
+    IndexError,
+    ValueError,  # json.JSONDecodeError, pyarrow.ArrowInvalid, csv parser errors
+    TypeError,
+    struct.error,
+    zlib.error,
+)
+
+
+def _parse(serializer: Any, stream: Any, meta: PinMeta, index: int) -> Any:
+    """Parse the verified bytes of a file; bytes that are not of the version's type are a
+    `MetadataError` naming the pin, the version, the file and the type."""
+    try:
+        return serializer.read(stream, meta.object_kind)
+    except PinyardError:
+        raise
+    except _NOT_OF_TYPE as exc:
+        raise MetadataError(
+            f"pin {meta.name!r} version {meta.version} file {meta.file_names[index]!r} "
+            f"verified but cannot be read as type {meta.type!r} "
+            f"({type(exc).__name__}: {exc}): its data.txt names the wrong type (damaged "
+            "or edited), or this environment cannot load what was stored"
+        ) from exc

@@ -6,7 +6,7 @@ cache root (``PINYARD_CACHE_DIR``, else ``~/.cache/pinyard``)::
     blobs/<first 2 hex>/<sha256>                  file contents, named by their sha256
     paths/<first 2 hex>/<sha256 of location>      files of pins-written versions (no sha256 known)
     meta/<board key>/<pin>/<version>              data.txt of a committed version, after
-                                                  a line with its sha256 (checked on use)
+                                                  a line holding its sha256
 
 Every entry is written to a temporary name in the same folder and renamed
 into place only after its digest verified, so several processes can share
@@ -34,8 +34,7 @@ from pinyard.boards._hashing import CHUNK_SIZE, FileDigest, HashingWriter, diges
 from pinyard.errors import IntegrityError, InvalidArgumentError
 
 DEFAULT_MAX_BYTES = 10 * 1024**3
-#: the first line of a cached data.txt entry, before the sha256 of the bytes that follow
-_META_HEADER = b"pinyard-meta sha256="
+_META_HEAD = b"sha256:"
 _T = TypeVar("_T")
 
 
@@ -98,30 +97,27 @@ class Cache:
     # -- metadata ----------------------------------------------------------------
 
     def get_meta(self, board_url: str, name: str, version: str) -> bytes | None:
-        """The cached data.txt of a committed version, if any and intact.
-
-        An entry is the sha256 of the data.txt on one line, then its bytes. One that
-        does not match (damaged, truncated, or of an older cache layout) is dropped
-        and None returned, so the board's own copy is fetched again: a damaged cache
-        never makes a good remote version unreadable.
-        """
+        """The cached data.txt of a committed version, if any and intact: an entry whose
+        bytes no longer match the sha256 stored with them (or an older pinyard's entry,
+        stored without one) is dropped, so the board's copy is fetched again."""
         path = self.meta_path(board_url, name, version)
         try:
-            entry = path.read_bytes()
+            stored = path.read_bytes()
         except OSError:
             return None
-        header, _, raw = entry.partition(b"\n")
-        if header != _META_HEADER + hashlib.sha256(raw).hexdigest().encode("ascii"):
-            self.drop_meta(board_url, name, version)
-            return None
-        return raw
+        head, newline, raw = stored.partition(b"\n")
+        if newline and head == _META_HEAD + hashlib.sha256(raw).hexdigest().encode():
+            return raw
+        self.drop_meta(board_url, name, version)
+        return None
 
     def put_meta(self, board_url: str, name: str, version: str, raw: bytes) -> None:
-        """Remember a committed version's data.txt (it never changes)."""
+        """Remember a committed version's data.txt (it never changes), after a line
+        holding its sha256 so that damage to the cached copy is seen."""
         target = self.meta_path(board_url, name, version)
-        header = _META_HEADER + hashlib.sha256(raw).hexdigest().encode("ascii") + b"\n"
+        head = _META_HEAD + hashlib.sha256(raw).hexdigest().encode() + b"\n"
         with contextlib.suppress(OSError):  # a cache that cannot be written is only slower
-            _write_atomically(target, lambda f: f.write(header + raw))
+            _write_atomically(target, lambda f: f.write(head + raw))
 
     def drop_meta(self, board_url: str, name: str, version: str) -> None:
         """Forget a cached data.txt (one that failed a check is fetched again)."""

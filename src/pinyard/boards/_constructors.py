@@ -39,11 +39,16 @@ def board_folder(
     path: str | os.PathLike[str],
     *,
     versioned: bool = True,
-    create: bool = True,
+    create: bool | None = None,
     allow_pickle_read: bool = True,
     progress: bool | None = None,
 ) -> Board:
     """A pinyard board in a local folder (created, with its marker, if absent or empty).
+
+    A new board is made only where the folder's parent exists, so that a mistyped
+    path is an error (`BoardNotFoundError` naming it), not a new empty board:
+    ``create=True`` also makes the missing parent folders, ``create=False`` never
+    makes a board (what read-only callers pass).
 
     The folder holds ``pinyard.json``, the pins board ``pins/`` that R pins
     and pins-python open as it is, and pinyard's own folders beside it. A
@@ -54,6 +59,7 @@ def board_folder(
     version per pin, as in pins.
     """
     root = _local_root(os.fspath(path))
+    _check_parent(root, create, "board_folder")
     store = LocalStore(root, os.path.join(root, STAGING_DIR))
     return _open_pinyard(
         store, create, allow_pickle_read=allow_pickle_read, progress=progress, versioned=versioned
@@ -80,7 +86,7 @@ def board(
     path: str | None = None,
     *,
     versioned: bool = True,
-    create: bool = True,
+    create: bool | None = None,
     allow_pickle_read: bool = True,
     cache: Cache | None = None,
     progress: bool | None = None,
@@ -97,11 +103,15 @@ def board(
     them each library looks in its usual places (environment, profiles,
     instance metadata). Remote boards keep a local cache (``cache=``,
     default `Cache()`). A location holding a plain pins board opens as that
-    pins board, as in `board_folder`.
+    pins board, as in `board_folder`. ``create`` is as for `board_folder`: a local
+    path must have an existing parent unless ``create=True``; on an object store
+    the bucket or container must exist, and ``create=False`` makes no new board.
     """
     url = _join_protocol(os.fspath(url), path)
     options = {**(storage_options or {}), **more_options}
     store = _store_for_url(url, STAGING_DIR, options)
+    if isinstance(store, LocalStore):
+        _check_parent(store.root, create, "board")
     return _open_pinyard(
         store,
         create,
@@ -150,7 +160,24 @@ def _strip_scheme(path: str, *schemes: str) -> str:
     return path
 
 
-def _open_pinyard(store: Store, create: bool, **board_args: Any) -> Board:
+def _check_parent(root: str, create: bool | None, function: str) -> None:
+    """Refuse to make a new board whose parent folder does not exist, unless asked to
+    (``create=True``): a typo in a path must not silently make folders."""
+    if create is not None or os.path.isdir(root):
+        return
+    parent = os.path.dirname(root)
+    if not os.path.isdir(parent):
+        missing = parent
+        while not os.path.isdir(os.path.dirname(missing)) and os.path.dirname(missing) != missing:
+            missing = os.path.dirname(missing)
+        raise BoardNotFoundError(
+            f"no board at {root}, and its parent folder {parent} does not exist ({missing} "
+            f"is missing): check the path, or pass create=True to {function}() to make "
+            "the folders and a new board"
+        )
+
+
+def _open_pinyard(store: Store, create: bool | None, **board_args: Any) -> Board:
     try:
         marker = store.read_bytes(MARKER)  # one request for an existing board
     except FileNotFoundError:
@@ -168,7 +195,7 @@ def _pinyard_board(store: Store, board_args: dict[str, Any]) -> Board:
     return Board(store, pins_prefix=PINS_DIR, kind="pinyard", **board_args)
 
 
-def _open_unmarked(store: Store, create: bool, board_args: dict[str, Any]) -> Board:
+def _open_unmarked(store: Store, create: bool | None, board_args: dict[str, Any]) -> Board:
     """A location without ``pinyard.json``: the pins folder of a pinyard board, a plain
     pins board, a new (empty) board, or something else, which is refused."""
     parent = _board_around(store)
@@ -186,7 +213,7 @@ def _open_unmarked(store: Store, create: bool, board_args: dict[str, Any]) -> Bo
             )
         log.info("%s holds a plain pins board: opening it as board_pins does", store.url)
         return Board(_as_plain_pins(store), pins_prefix="", kind="pins", **board_args)
-    if not create:
+    if create is False:
         raise BoardNotFoundError(
             f"no pinyard board at {store.url} (pass create=True to make one)"
         ) from None

@@ -8,6 +8,10 @@ for a version. A process killed inside `LocalStore.write_exclusive` or
 target (anywhere on the board: a registry event, a snapshot, a run record).
 Only entries untouched for ``older_than`` are removed, so a write still in
 progress elsewhere is left alone.
+
+What lies under ``runs/`` (artifacts no run refers to, series of runs that never
+finished) is the tracker's to judge: boards know no record format, so the layer
+above registers a `GcExtension` (see `register_gc`) that `Board.gc` calls.
 """
 
 from __future__ import annotations
@@ -15,8 +19,10 @@ from __future__ import annotations
 import os
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from pinyard.boards._meta import META_FILENAME
 from pinyard.boards._names import is_safe_component, is_version_id
@@ -32,14 +38,43 @@ class GcReport:
     orphan_versions: list[str] = field(default_factory=list)
     uploads: list[str] = field(default_factory=list)  # incomplete multipart uploads
     temporary: list[str] = field(default_factory=list)  # a killed local write's temp files
+    run_artifacts: list[str] = field(default_factory=list)  # artifacts no run refers to
+    run_series: list[str] = field(default_factory=list)  # series of runs that never finished
 
     def __str__(self) -> str:
         return (
             f"{len(self.staging)} stale staging entr{'y' if len(self.staging) == 1 else 'ies'}, "
             f"{len(self.orphan_versions)} orphan version folder(s), "
             f"{len(self.temporary)} temporary file(s), "
-            f"{len(self.uploads)} incomplete upload(s)"
+            f"{len(self.uploads)} incomplete upload(s), "
+            f"{len(self.run_artifacts)} unreferenced run artifact(s), "
+            f"{len(self.run_series)} series of unfinished runs"
         )
+
+
+#: Called by `Board.gc` as ``extension(board, cutoff, dry_run, report)``: finds (and
+#: unless ``dry_run`` removes) leftovers untouched since ``cutoff`` (epoch seconds),
+#: adding them to ``report``.
+GcExtension = Callable[[Any, float, bool, GcReport], None]
+_EXTENSIONS: list[GcExtension] = []
+
+
+def register_gc(extension: GcExtension) -> None:
+    """Have `Board.gc` of every pinyard board also call ``extension`` (``import pinyard``
+    registers the tracker's, for ``runs/``)."""
+    if extension not in _EXTENSIONS:
+        _EXTENSIONS.append(extension)
+
+
+def gc_extensions() -> tuple[GcExtension, ...]:
+    return tuple(_EXTENSIONS)
+
+
+def cutoff_of(older_than: timedelta) -> float:
+    """Epoch seconds before which an untouched leftover is stale."""
+    if older_than < timedelta(0):
+        raise InvalidArgumentError(f"older_than must not be negative, got {older_than}")
+    return time.time() - older_than.total_seconds()
 
 
 #: How `LocalStore` names the temporary file of a small write (``<target>.<uuid4 hex>.tmp``).
@@ -54,9 +89,7 @@ def collect_garbage(
     dry_run: bool = False,
 ) -> GcReport:
     """Remove staging entries and uncommitted version folders older than ``older_than``."""
-    if older_than < timedelta(0):
-        raise InvalidArgumentError(f"older_than must not be negative, got {older_than}")
-    cutoff = time.time() - older_than.total_seconds()
+    cutoff = cutoff_of(older_than)
     report = GcReport()
 
     def stale(path: str) -> bool:

@@ -262,7 +262,12 @@ class LocalStore(Store):
 
     def newest_change(self, path: str) -> float | None:
         newest: float | None = None
-        for dirpath, _, files in os.walk(self._abs(path)):
+        target = self._abs(path)
+        if os.path.isfile(target):  # one object, as on an object store
+            with contextlib.suppress(OSError):
+                newest = os.stat(target).st_mtime
+            return newest
+        for dirpath, _, files in os.walk(target):
             for name in [".", *files]:
                 with contextlib.suppress(OSError):
                     mtime = os.stat(os.path.join(dirpath, name)).st_mtime

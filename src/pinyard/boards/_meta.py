@@ -5,29 +5,43 @@ fields pins writes, keys sorted as pins-python sorts them, and adds one key,
 ``pinyard``, that pins readers keep but ignore::
 
     pinyard:
-      format: 1
+      format: 2
       written_at: '2026-11-27T11:06:08.123456Z'   # true UTC write time
       object: pandas.DataFrame                    # what pin_read gives back
       files:
       - {name: df.parquet, size: 1234, sha256: 5f1c...}
       lineage: {}                                 # run id, code commit, data fingerprint
+    pinyard_digest: sha256:9a0b...                # of everything above (decision 0018)
+
+``pinyard_digest`` is the sha256 of the document as YAML parses it back, every
+key but itself (pins fields, unknown keys and the ``pinyard`` key), in canonical
+JSON. It sits beside the ``pinyard`` key, not inside it, so a ``data.txt`` that
+lost its ``pinyard`` key still carries pinyard's mark and fails its check rather
+than reading as a pins-written version. Format 1 (pinyard before 0018) has no
+digest: its files are still checked by sha256, its other fields are not.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
 from typing import Any
 
 import yaml
 
 from pinyard.boards._names import file_name_problem
 from pinyard.boards._version import PinVersion
-from pinyard.errors import MetadataError
+from pinyard.errors import IntegrityError, MetadataError
 
 META_FILENAME = "data.txt"
-PINYARD_META_FORMAT = 1
+PINYARD_META_FORMAT = 2
+#: The first format of the ``pinyard`` key whose data.txt carries `DIGEST_KEY`.
+DIGESTED_FORMAT = 2
+#: The top-level data.txt key holding the digest of the rest (beside ``pinyard``).
+DIGEST_KEY = "pinyard_digest"
 
 try:  # the C loader is ~10x faster; fall back where libyaml is missing
     from yaml import CSafeDumper as _Dumper
@@ -70,7 +84,8 @@ class PinMeta:
     ``file``/``file_size`` give them as pins does (a str/int for one file, a
     list for several). ``files`` holds pinyard's per-file digests (empty for
     versions written by pins, which record none); ``extra`` keeps unknown
-    ``data.txt`` keys.
+    ``data.txt`` keys. ``metadata_verified`` says whether data.txt itself was
+    covered by pinyard's digest (see the module docstring).
     """
 
     name: str
@@ -91,6 +106,9 @@ class PinMeta:
     written_at: str | None = None
     lineage: Mapping[str, Any] = field(default_factory=dict)
     extra: Mapping[str, Any] = field(default_factory=dict)
+    #: True when every field of data.txt is covered by a digest that checked out
+    #: (pinyard format 2); False for pins-written versions and pinyard's format 1.
+    metadata_verified: bool = False
 
     def __post_init__(self) -> None:
         if type(self.version) is not PinVersion:
@@ -148,24 +166,92 @@ class PinMeta:
                 ],
                 "lineage": dict(self.lineage),
             }
-        text = yaml.dump(doc, Dumper=_Dumper, sort_keys=True, allow_unicode=True)
-        return text.encode("utf-8")
+            # Taken over the document as readers will parse it back, so YAML's own
+            # changes to a value (a tuple read as a list) are the same on both sides.
+            parsed = yaml.load(_dump(doc), Loader=_Loader)
+            doc[DIGEST_KEY] = f"sha256:{content_digest(parsed)}"
+        return _dump(doc).encode("utf-8")
+
+
+def _dump(doc: dict[str, Any]) -> str:
+    return yaml.dump(doc, Dumper=_Dumper, sort_keys=True, allow_unicode=True)
+
+
+def content_digest(doc: Mapping[str, Any]) -> str:
+    """sha256 (hex) of a parsed data.txt without `DIGEST_KEY`: canonical JSON (keys
+    sorted, compact, UTF-8), dates and times tagged by their type."""
+    body = {k: v for k, v in doc.items() if k != DIGEST_KEY}
+    text = json.dumps(
+        body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_tagged
+    )
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _tagged(value: object) -> object:
+    if isinstance(value, datetime):
+        return {"$datetime": value.isoformat()}
+    if isinstance(value, date):
+        return {"$date": value.isoformat()}
+    if isinstance(value, bytes):
+        return {"$bytes": value.hex()}
+    raise TypeError(f"a {type(value).__name__} in data.txt")
+
+
+def _check_digest(doc: dict[str, Any], name: str, version: str, where: str) -> bool:
+    """Check a parsed data.txt against its `DIGEST_KEY` before any field is used; True
+    when it is covered and checked, False for documents that carry none (written by
+    pins, or by pinyard before 0018). `IntegrityError` for an edit or damage."""
+    claimed = doc.get(DIGEST_KEY)
+    pinyard = doc.get("pinyard")
+    fmt = pinyard.get("format", 1) if isinstance(pinyard, dict) else None
+    what = f"data.txt of pin {name!r} version {version} ({where})"
+    if claimed is None:
+        if pinyard is not None and not isinstance(pinyard, dict):
+            raise IntegrityError(f"{what} is damaged: its 'pinyard' key is not a mapping")
+        if isinstance(fmt, int) and not isinstance(fmt, bool) and fmt < DIGESTED_FORMAT:
+            return False  # written by pinyard before data.txt carried a digest
+        if fmt is not None:
+            raise IntegrityError(
+                f"{what} was edited after it was written: its {DIGEST_KEY!r} key is gone "
+                f"(pinyard format {fmt!r} always writes one); nothing of the version is read"
+            )
+        return False  # no pinyard key and no digest: a version pins wrote
+    if not isinstance(claimed, str) or not claimed.startswith("sha256:"):
+        raise IntegrityError(f"{what} is damaged: {DIGEST_KEY!r} is {claimed!r}")
+    try:
+        actual = content_digest(doc)
+    except (TypeError, ValueError) as exc:
+        raise IntegrityError(f"{what} is damaged: {exc}") from exc
+    if actual != claimed.removeprefix("sha256:"):
+        lost = " and has lost its 'pinyard' key" if pinyard is None else ""
+        raise IntegrityError(
+            f"{what} was edited or damaged after pinyard wrote it{lost}: it records "
+            f"{DIGEST_KEY} {claimed}, its content hashes to sha256:{actual}. Nothing of "
+            "the version is read; restore data.txt from a backup (its data files may be "
+            "intact)"
+        )
+    return True
 
 
 def parse_data_txt(raw: bytes, name: str, version: str, where: str) -> PinMeta:
-    """Parse ``data.txt`` bytes; any defect raises `MetadataError` naming ``where``."""
+    """Parse ``data.txt`` bytes, checked against pinyard's digest when it carries one
+    (`IntegrityError` if edited or damaged); any other defect raises `MetadataError`
+    naming the pin, the version and ``where``."""
+    what = f"data.txt of pin {name!r} version {version} ({where})"
     try:
         doc = yaml.load(raw.decode("utf-8"), Loader=_Loader)
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise MetadataError(
-            f"{where} is not valid YAML ({exc}); the version is unreadable"
+            f"{what} is not valid YAML ({exc}); the version is unreadable"
         ) from exc
     if not isinstance(doc, dict):
-        raise MetadataError(f"{where} must be a YAML mapping, got {type(doc).__name__}")
+        raise MetadataError(f"{what} must be a YAML mapping, got {type(doc).__name__}")
+    verified = _check_digest(doc, name, version, where)
     try:
-        return _meta_from_doc(doc, name, version)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise MetadataError(f"{where} is incomplete or malformed: {exc}") from exc
+        meta = _meta_from_doc(doc, name, version)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise MetadataError(f"{what} is incomplete or malformed: {exc}") from exc
+    return replace(meta, metadata_verified=True) if verified else meta
 
 
 def _meta_from_doc(doc: dict[str, Any], name: str, version: str) -> PinMeta:
@@ -216,7 +302,11 @@ def _meta_from_doc(doc: dict[str, Any], name: str, version: str) -> PinMeta:
         object_kind=pinyard.get("object"),
         written_at=pinyard.get("written_at"),
         lineage=pinyard.get("lineage") or {},
-        extra={k: v for k, v in doc.items() if k not in _PINS_KEYS and k != "pinyard"},
+        extra={
+            k: v
+            for k, v in doc.items()
+            if k not in _PINS_KEYS and k not in ("pinyard", DIGEST_KEY)
+        },
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import uuid
 import warnings
@@ -15,7 +16,9 @@ from pinyard.boards._cache import Cache
 from pinyard.boards._hashing import FileDigest, combined_pin_hash, digest_stream
 from pinyard.boards._meta import PinMeta, parse_data_txt
 from pinyard.boards._store import Store
-from pinyard.errors import IntegrityError, UnverifiedVersionWarning
+from pinyard.errors import IntegrityError, MetadataError, UnverifiedVersionWarning
+
+log = logging.getLogger("pinyard")
 
 _XXH64_HEX_LEN = 16
 #: Files above this are downloaded to disk in one request, then hashed there.
@@ -23,15 +26,18 @@ LARGE_FILE_BYTES = 8 * 1024 * 1024
 
 
 def check_file(meta: PinMeta, index: int, digest: FileDigest) -> None:
-    """Raise `IntegrityError` unless file ``index`` of a pinyard version has ``digest``."""
+    """Raise `IntegrityError` unless file ``index`` of a pinyard version has ``digest``.
+
+    Cached copies that fail are dropped and fetched again before this can reach the
+    caller, so what it reports is always the board's own copy."""
     record = meta.files[index]
     if digest.sha256 != record.sha256 or digest.size != record.size:
         raise IntegrityError(
-            f"pin {meta.name!r} version {meta.version} file {record.name!r} is corrupt: "
-            f"expected sha256 {record.sha256} ({record.size} bytes), "
+            f"pin {meta.name!r} version {meta.version} file {record.name!r} is corrupt on "
+            f"the board: expected sha256 {record.sha256} ({record.size} bytes), "
             f"read sha256 {digest.sha256} ({digest.size} bytes). "
-            "The stored bytes changed after they were written; restore them from a "
-            "backup or delete this version."
+            "The stored bytes changed after they were written; restore the file from a "
+            "backup, or delete this version if none exists."
         )
 
 
@@ -230,9 +236,23 @@ def _fetch(
 
 
 def read_meta(store: Store, cache: Cache | None, name: str, version: str, path: str) -> PinMeta:
-    """Parse a version's data.txt, from the cache when the store is remote (immutable)."""
+    """Parse a version's data.txt, from the cache when the store is remote (immutable).
+
+    A cached copy that fails its parse or digest is dropped, with a warning, and the
+    board's copy fetched once: only the board's copy failing is raised, naming it.
+    """
     raw, meta = _fetch_meta(store, cache, name, version, path)
-    return meta or parse_data_txt(raw, name, version, f"{store.url}/{path}")
+    if meta is not None:
+        return meta
+    assert cache is not None  # only a cached copy comes back unparsed
+    try:
+        return parse_data_txt(raw, name, version, f"the cached copy of {store.url}/{path}")
+    except (MetadataError, IntegrityError) as exc:
+        log.warning("%s; dropping the cached copy and fetching the board's again", exc)
+        cache.drop_meta(store.url, name, version)
+    raw, meta = _fetch_meta(store, cache, name, version, path)
+    assert meta is not None  # just fetched, so parsed
+    return meta
 
 
 def read_meta_bytes(
@@ -255,7 +275,8 @@ def _fetch_meta(
     if raw is not None:
         return raw, None
     raw = store.read_bytes(path)
-    meta = parse_data_txt(raw, name, version, f"{store.url}/{path}")
+    where = f"the board's copy, {store.url}/{path}" if use_cache else f"{store.url}/{path}"
+    meta = parse_data_txt(raw, name, version, where)
     if cache is not None and use_cache:
         cache.put_meta(store.url, name, version, raw)
     return raw, meta

@@ -162,7 +162,10 @@ class RemoteStore(Store):
         def find() -> dict[str, Any]:
             self.fs.invalidate_cache(target)
             try:
-                return dict(self.fs.find(target, detail=True))
+                found = self.fs.find(target, detail=True)
+                if isinstance(found, dict):
+                    return dict(found)
+                return {target: self.fs.info(target)}  # adlfs lists one file as a list
             except FileNotFoundError:
                 return {}
 

@@ -15,11 +15,13 @@ no staging area, spool it to a local temporary file instead.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import os
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
@@ -38,12 +40,18 @@ SMALL_FILE_BYTES = 8 * 1024 * 1024
 UPLOAD_BLOCK_BYTES = 16 * 1024 * 1024
 #: Largest file sent to S3 in one PutObject (S3 allows 5 GiB); larger ones go multipart.
 SINGLE_PUT_BYTES = 1024 * 1024 * 1024
+#: The final short requests of a publish (completions, small files) sent at once.
+FINAL_REQUESTS_IN_FLIGHT = 8
 
 
 class Upload(Protocol):
     """An exclusive upload straight to an object's final name (`RemoteStore.open_upload`)."""
 
     def write(self, data: BytesLike) -> None: ...
+
+    def finish_sending(self) -> None:
+        """Send every byte written, without making the object appear."""
+        ...
 
     def complete(self) -> bool:
         """Create the object; True if this call did, FileExistsError if another is there."""
@@ -125,21 +133,27 @@ class RemoteStaging(Staging):
         )
 
     def publish(self, final_dir: str, meta_name: str, meta: bytes) -> None:
+        """Put the files at ``final_dir`` and then ``data.txt``, ordered so that the time
+        during which the version folder is visible without its ``data.txt`` (what pins
+        readers list as a version and fail to read, decision 0018) is as short as the
+        store allows: every transfer that can stay invisible until a final short request
+        (S3 multipart, Azure blocks) is sent first and completed only at the end; then
+        the transfers that become visible as they finish (one-PUT large files, copies);
+        then, back to back, the completions, the small files (in parallel) and
+        ``data.txt``."""
         store = self._store
         if (self._staged or self._spooled) and store.exists(f"{final_dir}/{meta_name}"):
             raise FileExistsError(store.abs(final_dir))
         created: list[str] = []  # objects this call created, removed again if it fails
+        pending: list[tuple[str, Upload]] = []  # sent, not yet completed: invisible
         try:
-            # Large first: nothing is visible under the version until each completes.
             for name, (replay, fingerprint) in self._direct.items():
-                if self._stream(name, f"{final_dir}/{name}", replay, fingerprint):
-                    created.append(f"{final_dir}/{name}")
+                rel = f"{final_dir}/{name}"
+                pending.append((rel, self._stream(name, rel, replay, fingerprint)))
+            # Visible as each finishes: from the first one on, the folder is there.
             for name, spill in self._spilled.items():
                 assert spill.file is not None
                 if self._put(f"{final_dir}/{name}", spill.file, self._digest(name, spill.file)):
-                    created.append(f"{final_dir}/{name}")
-            for name, data in self._small.items():
-                if store.put_small(f"{final_dir}/{name}", data):
                     created.append(f"{final_dir}/{name}")
             for name, rel in self._staged.items():
                 store.copy(rel, f"{final_dir}/{name}")
@@ -147,8 +161,23 @@ class RemoteStaging(Staging):
             for name, local in self._spooled.items():
                 store.upload(local, f"{final_dir}/{name}")
                 created.append(f"{final_dir}/{name}")
+            # The short end: the completions at once (a completion can take long, the
+            # server assembling the parts), then the small files at once, then data.txt.
+            completions: list[tuple[str, Callable[[], bool]]] = [
+                (rel, upload.complete) for rel, upload in pending
+            ]
+            pending = []  # each is completed or, failing, aborted by its own complete()
+            _all_at_once(completions, created)
+            smalls = [(f"{final_dir}/{name}", data) for name, data in self._small.items()]
+            _all_at_once(
+                [(rel, functools.partial(store.put_small, rel, data)) for rel, data in smalls],
+                created,
+            )
             store.write_exclusive(f"{final_dir}/{meta_name}", meta)
         except BaseException:
+            for _, upload in pending:
+                with contextlib.suppress(Exception):
+                    upload.abort()
             self._remove_orphans(final_dir, meta_name, created)
             raise
 
@@ -166,9 +195,10 @@ class RemoteStaging(Staging):
         call = lambda what, fn: store._call(what, rel, fn)  # noqa: E731
         return put_exclusive(store.fs, call, bucket, key, file, digest.sha256)
 
-    def _stream(self, name: str, rel: str, replay: Replay, fingerprint: _Fingerprint) -> bool:
+    def _stream(self, name: str, rel: str, replay: Replay, fingerprint: _Fingerprint) -> Upload:
         """Produce a file again straight into an exclusive upload at ``rel`` (S3
-        multipart, Azure blocks); True if this call created the object."""
+        multipart, Azure blocks), every byte sent but not completed: nothing is visible
+        at ``rel`` until the caller completes it."""
         store = self._store
         sha256 = self._digests[name].sha256 if name in self._digests else ""
         upload = store.open_upload(rel, fingerprint.size, sha256)
@@ -186,7 +216,8 @@ class RemoteStaging(Staging):
         if (again.size, again.xxh64) != (fingerprint.size, fingerprint.xxh64):
             upload.abort()
             raise ReplayMismatchError(f"{store.protocol}://{store.abs(rel)}")
-        return upload.complete()
+        upload.finish_sending()
+        return upload
 
     def _remove_orphans(self, final_dir: str, meta_name: str, created: list[str]) -> None:
         """Best effort: take back files of a version that was not committed, so pins
@@ -276,6 +307,29 @@ class _Spill:
             self.file = None
             with contextlib.suppress(OSError):
                 self._tmp.close()
+
+
+def _all_at_once(requests: list[tuple[str, Callable[[], bool]]], created: list[str]) -> None:
+    """Run the requests that make objects appear (each True if it created its object)
+    in parallel, so that together they take about one round trip, adding the paths
+    created to ``created``; if any fails, the first failure is raised once all ended."""
+    if len(requests) <= 1:
+        created += [rel for rel, make in requests if make()]
+        return
+    failures: list[BaseException] = []
+
+    def run(item: tuple[str, Callable[[], bool]]) -> None:
+        rel, make = item
+        try:
+            if make():
+                created.append(rel)
+        except BaseException as exc:  # re-raised below, once the others have ended
+            failures.append(exc)
+
+    with ThreadPoolExecutor(max_workers=min(len(requests), FINAL_REQUESTS_IN_FLIGHT)) as pool:
+        list(pool.map(run, requests))
+    if failures:
+        raise failures[0]
 
 
 def _abandon(handle: Any) -> None:

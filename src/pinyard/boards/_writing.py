@@ -221,6 +221,7 @@ def build_meta(
         object_kind=draft.object_kind,
         written_at=now.astimezone(UTC).isoformat().replace("+00:00", "Z"),
         lineage=dict(draft.lineage),
+        metadata_verified=True,  # what to_data_txt writes is covered by its digest
     )
 
 

@@ -100,7 +100,11 @@ def _cmd_verify(args: argparse.Namespace) -> Any:
 
 
 def _cmd_import_pins(args: argparse.Namespace) -> Any:
-    dest = pinyard.board(args.dest)
+    try:
+        dest = pinyard.board(args.dest, create=True if args.create else None)
+    except errors.BoardNotFoundError as exc:  # name the CLI's flag, not the Python argument
+        message = str(exc).replace("pass create=True to board()", "pass --create")
+        raise errors.BoardNotFoundError(message) from None
     report = pinyard.import_pins(args.source, dest)
     return {
         "imported": [f"{n}@{v}" for n, v in report.imported],
@@ -114,7 +118,9 @@ def _cmd_gc(args: argparse.Namespace) -> Any:
 
     report = _open(args.board).gc(timedelta(hours=args.older_than_hours), dry_run=args.dry_run)
     return {"dry_run": args.dry_run, "staging": report.staging,
-            "orphan_versions": report.orphan_versions, "uploads": report.uploads}  # fmt: skip
+            "orphan_versions": report.orphan_versions, "uploads": report.uploads,
+            "temporary": report.temporary, "run_artifacts": report.run_artifacts,
+            "run_series": report.run_series}  # fmt: skip
 
 
 def _cmd_runs(args: argparse.Namespace) -> Any:
@@ -178,7 +184,12 @@ def _parser() -> argparse.ArgumentParser:
         "Copy a plain pins board into a pinyard board, verifying every file.",
     )
     cmd.add_argument("source", help="path or URL of the pins board to copy from")
-    cmd.add_argument("dest", help="path or URL of the pinyard board (created if absent)")
+    cmd.add_argument(
+        "dest", help="path or URL of the pinyard board (created if absent, in an existing folder)"
+    )
+    cmd.add_argument(
+        "--create", action="store_true", help="also make the missing folders above dest"
+    )
     cmd = add(
         "gc",
         _cmd_gc,

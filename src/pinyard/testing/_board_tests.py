@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from pinyard import Board, errors
+from pinyard.boards._meta import DIGEST_KEY, content_digest
 from pinyard.tracking import Tracker
 
 #: 'sales' in fullwidth letters: a look-alike that NFKC folds onto 'sales'.
@@ -186,6 +188,9 @@ class BoardTests:
         path = _in_pins(board, f"obj/{meta.version}/data.txt")
         text = board.store.read_bytes(path).replace(b"file: obj.json", b"file: ../../x.json")
         self.overwrite(board, path, text)
+        with pytest.raises(errors.IntegrityError, match="edited or damaged"):
+            board.pin_read("obj")  # caught first by data.txt's digest (0018)
+        self.overwrite(board, path, _sealed_again(text))  # a forger's, digest and all
         with pytest.raises(errors.MetadataError, match="separator"):
             board.pin_read("obj")
 
@@ -401,3 +406,11 @@ def pd_frame() -> Any:
 
 def _pair(value: dict[str, int]) -> tuple[int, int]:
     return value["writer"], value["i"]
+
+
+def _sealed_again(text: bytes) -> bytes:
+    """data.txt with its digest recomputed after an edit: what a deliberate forger
+    writes, to test the checks behind the digest."""
+    doc = yaml.safe_load(text)
+    doc[DIGEST_KEY] = f"sha256:{content_digest(doc)}"
+    return yaml.safe_dump(doc, sort_keys=True).encode()

@@ -14,6 +14,8 @@ Layout under ``ROOT/runs/<experiment>/``::
 ``<hour>`` is ``YYYYmmddTHH`` (UTC) of the start (started/) or end
 (records/) time. Every object is created exclusively and never rewritten; the
 final record holds all of the start record, which only marks a running run.
+Records and notes carry a digest and chunks are named by theirs
+(`pinyard.tracking._digests`); series chunks are ``<index>-<digest>.json``.
 """
 
 from __future__ import annotations
@@ -27,11 +29,13 @@ from typing import Any, Literal
 
 from pinyard.boards import validate_identifier
 from pinyard.errors import InvalidArgumentError, MetadataError
+from pinyard.tracking._digests import SEALED_FORMAT, seal, unseal
 
-RECORD_FORMAT = 1
+RECORD_FORMAT = SEALED_FORMAT
 FINAL_STATUSES = ("finished", "failed", "killed")
-#: A series chunk's name, as `Run` writes it (records list them; nothing else is read).
-CHUNK_PATTERN = re.compile(r"\d{6}\.json")
+#: A series chunk's name, as `Run` writes it (records list them; nothing else is read):
+#: ``<index>-<xxh3-128>.json`` since format 2, ``<index>.json`` before.
+CHUNK_PATTERN = re.compile(r"\d{6}(-[0-9a-f]{32})?\.json")
 SHA256_PATTERN = re.compile(r"[0-9a-f]{64}")
 
 
@@ -156,12 +160,14 @@ class RunRecord:
             "series": self.series,
             "error": self.error,
         }
-        return json.dumps(doc, allow_nan=True, separators=(",", ":")).encode("utf-8")
+        return seal(json.dumps(doc, allow_nan=True, separators=(",", ":")).encode("utf-8"))
 
     @classmethod
     def from_json(cls, raw: bytes, where: str) -> RunRecord:
+        """A record read back, its digest checked: `IntegrityError` if it was edited or
+        damaged, `MetadataError` if it is truncated or malformed (``where`` names it)."""
+        doc = unseal(raw, f"run record {where}")
         try:
-            doc = json.loads(raw)
             return cls(
                 run_id=str(doc["run_id"]),
                 experiment=str(doc["experiment"]),
@@ -180,7 +186,4 @@ class RunRecord:
                 error=doc.get("error"),
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise MetadataError(
-                f"run record {where} is truncated or malformed ({exc}); it is skipped by "
-                "queries until removed"
-            ) from exc
+            raise MetadataError(f"run record {where} is malformed ({exc})") from exc

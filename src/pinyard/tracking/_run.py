@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from pinyard.boards._boundary import guarded
 from pinyard.errors import InvalidArgumentError, RunStateError
+from pinyard.tracking._digests import chunk_name
 from pinyard.tracking._records import (
     RunRecord,
     hour_of,
@@ -175,8 +176,8 @@ class Run:
     def _flush_series(self) -> None:
         if not self._series:
             return
-        name = f"{len(self._chunks):06d}.json"
         body = json.dumps(self._series, allow_nan=True).encode("utf-8")
+        name = chunk_name(len(self._chunks), body)  # named by its digest (decision 0018)
         self._tracker._write(f"series/{self.run_id}/{name}", body)
         self._chunks.append(name)
         self._series = []

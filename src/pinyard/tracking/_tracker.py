@@ -29,6 +29,7 @@ from pinyard.tracking._checkpoints import (
 )
 from pinyard.tracking._compaction import in_ranges, uncovered
 from pinyard.tracking._context import capture_context, data_fingerprint
+from pinyard.tracking._digests import SEALED_FORMAT, load_chunk, seal, unseal
 from pinyard.tracking._listing import Listing
 from pinyard.tracking._records import (
     CHUNK_PATTERN,
@@ -188,16 +189,20 @@ class Tracker:
             raise InvalidArgumentError("a note is a non-empty string")
         self.get_run(run_id)  # the run must exist
         stamp = datetime.now(UTC)
-        body = json.dumps({"time": stamp.isoformat(), "text": text}).encode("utf-8")
+        doc = {"format": SEALED_FORMAT, "time": stamp.isoformat(), "text": text}
+        body = seal(json.dumps(doc, separators=(",", ":")).encode("utf-8"))
         self._write(f"notes/{run_id}/{stamp.strftime('%Y%m%dT%H%M%S%fZ')}-{os.urandom(3).hex()}.json",
                     body)  # fmt: skip
 
     def notes(self, run_id: str) -> list[dict[str, str]]:
-        """The notes of a run, oldest first."""
+        """The notes of a run, oldest first (each checked against its digest)."""
         validate_run_id(run_id)
-        return [
-            json.loads(self._read(f"notes/{run_id}/{n}")) for n in self._names(f"notes/{run_id}")
-        ]
+        notes = []
+        for name in self._names(f"notes/{run_id}"):
+            rel = f"notes/{run_id}/{name}"
+            doc = unseal(self._read(rel), f"note {self._prefix}/{rel} of run {run_id}")
+            notes.append({"time": str(doc.get("time")), "text": str(doc.get("text"))})
+        return notes
 
     def get_run(self, run_id: str) -> RunRecord:
         """The full record of one run (its final record, else its start record)."""
@@ -216,7 +221,7 @@ class Tracker:
             raise RunNotFoundError(
                 f"experiment {self.experiment!r} has no run {run_id!r}"
             ) from None
-        return _presumed(RunRecord.from_json(raw, start))
+        return _presumed(RunRecord.from_json(raw, f"{self._prefix}/{start}"))
 
     def _final_record(self, run_id: str) -> RunRecord | None:
         """The final record of a run, if it has one (it ends in its start hour or later)."""
@@ -226,7 +231,7 @@ class Tracker:
                 raw = self._read(f"records/{hour}/{run_id}.json")
             except FileNotFoundError:
                 continue
-            return RunRecord.from_json(raw, f"records/{hour}/{run_id}.json")
+            return RunRecord.from_json(raw, f"{self._prefix}/records/{hour}/{run_id}.json")
         return None
 
     def history(self, run_id: str, key: str | None = None) -> pd.DataFrame:
@@ -241,9 +246,11 @@ class Tracker:
             if not isinstance(chunk, str) or not CHUNK_PATTERN.fullmatch(chunk):
                 raise MetadataError(
                     f"the record of run {run_id} of {self.experiment!r} names series chunk "
-                    f"{chunk!r}, not of the form 000000.json: the record is damaged"
+                    f"{chunk!r}, not of the form 000000-<digest>.json: the record is damaged"
                 )
-            points.extend(json.loads(self._read(f"series/{run_id}/{chunk}")))
+            rel = f"series/{run_id}/{chunk}"
+            what = f"metric series chunk {self._prefix}/{rel} of run {run_id}"
+            points.extend(load_chunk(chunk, self._read(rel), what))
         frame = pd.DataFrame(points, columns=["key", "step", "value", "time"])
         frame["time"] = pd.to_datetime(frame["time"], unit="s", utc=True)
         if key is not None:
@@ -428,16 +435,16 @@ class Tracker:
 
     def _parse(self, paths: Iterable[str]) -> list[RunRecord]:
         """The records at ``paths``, each parsed once per tracker (they are immutable);
-        a truncated or malformed one is skipped with a warning. A start record deleted
-        since it was listed gives way to the final record that replaced it."""
+        a truncated, malformed or damaged one is skipped with a warning. A start record
+        deleted since it was listed gives way to the final record that replaced it."""
         records = []
         for where in paths:
             record = self._parsed.get(where)
             if record is None:
                 try:
-                    record = RunRecord.from_json(self._read(where), where)
-                except MetadataError as exc:
-                    log.warning("%s", exc)
+                    record = RunRecord.from_json(self._read(where), f"{self._prefix}/{where}")
+                except (MetadataError, IntegrityError) as exc:
+                    log.warning("%s; queries skip it until it is restored or removed", exc)
                     continue
                 except FileNotFoundError:
                     if not where.startswith("started/"):
