@@ -1,4 +1,5 @@
-"""Exit codes 5 and 6 of the pinyard command (issue 13: neither was ever checked)."""
+"""Exit codes 5 and 6 of the pinyard command, reached from the command line (issue 13:
+neither was ever checked)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import io
 import shutil
 from pathlib import Path
 
+import pinyard
 from pinyard import errors
-from pinyard.cli._main import EXIT_HELP, exit_code_for, main
+from pinyard.cli._main import exit_code_for, main
 
 GOLDEN = Path(__file__).resolve().parent / "data" / "pins_python_board"
 
@@ -38,9 +40,15 @@ def test_an_import_meeting_another_version_under_its_id_exits_6(tmp_path: Path) 
     assert "Traceback" not in err
 
 
-def test_exit_code_5_is_what_a_refused_deletion_maps_to_and_says_so() -> None:
-    """No command deletes versions today, so 5 cannot be reached from the command line;
-    the mapping is kept (and checked) for the commands that will, and the help says so."""
-    assert exit_code_for(errors.ProtectedVersionError("held by champion")) == 5
+def test_deleting_a_version_an_alias_holds_exits_5(tmp_path: Path) -> None:
+    board = pinyard.board_folder(tmp_path / "b", create=True)
+    held = board.pin_write({"k": 0}, "obj", type="json").version
+    board.pin_write({"k": 1}, "obj", type="json")
+    pinyard.Registry(board).set_alias("obj", "champion", held)
+    code, _, err = _cli("pins", "delete-version", str(tmp_path / "b"), "obj", held, "--yes")
+    assert code == 5, err
+    assert err.count("\n") == 1
+    assert "champion" in err
+    assert "Traceback" not in err
+    assert len(board.pin_versions("obj", as_df=False)) == 2  # nothing was deleted
     assert exit_code_for(errors.ConflictError("raced")) == 6
-    assert "no command\n     deletes versions yet" in EXIT_HELP

@@ -26,7 +26,8 @@ from pathlib import Path
 
 import pytest
 
-from pinyard.cli._main import _parser
+from pinyard.cli._common import normalize
+from pinyard.cli._main import parser as _parser
 from tests._example_envs import REPO, clean_env
 from tests._snippets import Block, blocks
 from tests.backends.conftest import moto_server  # noqa: F401 - a fixture, asked for by name
@@ -70,10 +71,23 @@ def shell_commands(block: Block) -> list[str]:
     joined = re.sub(r"\\\n\s*", " ", block.code)
     commands = []
     for line in joined.splitlines():
-        for part in re.split(r"&&|;|\|", line):
-            words = shlex.split(part, comments=True)
-            if words:
-                commands.append(shlex.join(words))
+        lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
+        lexer.whitespace_split = True
+        words: list[str] = []
+        redirect = False
+        for token in lexer:
+            if token in ("&&", ";", "|", "||", "&"):
+                if words:
+                    commands.append(shlex.join(words))
+                words = []
+            elif token in (">", ">>", "<", "2>"):
+                redirect = True  # the next word is a file, not an argument
+            elif redirect:
+                redirect = False
+            else:
+                words.append(token)
+        if words:
+            commands.append(shlex.join(words))
     return commands
 
 
@@ -115,7 +129,8 @@ def parses(args: list[str]) -> bool:
     err = io.StringIO()
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
         try:
-            namespace = _parser().parse_args(args)
+            root = _parser()
+            namespace = root.parse_args(normalize(root, args))
         except SystemExit as exc:
             return exc.code == 0  # --help, --version
     return isinstance(namespace, argparse.Namespace)

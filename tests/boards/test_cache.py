@@ -94,8 +94,10 @@ def test_cli_cache_info_and_prune(tmp_path: Path, capsys: pytest.CaptureFixture[
     cache = pinyard.Cache(tmp_path)
     put(cache, b"a" * 100)
     put(cache, b"b" * 100)
-    assert main(["cache", "info", "--cache-dir", str(tmp_path)]) == 0
+    assert main(["cache", "info", "--cache-dir", str(tmp_path), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert (info["entries"], info["bytes"]) == (2, 200)
-    assert main(["cache", "prune", "--max-bytes", "0", "--cache-dir", str(tmp_path)]) == 0
+    assert (
+        main(["cache", "prune", "--max-bytes", "0", "--cache-dir", str(tmp_path), "--json"]) == 0
+    )
     assert json.loads(capsys.readouterr().out)["freed_bytes"] == 200

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from pinyard.boards import _progress
 from pinyard.boards._progress import Progress, progress_enabled
+from tests.backends import conftest as backends
+
+moto_server = backends.moto_server  # the emulator fixtures, for the S3 download
+s3_bucket = backends.s3_bucket
 
 
 class _Terminal(io.StringIO):
@@ -48,3 +54,59 @@ def test_progress_draws_after_a_second(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_disabled_progress_passes_the_sink_through() -> None:
     sink = print
     assert Progress("x", enabled=False).wrap(sink) is sink
+
+
+def test_a_large_download_from_s3_draws_progress(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, s3_bucket: Any
+) -> None:
+    """pin_download and pin_read of a file past the large-file bound report the bytes as
+    they arrive (the writes already did), and only when the board's progress is on."""
+    import pinyard
+
+    err = io.StringIO()
+    monkeypatch.setattr(_progress.sys, "stderr", err)
+    monkeypatch.setattr(_progress, "_START_AFTER_S", 0.0)
+    monkeypatch.setattr(_progress, "_EVERY_S", 0.0)
+    big = tmp_path / "big.bin"
+    big.write_bytes(b"\x01" * (9 * 1024 * 1024))  # past LARGE_FILE_BYTES (8 MiB)
+    url = f"{s3_bucket.url}/b"
+    options = s3_bucket.storage_options
+    pinyard.board(url, progress=False, **options).pin_upload(str(big), "big")
+    assert err.getvalue() == ""
+
+    quiet = pinyard.board(url, progress=False, cache=pinyard.Cache(tmp_path / "c1"), **options)
+    assert len(quiet.pin_download("big")) == 1
+    assert err.getvalue() == ""
+    shown = pinyard.board(url, progress=True, cache=pinyard.Cache(tmp_path / "c2"), **options)
+    [path] = shown.pin_download("big")
+    assert Path(path).read_bytes() == big.read_bytes()
+    assert "pinyard: downloading big.bin 9 MiB" in err.getvalue()
+    assert err.getvalue().endswith("\n")
+
+
+def test_the_generic_download_reports_its_chunks(tmp_path: Path) -> None:
+    from pinyard.boards._memory import MemoryStore
+
+    store = MemoryStore()
+    store.write_exclusive("x/data", b"a" * 3_000_000)
+    seen: list[int] = []
+    store.download("x/data", str(tmp_path / "out"), seen.append)
+    assert sum(seen) == 3_000_000
+    assert (tmp_path / "out").read_bytes() == b"a" * 3_000_000
+
+
+def test_a_download_through_fsspec_reports_its_chunks(tmp_path: Path) -> None:
+    """Stores without pinyard's own S3 download (Azure, GCS) report through fsspec's
+    transfer callback; an fsspec memory file system takes the same path."""
+    import fsspec
+
+    from pinyard.boards._remote import RemoteStore
+
+    fs = fsspec.filesystem("memory")
+    fs.pipe_file("/progress-test/x/data", b"b" * 12_000_000)
+    store = RemoteStore(fs, "progress-test", staging_prefix="staging")
+    seen: list[int] = []
+    store.download("x/data", str(tmp_path / "out"), seen.append)
+    assert sum(seen) == 12_000_000
+    assert len(seen) > 1  # as it goes, not once at the end
+    assert (tmp_path / "out").read_bytes() == b"b" * 12_000_000

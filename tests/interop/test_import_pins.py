@@ -251,7 +251,7 @@ def _run_cli(*args: str) -> subprocess.CompletedProcess[str]:
 def test_cli_import_pins_subprocess(pins_python_copy: Path, tmp_path: Path) -> None:
     dest = tmp_path / "yard"
     expected = sorted(f"{n}@{v}" for n, v in all_versions(PINS_PYTHON_VERSIONS))
-    first = _run_cli("import-pins", str(pins_python_copy), str(dest))
+    first = _run_cli("import-pins", str(pins_python_copy), str(dest), "--json")
     assert first.returncode == 0, first.stderr
     out = json.loads(first.stdout)
     assert sorted(out["imported"]) == expected
@@ -259,7 +259,7 @@ def test_cli_import_pins_subprocess(pins_python_copy: Path, tmp_path: Path) -> N
     assert out["unverified"] == []
     _assert_imported_copy(pins_python_copy, dest)
 
-    second = _run_cli("import-pins", str(pins_python_copy), str(dest))
+    second = _run_cli("import-pins", str(pins_python_copy), str(dest), "--json")
     assert second.returncode == 0, second.stderr
     out = json.loads(second.stdout)
     assert out["imported"] == []
@@ -271,14 +271,14 @@ def test_cli_import_pins_in_process(
 ) -> None:
     dest = tmp_path / "yard"
     with pytest.warns(UnverifiedVersionWarning):
-        code = cli_main(["import-pins", str(r_board_copy), str(dest)])
+        code = cli_main(["import-pins", str(r_board_copy), str(dest), "--json"])
     captured = capsys.readouterr()
     assert code == 0, captured.err
     out = json.loads(captured.out)
     assert sorted(out["imported"]) == sorted(f"{n}@{v}" for n, v in all_versions(R_VERSIONS))
     assert out["unverified"] == ["{}@{}".format(*R_MULTI)]
 
-    code = cli_main(["import-pins", str(r_board_copy), str(dest)])
+    code = cli_main(["import-pins", str(r_board_copy), str(dest), "--json"])
     captured = capsys.readouterr()
     assert code == 0, captured.err
     out = json.loads(captured.out)
@@ -293,7 +293,7 @@ def test_cli_import_pins_corrupted(
     version = PINS_PYTHON_VERSIONS["df_csv"][0][0]
     flip_byte(pins_python_copy / "df_csv" / version / "df_csv.csv", 3)
     dest = tmp_path / "yard"
-    code = cli_main(["import-pins", str(pins_python_copy), str(dest)])
+    code = cli_main(["import-pins", str(pins_python_copy), str(dest), "--json"])
     captured = capsys.readouterr()
     assert code == 4  # IntegrityError's exit code
     assert "df_csv" in captured.err

@@ -97,7 +97,7 @@ def test_docker_files_build_into_a_venv_that_serves_the_version(
 ) -> None:
     version = served.result.version
     monkeypatch.chdir(tmp_path)  # the board given as a relative path, as a user types it
-    code = main(["docker", "board", "income", "--latest", "--out", "image"])
+    code = main(["docker", "board", "income", "--latest", "--out", "image", "--json"])
     assert code == 0
     printed = capsys.readouterr()
     assert f"--latest is version {version}" in printed.err

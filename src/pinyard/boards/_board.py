@@ -103,7 +103,14 @@ class Board(BoardBase):
                 "board was opened with allow_pickle_read=False"
             )
         version_dir = self._version_dir(name, meta.version)
-        opened = open_verified(self.store, self.cache, meta, version_dir, index)
+        opened = open_verified(
+            self.store,
+            self.cache,
+            meta,
+            version_dir,
+            index,
+            progress=progress_enabled(self.progress),
+        )
         with opened as (stream, verified):
             if serializer.pickles and not verified:
                 raise UnverifiedError(
@@ -132,7 +139,16 @@ class Board(BoardBase):
             return [p for p in local if p is not None]
         if self.cache is not None and self.store.needs_cache:
             paths = [
-                str(fetch_to_cache(self.store, self.cache, meta, version_dir, i))
+                str(
+                    fetch_to_cache(
+                        self.store,
+                        self.cache,
+                        meta,
+                        version_dir,
+                        i,
+                        progress=progress_enabled(self.progress),
+                    )
+                )
                 for i in range(len(meta.file_names))
             ]
             if not meta.written_by_pinyard:  # pins hashes its files only together
@@ -279,9 +295,16 @@ class Board(BoardBase):
         pairs = upload_names(path_list)
         label = pairs[0][1] if len(pairs) == 1 else f"{len(pairs)} files"
         draft = make_draft(
-            name, "file", title or f"{name}: a pinned {label}", description, metadata,
-            tags, urls, lineage, None,
-        )  # fmt: skip
+            name,
+            "file",
+            title or f"{name}: a pinned {label}",
+            description,
+            metadata,
+            tags,
+            urls,
+            lineage,
+            None,
+        )
 
         def stage(staging: Any) -> list[tuple[str, Any]]:
             return [
@@ -315,8 +338,9 @@ class Board(BoardBase):
 
     # -- deleting ------------------------------------------------------------
 
-    def pin_version_delete(self, name: str, version: str) -> None:
-        """Delete one version. The latest version and protected versions are refused."""
+    def pin_version_delete(self, name: str, version: str, *, dry_run: bool = False) -> None:
+        """Delete one version. The latest version and protected versions are refused
+        (with ``dry_run``, refused the same way, and nothing is deleted)."""
         version = self.pin_meta(name, version).version
         versions = self._versions(name)
         if version == versions[-1]:
@@ -327,16 +351,17 @@ class Board(BoardBase):
         reason = self._protection(name, version)
         if reason:
             raise ProtectedVersionError(f"pin {name!r} version {version} is protected: {reason}")
-        self.store.delete_tree(self._version_dir(name, version))
+        if not dry_run:
+            self.store.delete_tree(self._version_dir(name, version))
 
     def pin_versions_prune(
-        self, name: str, n: int | None = None, days: int | None = None
+        self, name: str, n: int | None = None, days: int | None = None, *, dry_run: bool = False
     ) -> list[str]:
         """Delete old versions, keeping the ``n`` newest or those of the last ``days`` days.
 
         The latest version is always kept, and so is every version a
         protection hook asks to keep (it is logged and skipped). Returns the
-        ids deleted.
+        ids deleted (with ``dry_run``, those it would delete; nothing is).
         """
         if (n is None) == (days is None):
             raise InvalidArgumentError("pin_versions_prune needs exactly one of n= or days=")
@@ -358,7 +383,8 @@ class Board(BoardBase):
             if reason:
                 log.info("pin %r: keeping protected version %s (%s)", name, version, reason)
                 continue
-            self.store.delete_tree(self._version_dir(name, version))
+            if not dry_run:
+                self.store.delete_tree(self._version_dir(name, version))
             deleted.append(version)
         return deleted
 

@@ -15,6 +15,7 @@ from typing import BinaryIO
 from pinyard.boards._cache import Cache
 from pinyard.boards._hashing import FileDigest, combined_pin_hash, digest_stream
 from pinyard.boards._meta import PinMeta, parse_data_txt
+from pinyard.boards._progress import Progress
 from pinyard.boards._store import Store
 from pinyard.errors import IntegrityError, MetadataError, UnverifiedVersionWarning
 
@@ -132,10 +133,17 @@ def _pins_check(meta: PinMeta) -> Callable[[FileDigest], None]:
 
 @contextmanager
 def open_verified(
-    store: Store, cache: Cache | None, meta: PinMeta, version_dir: str, index: int
+    store: Store,
+    cache: Cache | None,
+    meta: PinMeta,
+    version_dir: str,
+    index: int,
+    *,
+    progress: bool = False,
 ) -> Iterator[tuple[BinaryIO, bool]]:
     """An open, verified, seekable stream over file ``index`` of a version, and
-    whether it verified (False only for pins hashes pinyard cannot recompute)."""
+    whether it verified (False only for pins hashes pinyard cannot recompute).
+    ``progress``: draw a progress line while a large file downloads."""
     path = f"{version_dir}/{meta.file_names[index]}"
     if cache is None or not store.needs_cache:
         with store.open_read(path) as stream:
@@ -143,7 +151,14 @@ def open_verified(
             yield stream, verified
         return
     target, fresh = _fetch(
-        store, cache, meta, version_dir, index, verify_hit=False, keep_open=True
+        store,
+        cache,
+        meta,
+        version_dir,
+        index,
+        verify_hit=False,
+        keep_open=True,
+        progress=progress,
     )
     if fresh is not None:  # just downloaded and checked on the way: these very bytes
         with fresh:
@@ -189,9 +204,13 @@ def fetch_to_cache(
     index: int,
     *,
     verify_hit: bool = True,
+    progress: bool = False,
 ) -> Path:
-    """The cached local copy of one file of a version, fetched and verified if absent."""
-    return _fetch(store, cache, meta, version_dir, index, verify_hit=verify_hit)[0]
+    """The cached local copy of one file of a version, fetched and verified if absent
+    (``progress``: with a progress line while a large file downloads)."""
+    return _fetch(
+        store, cache, meta, version_dir, index, verify_hit=verify_hit, progress=progress
+    )[0]
 
 
 def _fetch(
@@ -203,6 +222,7 @@ def _fetch(
     *,
     verify_hit: bool,
     keep_open: bool = False,
+    progress: bool = False,
 ) -> tuple[Path, BinaryIO | None]:
     """`fetch_to_cache`; with ``keep_open``, a large pinyard-written file that had to be
     downloaded also comes back open (checked as it was downloaded), else None."""
@@ -223,12 +243,17 @@ def _fetch(
             return hit, None
         size = meta.file_sizes[index] if index < len(meta.file_sizes) else None
         if size is not None and size > LARGE_FILE_BYTES:
-            _, handle = cache.store_file(
-                target,
-                lambda local: store.download(path, local),
-                check,
-                keep_open=keep_open and meta.written_by_pinyard,
-            )
+            meter = Progress(f"downloading {meta.file_names[index]}", progress)
+            counted = meter.advance if progress else None
+            try:
+                _, handle = cache.store_file(
+                    target,
+                    lambda local: store.download(path, local, counted),
+                    check,
+                    keep_open=keep_open and meta.written_by_pinyard,
+                )
+            finally:
+                meter.close()
             return target, handle
         with store.open_read(path, size) as source:
             cache.store(target, source, check)

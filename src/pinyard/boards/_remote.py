@@ -32,6 +32,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, BinaryIO, TypeVar
 
+from fsspec.callbacks import Callback
+
 from pinyard.boards._azure import BlockListUpload
 from pinyard.boards._hashing import FileDigest
 from pinyard.boards._names import is_version_id, refuse_store_path
@@ -201,15 +203,26 @@ class RemoteStore(Store):
         finally:
             f.close()
 
-    def download(self, path: str, local: str) -> FileDigest | None:
+    def download(
+        self, path: str, local: str, progress: Callable[[int], object] | None = None
+    ) -> FileDigest | None:
         """Stream one object to a local file in a single GET (ranged reads through a
         file handle cost a request each, and some servers reread the object for each);
-        on S3 hashed on the way."""
+        on S3 hashed on the way. ``progress(nbytes)`` is called as bytes arrive."""
         if self.protocol in DIRECT_PROTOCOLS:
             return self._call(
-                "downloading", path, lambda: s3_download(self.fs, self.abs(path), local)
+                "downloading",
+                path,
+                lambda: s3_download(self.fs, self.abs(path), local, progress),
             )
-        self._call("downloading", path, lambda: self.fs.get_file(self.abs(path), local))
+        callback = _Counted(progress) if progress is not None else None
+        self._call(
+            "downloading",
+            path,
+            lambda: self.fs.get_file(
+                self.abs(path), local, **({"callback": callback} if callback is not None else {})
+            ),
+        )
         return None
 
     def write_exclusive(self, path: str, data: bytes, *, sync: bool = True) -> None:
@@ -372,3 +385,17 @@ def _modified(info: dict[str, Any]) -> float | None:
             with contextlib.suppress(ValueError):
                 return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
     return None
+
+
+class _Counted(Callback):  # type: ignore[misc]
+    """An fsspec transfer callback that reports the bytes each step moved."""
+
+    def __init__(self, progress: Callable[[int], object]) -> None:
+        super().__init__()
+        self.progress = progress
+        self.reported = 0
+
+    def call(self, *args: Any, **kwargs: Any) -> None:
+        moved, self.reported = self.value - self.reported, self.value
+        if moved > 0:
+            self.progress(moved)

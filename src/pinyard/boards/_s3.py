@@ -33,6 +33,7 @@ import contextlib
 import contextvars
 import hashlib
 import io
+from collections.abc import Callable
 from typing import Any, BinaryIO
 
 from pinyard.boards._blocks import BlockUpload
@@ -63,8 +64,11 @@ def list_folder(fs: Any, path: str) -> list[tuple[str, bool]]:
         marks = {"ContinuationToken": page["NextContinuationToken"]}
 
 
-def download(fs: Any, path: str, local: str) -> FileDigest:
-    """Stream ``path`` (bucket/key) to the file ``local`` in one GET; its digest."""
+def download(
+    fs: Any, path: str, local: str, progress: Callable[[int], object] | None = None
+) -> FileDigest:
+    """Stream ``path`` (bucket/key) to the file ``local`` in one GET; its digest
+    (``progress(nbytes)`` is called as blocks arrive)."""
     bucket, key, _ = fs.split_path(path)
 
     async def open_body() -> Any:
@@ -90,6 +94,8 @@ def download(fs: Any, path: str, local: str) -> FileDigest:
                 while data := ahead.result():
                     ahead = asyncio.run_coroutine_threadsafe(block(body), fs.loop)
                     writer.write(data)
+                    if progress is not None:
+                        progress(len(data))
     finally:
         ahead.cancel()
         with contextlib.suppress(BaseException):

@@ -140,12 +140,17 @@ class Store(ABC):
         """A seekable binary stream over the object (``size`` if known spares a request);
         FileNotFoundError if absent."""
 
-    def download(self, path: str, local: str) -> FileDigest | None:
+    def download(
+        self, path: str, local: str, progress: Callable[[int], object] | None = None
+    ) -> FileDigest | None:
         """Copy one object to a local file (stores with a faster way override this);
-        its digest when taken on the way (None: the caller hashes the file)."""
+        its digest when taken on the way (None: the caller hashes the file).
+        ``progress(nbytes)`` is called as bytes arrive."""
         with self.open_read(path) as source, open(local, "wb") as out:
             while chunk := source.read(8 * 1024 * 1024):
                 out.write(chunk)
+                if progress is not None:
+                    progress(len(chunk))
         return None
 
     def local_path(self, path: str) -> str | None:

@@ -9,8 +9,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pinyard
+from pinyard.cli._common import add_board, board_url, open_board
+from pinyard.cli._output import add_json_flag, emit
 from pinyard.errors import InvalidArgumentError
 
+TOKEN_ENV = "PINYARD_TOKEN"  # noqa: S105 - the name of a variable, not a secret
 Add = Callable[[str, Callable[[argparse.Namespace], Any], str], Any]
 
 
@@ -23,8 +26,8 @@ def _resolve(board: pinyard.Board, args: argparse.Namespace, doing: str) -> str:
         return str(args.version)
     if not args.latest:
         raise InvalidArgumentError(
-            f"say which version of {args.name!r} to serve: --version V (see `pinyard versions "
-            f"{args.board} {args.name}`), or --latest to take the newest one now"
+            f"say which version of {args.name!r} to serve: --version V (see `pinyard pins "
+            f"versions {board_url(args)} {args.name}`), or --latest to take the newest one now"
         )
     version = board.pin_meta(args.name).version
     print(
@@ -63,19 +66,18 @@ def _choice(board: pinyard.Board, args: argparse.Namespace) -> dict[str, Any]:
         args.name, args.version = name, version
         return {"name": name, "version": _resolve(board, args, "serving")}
     raise InvalidArgumentError(
-        f"say which version of {name!r} to serve: --version V (see `pinyard versions "
-        f"{args.board} {name}`), --alias A for the version an alias or stage holds now, "
+        f"say which version of {name!r} to serve: --version V (see `pinyard pins versions "
+        f"{board_url(args)} {name}`), --alias A for the version an alias or stage holds now, "
         "--follow A to follow it as it moves, or --latest to take the newest one now"
     )
 
 
 def _cmd_serve(args: argparse.Namespace) -> None:
-    from pinyard.serving import serve
-    from pinyard.serving._serve import TOKEN_ENV, check_exposure
+    from pinyard.serving import check_exposure, serve
 
     token = args.token if args.token is not None else os.environ.get(TOKEN_ENV) or None
     check_exposure(args.host, token, args.no_auth)  # before loading anything
-    board = pinyard.board(args.board, create=False)
+    board = open_board(args)
     serve(
         board,
         **_choice(board, args),
@@ -88,23 +90,26 @@ def _cmd_serve(args: argparse.Namespace) -> None:
     )
 
 
-def _cmd_docker(args: argparse.Namespace) -> Any:
+def _cmd_docker(args: argparse.Namespace) -> None:
     from pinyard.serving import write_docker_files
 
-    board = pinyard.board(args.board, create=False)
+    board = open_board(args)
     version = _resolve(board, args, "writing Docker files that serve")
     files = write_docker_files(board, args.name, version, args.out, port=args.port)
-    return {
+    doc = {
         "dockerfile": files.dockerfile,
         "requirements": files.requirements,
         "app": files.app,
         "wheel": files.wheel,
         "board": files.board or "set PINYARD_BOARD (a folder board: mount it, e.g. at /board)",
     }
+    lines = [f"wrote the Docker context for {args.name}:{version} to {args.out}:"]
+    lines += [f"  {key}: {value}" for key, value in doc.items()]
+    emit(args, doc, "\n".join(lines))
 
 
 def _version_args(cmd: Any, name_help: str = "pin name of the model bundle") -> None:
-    cmd.add_argument("board", help="board path or URL")
+    add_board(cmd)
     cmd.add_argument("name", help=name_help)
     cmd.add_argument("--version", dest="version", default=None, help="the version id to serve")
     cmd.add_argument(
@@ -155,4 +160,5 @@ def add_model_commands(add: Add) -> None:
         "Write a Dockerfile, pinned requirements.txt and app.py serving one version.",
     )
     _version_args(cmd)
+    add_json_flag(cmd)
     cmd.add_argument("--out", default="pinyard-docker", help="output folder")

@@ -8,55 +8,25 @@ and exit code (see `pinyard.cli._main.EXIT_CODES`).
 from __future__ import annotations
 
 import argparse
-import re
-import shlex
 from collections.abc import Callable
 from typing import Any
 
-import pinyard
 from pinyard.cli import _registry_reads as reads
+from pinyard.cli._common import add_board, open_board, with_example
 from pinyard.cli._render import Output, config_text, emit, event_doc, event_line, gate_lines
-from pinyard.errors import InvalidArgumentError, PinyardError, PromotionRefusedError
+from pinyard.errors import InvalidArgumentError, PromotionRefusedError
 from pinyard.registry import Event, MetricGate, Registry
 
 Handler = Callable[[argparse.Namespace, Registry], Output | None]
 
-#: Python spellings in the API's messages, and what a CLI user types instead ({board}: the
-#: board argument as given).
-_CLI_WORDS = (
-    (r"use transition\('([^']*)', version, to='([^']*)'\)",
-     r"use `pinyard registry transition {board} \1 VERSION \2`"),
-    (r"use transition\(\)", "use `pinyard registry transition`"),
-    (r"registry\.configure", "`pinyard registry configure`"),
-    (r"see registry\.state\('([^']*)'\)\.archived", r"see `pinyard registry history {board} \1`"),
-    (r"registry\.set_alias or registry\.transition",
-     "`pinyard registry set-alias` or `pinyard registry transition`"),
-    (r"see pin_versions\('([^']*)'\)", r"see `pinyard versions {board} \1`"),
-    (r"\bforce=True", "--force"),
-    (r"pass reason='\.\.\.'", "pass --reason '...'"),
-)  # fmt: skip
-
-
-def cli_words(message: str, board: str) -> str:
-    """An API error message as a CLI user should read it."""
-    for python, cli in _CLI_WORDS:
-        message = re.sub(python, cli.replace("{board}", shlex.quote(board)), message)
-    return message
-
 
 def open_registry(args: argparse.Namespace) -> Registry:
-    board = pinyard.board(args.board, create=False)
-    return Registry(board, user=getattr(args, "user", None))
+    return Registry(open_board(args), user=getattr(args, "user", None))
 
 
 def _run(handler: Handler) -> Callable[[argparse.Namespace], None]:
     def run(args: argparse.Namespace) -> None:
-        try:
-            out = handler(args, open_registry(args))
-        except PinyardError as exc:
-            if exc.args and isinstance(exc.args[0], str):
-                exc.args = (cli_words(exc.args[0], args.board), *exc.args[1:])
-            raise
+        out = handler(args, open_registry(args))
         if out is not None:
             emit(args, out)
 
@@ -194,26 +164,44 @@ def _common(cmd: argparse.ArgumentParser, *, writes: bool) -> None:
         )
 
 
+#: The example each action's --help shows (docs/cli.md runs the same forms).
+EXAMPLES = {
+    "set-alias": "pinyard registry set-alias ./board churn champion 20261203T101500Z-ab12c "
+    "--reason 'beat v3'",
+    "remove-alias": "pinyard registry remove-alias ./board churn challenger",
+    "transition": "pinyard registry transition ./board churn 20261203T101500Z-ab12c staging",
+    "promote": "pinyard registry promote ./board churn 20261203T101500Z-ab12c production \\\n"
+    "    --data churn-holdout --data-version 20261201T090000Z-0f3e1 --target churned",
+    "rollback": "pinyard registry rollback ./board churn production --reason 'latency'",
+    "configure": "pinyard registry configure ./board --stages staging,production "
+    "--archive archived",
+    "resolve": "pinyard registry resolve ./board churn@production",
+    "history": "pinyard registry history ./board churn",
+    "lineage": "pinyard registry lineage ./board churn@production",
+    "verify": "pinyard registry verify ./board",
+    "watch": "pinyard registry watch ./board churn --exec ./deploy.sh",
+}
+
+
 def add_registry_commands(sub: Any, epilog: str) -> None:
     """Register ``pinyard registry ACTION`` (``sub``: the top-level subparsers)."""
-    formatter = argparse.RawDescriptionHelpFormatter
-    group = sub.add_parser(
-        "registry",
-        help="Aliases and stages over exact versions: promote, roll back, audit.",
-        description="Aliases and stages over exact versions, with gated promotion, rollback "
-        "and a hash-chained history. References: NAME, NAME@ALIAS, NAME@STAGE, "
-        "NAME:VERSION, NAME:HASH5.",
-        epilog=epilog,
-        formatter_class=formatter,
+    layout = with_example(
+        "Aliases and stages over exact versions, with gated promotion, rollback and a "
+        "hash-chained history. References: NAME, NAME@ALIAS, NAME@STAGE, NAME:VERSION, "
+        "NAME:HASH5.",
+        f"{EXAMPLES['resolve']}\n{EXAMPLES['history']}",
+        epilog,
     )
+    layout["help"] = "Aliases and stages over exact versions: promote, roll back, audit."
+    group = sub.add_parser("registry", **layout)
     actions = group.add_subparsers(dest="registry_command", required=True, metavar="ACTION")
 
     def add(name: str, handler: Handler, text: str, *, writes: bool) -> argparse.ArgumentParser:
         cmd: argparse.ArgumentParser = actions.add_parser(
-            name, help=text, description=text, epilog=epilog, formatter_class=formatter
+            name, **with_example(text, EXAMPLES[name], epilog)
         )
         cmd.set_defaults(handler=_run(handler))
-        cmd.add_argument("board", metavar="BOARD", help="board path or URL")
+        add_board(cmd)
         _common(cmd, writes=writes)
         return cmd
 

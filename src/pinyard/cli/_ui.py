@@ -18,7 +18,7 @@ log = logging.getLogger("pinyard.ui")
 def _cmd_ui(args: argparse.Namespace) -> None:
     import uvicorn
 
-    from pinyard.serving._serve import is_loopback
+    from pinyard.serving import is_loopback
     from pinyard.ui import create_ui_app
 
     token = args.token if args.token is not None else os.environ.get(TOKEN_ENV) or None

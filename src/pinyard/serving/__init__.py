@@ -11,6 +11,14 @@ Needs the ``serve`` extra (fastapi, uvicorn).
 
 from pinyard.serving._app import DEFAULT_MAX_BODY_BYTES, create_app
 from pinyard.serving._docker import DockerFiles, write_docker_files
-from pinyard.serving._serve import serve
+from pinyard.serving._serve import check_exposure, is_loopback, serve
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "DockerFiles", "create_app", "serve", "write_docker_files"]
+__all__ = [
+    "DEFAULT_MAX_BODY_BYTES",
+    "DockerFiles",
+    "check_exposure",
+    "create_app",
+    "is_loopback",
+    "serve",
+    "write_docker_files",
+]
