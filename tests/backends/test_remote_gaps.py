@@ -303,24 +303,27 @@ def test_cli_against_a_url_board(
     _env_for(bucket, monkeypatch)
     monkeypatch.setenv("PINYARD_CACHE_DIR", str(tmp_path / "cli-cache"))
     url = f"{bucket.url}/team"
-    assert _cli("list", url)[:2] == (0, json.dumps(["obj"], indent=2) + "\n")
-    code, out, _ = _cli("versions", url, "obj")
+    code, out, err = _cli("pins", "list", url, "--json")
+    assert code == 0, err
+    assert [p["name"] for p in json.loads(out)] == ["obj"]
+    code, out, _ = _cli("pins", "versions", url, "obj", "--json")
     assert code == 0
     assert len(json.loads(out)) == 2
     assert json.loads(out)[0]["version"] == first.version
-    code, out, _ = _cli("meta", url, "obj", "--version", first.version)
+    code, out, _ = _cli("pins", "meta", url, "obj", "--version", first.version, "--json")
     assert (code, json.loads(out)["version"]) == (0, first.version)
     code, out, err = _cli("registry", "set-alias", url, "obj", "champion", first.version)
     assert code == 0, err
     code, out, err = _cli("registry", "resolve", url, "obj@champion")
     assert (code, first.version in out) == (0, True), err
-    assert _cli("verify", url)[0] == 0
+    assert _cli("pins", "verify", url)[0] == 0
+    assert _cli("fsck", url)[0] == 0
     bucket.fs.pipe_file(bucket.path("team/pins/obj", first.version, "obj.json"), b'{"k": 7}')
     monkeypatch.setenv("PINYARD_CACHE_DIR", str(tmp_path / "cold-cache"))
-    code, out, err = _cli("verify", url)
+    code, out, err = _cli("pins", "verify", url)
     assert code == 4, (out, err)  # damaged: the integrity exit code
     assert first.version in out + err
-    code, _, err = _cli("meta", url, "missing")
+    code, _, err = _cli("pins", "meta", url, "missing")
     assert code == 3
     assert err.count("\n") == 1
     assert "Traceback" not in err
@@ -390,11 +393,11 @@ def test_cli_import_pins_between_url_boards(
     expected = sorted(
         f"{n}@{v.version}" for n in local.pin_list() for v in local.pin_versions(n, as_df=False)
     )
-    code, out, err = _cli("import-pins", src, dest)
+    code, out, err = _cli("import-pins", src, dest, "--json", "--create")
     assert code == 0, err
     assert sorted(json.loads(out)["imported"]) == expected
-    assert _cli("verify", dest)[0] == 0
-    code, out, err = _cli("import-pins", src, dest)
+    assert _cli("pins", "verify", dest)[0] == 0
+    code, out, err = _cli("import-pins", src, dest, "--json")
     assert code == 0, err
     assert (json.loads(out)["imported"], sorted(json.loads(out)["already_present"])) == (
         [],
