@@ -106,6 +106,7 @@ class _Queued:
     path_regex: str | None
     status: int
     remaining: int
+    skip: int = 0  # matching requests to let through first
 
 
 @dataclass
@@ -284,13 +285,17 @@ class FaultProxy:
         methods: Iterable[str] | str | None = None,
         path_regex: str | None = None,
         status: int = 503,
+        after: int = 0,
     ) -> None:
         """Inject ``kind`` into the next ``count`` requests matching ``methods`` and
-        ``path_regex`` (deterministic; before any random fault)."""
+        ``path_regex``, after letting ``after`` of them through (deterministic; before
+        any random fault): ``after=2`` reaches the third block of an upload."""
         if kind not in FAULT_KINDS or kind == "delay":
             raise ValueError(f"kind must be one of {FAULT_KINDS[:-1]}, not {kind!r}")
         with self._lock:
-            self._queue.append(_Queued(kind, _methods(methods), path_regex, status, count))
+            self._queue.append(
+                _Queued(kind, _methods(methods), path_regex, status, count, skip=after)
+            )
 
     # -- counters --------------------------------------------------------------------
     @property
@@ -364,6 +369,9 @@ class FaultProxy:
                 if (q.methods is None or method in q.methods) and (
                     q.path_regex is None or re.search(q.path_regex, path)
                 ):
+                    if q.skip > 0:
+                        q.skip -= 1
+                        break
                     fault, status = q.kind, q.status
                     q.remaining -= 1
                     if q.remaining <= 0:

@@ -42,3 +42,29 @@ class TestGcsBoard(_RemoteBoardTests):
     @pytest.fixture
     def board(self, gcs_bucket: Bucket, tmp_path: Path) -> pinyard.Board:
         return open_board(gcs_bucket, tmp_path)
+
+
+def open_pins_board(bucket: Bucket, tmp_path: Path) -> pinyard.Board:
+    """A plain pins board (pin folders at its root, as R pins and pins-python write)."""
+    return pinyard.board_pins(
+        f"{bucket.url}/pins-board", cache=pinyard.Cache(tmp_path / "cache"),
+        **bucket.storage_options,
+    )  # fmt: skip
+
+
+class TestPinsS3Board(_RemoteBoardTests):
+    @pytest.fixture
+    def board(self, s3_bucket: Bucket, tmp_path: Path) -> pinyard.Board:
+        return open_pins_board(s3_bucket, tmp_path)
+
+
+class TestPinsAzureBoard(_RemoteBoardTests):
+    @pytest.fixture
+    def board(self, azure_container: Bucket, tmp_path: Path) -> pinyard.Board:
+        return open_pins_board(azure_container, tmp_path)
+
+
+class TestPinsGcsBoard(_RemoteBoardTests):
+    @pytest.fixture
+    def board(self, gcs_bucket: Bucket, tmp_path: Path) -> pinyard.Board:
+        return open_pins_board(gcs_bucket, tmp_path)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import threading
-import time
 
 import pytest
 
@@ -48,14 +47,20 @@ class Recorded(BlockUpload[str]):
         self.discarded = False
         self._fail_on = fail_on
         self._lock = threading.Lock()
+        self._two = threading.Event()  # set once two blocks were in flight together
         super().__init__(block_size=4, in_flight=2)
 
     def _send(self, number: int, block: io.BytesIO) -> str:
         with self._lock:
             self.running += 1
             self.most_in_flight = max(self.most_in_flight, self.running)
+            if self.running >= 2:
+                self._two.set()
         try:
-            time.sleep(0.01)
+            # the first block waits for a second one to be sent beside it (no sleep
+            # decides it: an upload that sends one block at a time waits here 5 s and
+            # then fails the in-flight assertion)
+            self._two.wait(timeout=5)
             if number == self._fail_on:
                 raise OSError(f"block {number} lost")
             self.stored[number] = block.read()
@@ -79,7 +84,7 @@ def test_an_upload_sends_blocks_in_order_two_at_a_time_and_commits_them() -> Non
     assert upload.complete() is True
     assert upload.committed == ["id-1", "id-2", "id-3", "id-4"]
     assert b"".join(upload.stored[n] for n in range(1, 5)) == b"abc" * 5
-    assert upload.most_in_flight <= 2
+    assert upload.most_in_flight == 2  # two at a time, never more
     assert not upload.discarded
 
 

@@ -16,14 +16,22 @@ moto_server = backends.moto_server  # the emulator fixtures, for the S3 download
 s3_bucket = backends.s3_bucket
 
 
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
 def test_progress_is_off_under_pytest_and_by_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert progress_enabled() is False  # PYTEST_CURRENT_TEST is set
     assert progress_enabled(True) is True
     monkeypatch.delenv("PYTEST_CURRENT_TEST")
+    monkeypatch.delenv("PINYARD_PROGRESS", raising=False)
     monkeypatch.setattr(_progress.sys, "stderr", io.StringIO())
     assert progress_enabled() is False  # not a terminal
+    monkeypatch.setattr(_progress.sys, "stderr", _Terminal())
+    assert progress_enabled() is True  # a terminal: on, unless told otherwise
     monkeypatch.setenv("PINYARD_PROGRESS", "0")
-    assert progress_enabled() is False
+    assert progress_enabled() is False  # told otherwise, in a terminal
 
 
 def test_progress_draws_after_a_second(monkeypatch: pytest.MonkeyPatch) -> None:

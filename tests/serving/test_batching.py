@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +23,29 @@ from .conftest import running
 
 CALLS: list[int] = []
 LOCK = threading.Lock()
+#: the first model call waits for this: set once every request has reached the server
+ALL_ARRIVED = threading.Event()
+
+
+def hold_first_call_until_all_arrive(app: Any, requests: int) -> Any:
+    """Make the model's first call wait (at most 10 s) until ``requests`` requests have
+    reached ``app``, so that the others pile up behind it: an event decides it, not a
+    sleep that a slow machine could outlast."""
+    ALL_ARRIVED.clear()
+    arrived = [0]
+
+    @app.middleware("http")
+    async def count(request: Any, call_next: Any) -> Any:
+        arrived[0] += 1
+        if arrived[0] >= requests:
+            ALL_ARRIVED.set()
+        return await call_next(request)
+
+    return app
 
 
 def slow_once_predict(original: Any) -> Any:
-    """Wrap LinearRegression.predict: slow once (so requests pile up behind it), recording
+    """Wrap LinearRegression.predict: held once (so requests pile up behind it), recording
     the rows of every call, failing on a poisoned row. The model stays a plain
     scikit-learn estimator, which is what batching is for."""
 
@@ -36,7 +54,7 @@ def slow_once_predict(original: Any) -> Any:
             first = not CALLS
             CALLS.append(len(X))
         if first:
-            time.sleep(0.3)
+            assert ALL_ARRIVED.wait(timeout=10), "the requests never all arrived"
         if (X["x"] == 999).any():
             raise RuntimeError("poisoned row")
         return original(self, X)
@@ -48,6 +66,7 @@ def slow_once_predict(original: Any) -> Any:
 def slow_linear(monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setattr(LinearRegression, "predict", slow_once_predict(LinearRegression.predict))
     CALLS.clear()
+    ALL_ARRIVED.set()  # not held unless a test asks for it
     return LinearRegression
 
 
@@ -83,7 +102,8 @@ def test_requests_queued_behind_a_busy_model_are_scored_together(
     CALLS.clear()
     board, version = board_with(model, tmp_path)
     bodies = [[{"x": float(i)}, {"x": float(i) + 0.5}] for i in range(40)]
-    with running(create_app(board, "m", version)) as client:
+    app = hold_first_call_until_all_arrive(create_app(board, "m", version), 40)
+    with running(app) as client:
         responses = post_all(str(client.base_url), bodies)
     assert [r.status_code for r in responses] == [200] * 40
     for i, response in enumerate(responses):
@@ -100,7 +120,8 @@ def test_a_failing_request_does_not_fail_the_batch_it_was_in(
     CALLS.clear()
     board, version = board_with(model, tmp_path)
     bodies = [[{"x": 999.0 if i == 7 else float(i)}] for i in range(20)]
-    with running(create_app(board, "m", version)) as client:
+    app = hold_first_call_until_all_arrive(create_app(board, "m", version), 20)
+    with running(app) as client:
         responses = post_all(str(client.base_url), bodies)
     assert [r.status_code for r in responses] == [500 if i == 7 else 200 for i in range(20)]
     assert "poisoned" not in responses[7].text

@@ -83,6 +83,18 @@ def _import_version(src: Board, dst: Board, meta: PinMeta, report: ImportReport)
     key = (meta.name, meta.version)
     pin_dir = dst._pin_dir(meta.name)
     target = f"{pin_dir}/{meta.version}"
+    if dst.store.exists(f"{target}/{META_FILENAME}"):
+        # Imported before: compared, not copied again. (An object store's exclusive
+        # create takes an identical data.txt for its own lost answer, so publishing
+        # again would report the version as newly imported.)
+        existing = dst._read_meta(meta.name, meta.version)
+        if existing.pin_hash != meta.pin_hash or existing.file_names != meta.file_names:
+            raise ConflictError(
+                f"pin {meta.name!r} version {meta.version} already exists in {dst.store.url} "
+                "with different content; it was not overwritten"
+            )
+        report.already_present.append(key)
+        return
     staging = dst.store.new_staging(pin_dir)
     try:
         digests: list[FileDigest] = []

@@ -291,9 +291,16 @@ class LocalStore(Store):
         os.makedirs(self.staging_dir, exist_ok=True)
         try:
             os.rename(target, trash)
+        except FileNotFoundError:
+            return  # another process deleted it meanwhile: absent is fine
         except OSError:
             trash = target
-        shutil.rmtree(trash, ignore_errors=False)
+        try:
+            shutil.rmtree(trash, ignore_errors=False)
+        except FileNotFoundError:
+            if trash != target:
+                raise
+            # deleted in place while another process deleted it too: absent is fine
 
 
 def _write_durably(path: str, data: bytes) -> None:
@@ -340,7 +347,13 @@ class _LocalStaging(Staging):
         self._names.append(file_name)
 
     def publish(self, final_dir: str, meta_name: str, meta: bytes) -> None:
-        _write_durably(os.path.join(self._folder, meta_name), meta)
+        meta_path = os.path.join(self._folder, meta_name)
+        # A previous attempt that lost its id to another writer left its data.txt here:
+        # this attempt's (another id) replaces it, else the exclusive create below would
+        # pass for another collision, and every retry would fail the same way.
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(meta_path)
+        _write_durably(meta_path, meta)
         fsync_dir(self._folder)
         final = self._store._abs(final_dir, changing=True)
         parent = os.path.dirname(final)

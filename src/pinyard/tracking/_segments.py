@@ -138,6 +138,28 @@ def read_table(data: bytes) -> pa.Table:
     return parsed.read(use_threads=len(data) > _THREADED_PARSE_BYTES)
 
 
+def read_segment(name: str, data: bytes) -> pa.Table:
+    """A segment's table, after checking its bytes against the digest in its name.
+
+    Damage is an `IntegrityError` naming the segment: segments are derived data, so
+    deleting the damaged file loses nothing while the run records remain.
+    """
+    from pinyard.errors import IntegrityError, MetadataError
+
+    match = SEGMENT_PATTERN.match(name) or OPEN_PATTERN.match(name)
+    found = hashlib.sha256(data).hexdigest()[:16]
+    if match is None or match.group(3) != found:
+        raise IntegrityError(
+            f"segment segments/{name} is damaged: its bytes hash to {found}, not the digest "
+            "in its name. It is derived from the run records, which remain: delete it and "
+            "run compact() again"
+        )
+    try:
+        return read_table(data)
+    except (ValueError, OSError) as exc:  # pyarrow: bytes that match, yet do not parse
+        raise MetadataError(f"segment segments/{name} does not parse: {exc}") from exc
+
+
 def segment_name(first_hour: str, last_hour: str, data: bytes) -> str:
     return f"{first_hour}_{last_hour}-{hashlib.sha256(data).hexdigest()[:16]}.parquet"
 

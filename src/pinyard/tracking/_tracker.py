@@ -49,7 +49,7 @@ from pinyard.tracking._segments import (
     SEGMENT_PATTERN,
     canonical,
     covered_hours,
-    read_table,
+    read_segment,
     segment_table,
 )
 
@@ -238,6 +238,8 @@ class Tracker:
         """The stepped values of a run's metrics: columns key, step, value, time."""
         import pandas as pd
 
+        if key is not None:
+            validate_key(key, "metric")  # a key no run can have (a lone surrogate, say)
         record = self.get_run(run_id)
         points: list[list[Any]] = []
         for chunk in record.series:
@@ -459,7 +461,7 @@ class Tracker:
 
     def _segment(self, name: str) -> pa.Table:
         if name not in self._segments:
-            self._segments[name] = read_table(self._read(f"segments/{name}"))
+            self._segments[name] = read_segment(name, self._read(f"segments/{name}"))
         return self._segments[name]
 
     def _held(self, segments: Sequence[str]) -> frozenset[str]:
