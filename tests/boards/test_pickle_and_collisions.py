@@ -1,7 +1,7 @@
 """Paths the suite never ran (issue 13): pickle reads refused by ``allow_pickle_read=False``
-(`UnverifiedError`), and a version id another writer took first -- the same bytes make
-no second version, ``force_identical_write`` moves to the next id, and a writer that
-loses every attempt gets a `ConflictError` with nothing half-written."""
+(`InsecureReadError`, as pins refuses them), and a version id another writer took first --
+the same bytes make no second version, ``force_identical_write`` moves to the next id,
+and a writer that loses every attempt gets a `ConflictError` with nothing half-written."""
 
 from __future__ import annotations
 
@@ -18,25 +18,25 @@ from pinyard.testing._board_tests import UNPICKLED, _Tripwire
 
 
 def test_allow_pickle_read_false_refuses_pickles_before_reading_them(tmp_path: Path) -> None:
-    writer = pinyard.board_folder(tmp_path / "b", create=True)
+    writer = pinyard.board_folder(tmp_path / "b", create=True, allow_pickle_read=True)
     writer.pin_write(_Tripwire(), "trap", type="joblib")
     writer.pin_write({"k": 1}, "plain", type="json")
     reader = pinyard.board_folder(tmp_path / "b", allow_pickle_read=False)
     UNPICKLED.clear()
-    with pytest.raises(errors.UnverifiedError, match="allow_pickle_read=False") as info:
+    with pytest.raises(errors.InsecureReadError, match="pass allow_pickle_read=True") as info:
         reader.pin_read("trap")
     assert "'trap'" in str(info.value)
     assert UNPICKLED == []  # refused before a byte was unpickled
     assert reader.pin_read("plain") == {"k": 1}  # other types read as usual
     assert [Path(p).name for p in reader.pin_download("trap")] == ["trap.joblib"]
-    assert writer.pin_read("trap") == "tripwire"  # the default board reads it
+    assert writer.pin_read("trap") == "tripwire"  # a board allowed to unpickle reads it
     assert UNPICKLED == ["tripwire"]
 
 
 def test_a_pickle_without_a_checkable_digest_is_never_unpickled(tmp_path: Path) -> None:
     """A pins-written pickle whose hash pinyard cannot check (here: its pin_hash made
     unrecognisable) is refused with UnverifiedError even where pickles are allowed."""
-    board = pinyard.board_pins(_pins_board_with_pickle(tmp_path))
+    board = pinyard.board_pins(_pins_board_with_pickle(tmp_path), allow_pickle_read=True)
     UNPICKLED.clear()
     with (
         pytest.warns(errors.UnverifiedVersionWarning, match="cannot recompute"),

@@ -120,8 +120,10 @@ def open_board(spec: dict[str, Any]) -> Any:
 
     url = spec["url"]
     if "://" in url:
-        return pinyard.board(url, cache=pinyard.Cache(spec["cache"]), **spec["options"])
-    return pinyard.board_folder(url)
+        return pinyard.board(
+            url, cache=pinyard.Cache(spec["cache"]), allow_pickle_read=True, **spec["options"]
+        )
+    return pinyard.board_folder(url, allow_pickle_read=True)  # workers read their pickles
 
 
 class _Jobs:

@@ -92,6 +92,10 @@ class Target:
     def board(self, **kwargs: Any) -> Any:
         import pinyard
 
+        # These scenarios read back the pickles they write; the refusal is tested in
+        # tests/boards/test_pickle_reads.py.
+        kwargs.setdefault("allow_pickle_read", True)
+
         if self.kind == "local":
             return pinyard.board_folder(self.url, create=True, **kwargs)
         return pinyard.board(self.url, cache=pinyard.Cache(self.cache), **self.options, **kwargs)

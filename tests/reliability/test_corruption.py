@@ -75,7 +75,7 @@ def _table(frame: pd.DataFrame) -> Any:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     root = tmp_path_factory.mktemp("corruption") / "board"
-    board = pinyard.board_folder(root, create=True)
+    board = pinyard.board_folder(root, create=True, allow_pickle_read=True)
     board.pin_write({"a": 1, "b": "hello world"}, "js", type="json")
     board.pin_write(pd.DataFrame({"x": [1, 2, 3]}), "df")
     board.pin_write({"m": 1}, "pk", type="joblib")
@@ -94,10 +94,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
             tracker.note(run.run_id, "a note")
         if i == 2:
             tracker.compact(all_finished=True)  # runs 0-2 into an open segment
-    reader = pinyard.Tracker(pinyard.board_folder(root), "exp")
+    reader = pinyard.Tracker(pinyard.board_folder(root, allow_pickle_read=True), "exp")
     reader.checkpoint_after = 1
     reader.runs()  # writes a checkpoint of the loose runs
-    good = {k: read() for k, read in _reads(pinyard.board_folder(root), runs).items()}
+    board = pinyard.board_folder(root, allow_pickle_read=True)
+    good = {k: read() for k, read in _reads(board, runs).items()}
     return World(root, runs, good)
 
 
@@ -223,7 +224,7 @@ def _damage(world: World, tmp_path: Path, case: Case, mutate: Callable[[bytes], 
 
 
 def _check_every_read(world: World, root: Path, case: Case) -> dict[str, int]:
-    return _check_reads(world, pinyard.board_folder(root), case)
+    return _check_reads(world, pinyard.board_folder(root, allow_pickle_read=True), case)
 
 
 def _check_reads(world: World, board: pinyard.Board, case: Case) -> dict[str, int]:
@@ -327,6 +328,7 @@ def test_damage_on_a_remote_board_is_detected_or_healed(
     bucket.fs.put(str(root), bucket.path("board"), recursive=True)
     bucket.fs.invalidate_cache()
     board = pinyard.board(f"{bucket.url}/board", cache=pinyard.Cache(tmp_path / "cache"),
+                          allow_pickle_read=True,
                           **bucket.storage_options)  # fmt: skip
     outcome = _check_reads(world, board, case)
     record("corruption (remote)", damaged_objects=1, **outcome)

@@ -50,7 +50,9 @@ def secret_board(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Any, .
         key = options["connection_string"].split("AccountKey=")[1].split(";")[0]
         secrets = [key, options["connection_string"]]
     url = f"{bucket.url}/board"
-    board = pinyard.board(url, cache=pinyard.Cache(tmp_path / "cache"), **options)
+    board = pinyard.board(
+        url, cache=pinyard.Cache(tmp_path / "cache"), allow_pickle_read=True, **options
+    )
     return board, bucket, url, options, [*secrets, *ENV_SECRETS.values()]
 
 
