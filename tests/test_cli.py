@@ -101,17 +101,18 @@ def fill(where: Board, scratch: Path) -> Board:
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[pytest.MonkeyPatch]:
+    import s3fs
+
+    # The CLI's s3fs instances are cached by their (empty) arguments, not by the
+    # environment that points them at an emulator: an earlier module's would be reused.
+    s3fs.S3FileSystem.clear_instance_cache()
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PINYARD_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
         patch.setenv("PINYARD_PROGRESS", "0")
         patch.setenv("PINYARD_USER", "alice")
         patch.delenv("PINYARD_BOARD", raising=False)
         yield patch
-    # The CLI's s3fs instances are cached by their (empty) arguments, not by the
-    # environment that pointed them at this module's emulator: drop them with it.
-    import s3fs
-
-    s3fs.S3FileSystem.clear_instance_cache()
+    s3fs.S3FileSystem.clear_instance_cache()  # and this module's for the next
 
 
 @pytest.fixture(scope="module", params=["folder", "s3"])
