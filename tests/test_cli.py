@@ -768,6 +768,24 @@ def test_completion_scripts_know_every_command(tmp_path: Path) -> None:
     assert complete("runs", "./board", "--lim") == []  # list takes --limit, not the group
     assert complete("runs", "list", "--lim") == ["--limit"]
 
+    # zsh loads its script (bash's function through bashcompinit); fish completes for real
+    (tmp_path / "_pinyard").write_text(scripts["zsh"])
+    zsh = "autoload -U compinit && compinit -u -D; source ./_pinyard && whence -w _pinyard"
+    loaded = subprocess.run(["zsh", "-f", "-c", zsh], capture_output=True, text=True,
+                            cwd=tmp_path, timeout=30, check=True)  # fmt: skip
+    assert loaded.stdout.strip() == "_pinyard: function", loaded.stderr
+    (tmp_path / "c.fish").write_text(scripts["fish"])
+
+    def fish(line: str) -> list[str]:
+        probe = f"source c.fish; complete -C '{line}'"
+        done = subprocess.run(["fish", "--no-config", "-c", probe], capture_output=True,
+                              text=True, cwd=tmp_path, timeout=30, check=True)  # fmt: skip
+        return [row.split("\t")[0] for row in done.stdout.splitlines()]
+
+    assert fish("pinyard pi") == ["pins"]
+    assert set(fish("pinyard pins d")) == {"delete-version", "download"}
+    assert "--dry-run" in fish("pinyard pins prune --d")
+
 
 # -- real processes: a terminal's width, a pipe, a prompt ---------------------------------
 
