@@ -20,19 +20,25 @@ if [ ! -x node_modules/.bin/azurite-blob ]; then
     need_tool npm
 fi
 
-# Chromium (Debian's package) for the web UI's browser tests; Playwright drives it and
-# never downloads a browser of its own.
-if [ ! -x /usr/bin/chromium ]; then
+# From Debian's packages: Chromium for the web UI's browser tests (Playwright drives it
+# and never downloads a browser of its own), zsh and fish to load the CLI's completion
+# scripts for real.
+missing=""
+[ -x /usr/bin/chromium ] || missing="$missing chromium"
+command -v zsh >/dev/null 2>&1 || missing="$missing zsh"
+command -v fish >/dev/null 2>&1 || missing="$missing fish"
+if [ -n "$missing" ]; then
     if command -v apt-get >/dev/null 2>&1; then
-        echo "== apt-get: chromium (for the UI's browser tests)"
+        echo "== apt-get:$missing (browser tests, shell completion tests)"
         SUDO=""
         if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
         $SUDO apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+        # shellcheck disable=SC2086 # one word per package
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
     else
-        echo "scripts/test.sh: /usr/bin/chromium is missing and apt-get is not available." >&2
-        echo "The UI's browser tests (tests/ui/test_browser.py) drive Chromium at that path:" >&2
-        echo "install your system's chromium package there, then run this script again." >&2
+        echo "scripts/test.sh: missing:$missing, and apt-get is not available." >&2
+        echo "The UI's browser tests drive /usr/bin/chromium, and the completion tests run" >&2
+        echo "zsh and fish: install your system's packages of them, then run this again." >&2
         exit 1
     fi
 fi

@@ -101,17 +101,18 @@ def fill(where: Board, scratch: Path) -> Board:
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[pytest.MonkeyPatch]:
+    import s3fs
+
+    # The CLI's s3fs instances are cached by their (empty) arguments, not by the
+    # environment that points them at an emulator: an earlier module's would be reused.
+    s3fs.S3FileSystem.clear_instance_cache()
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PINYARD_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
         patch.setenv("PINYARD_PROGRESS", "0")
         patch.setenv("PINYARD_USER", "alice")
         patch.delenv("PINYARD_BOARD", raising=False)
         yield patch
-    # The CLI's s3fs instances are cached by their (empty) arguments, not by the
-    # environment that pointed them at this module's emulator: drop them with it.
-    import s3fs
-
-    s3fs.S3FileSystem.clear_instance_cache()
+    s3fs.S3FileSystem.clear_instance_cache()  # and this module's for the next
 
 
 @pytest.fixture(scope="module", params=["folder", "s3"])
@@ -784,6 +785,24 @@ def test_completion_scripts_know_every_command(tmp_path: Path) -> None:
     assert "--dry-run" in complete("pins", "prune", "--d")
     assert complete("runs", "./board", "--lim") == []  # list takes --limit, not the group
     assert complete("runs", "list", "--lim") == ["--limit"]
+
+    # zsh loads its script (bash's function through bashcompinit); fish completes for real
+    (tmp_path / "_pinyard").write_text(scripts["zsh"])
+    zsh = "autoload -U compinit && compinit -u -D; source ./_pinyard && whence -w _pinyard"
+    loaded = subprocess.run(["zsh", "-f", "-c", zsh], capture_output=True, text=True,
+                            cwd=tmp_path, timeout=30, check=True)  # fmt: skip
+    assert loaded.stdout.strip() == "_pinyard: function", loaded.stderr
+    (tmp_path / "c.fish").write_text(scripts["fish"])
+
+    def fish(line: str) -> list[str]:
+        probe = f"source c.fish; complete -C '{line}'"
+        done = subprocess.run(["fish", "--no-config", "-c", probe], capture_output=True,
+                              text=True, cwd=tmp_path, timeout=30, check=True)  # fmt: skip
+        return [row.split("\t")[0] for row in done.stdout.splitlines()]
+
+    assert fish("pinyard pi") == ["pins"]
+    assert set(fish("pinyard pins d")) == {"delete-version", "download"}
+    assert "--dry-run" in fish("pinyard pins prune --d")
 
 
 # -- real processes: a terminal's width, a pipe, a prompt ---------------------------------
