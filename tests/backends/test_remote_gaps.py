@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -20,6 +21,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import pandas as pd
 import pytest
@@ -345,6 +347,51 @@ def test_model_bundle_and_serving_from_a_remote_board(s3_bucket: Bucket, tmp_pat
         assert np.allclose(answer.json()["predict"], expected[:3])
         meta = client.get("/metadata").json()
         assert written.version in json.dumps(meta)
+
+
+def test_pinyard_serve_follows_an_alias_on_an_s3_url(
+    s3_bucket: Bucket, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`pinyard serve s3://... NAME --follow ALIAS`, as a user runs it from a shell."""
+    from tests.serving.test_cli_and_docker import PINYARD, free_port, wait_for_ping
+
+    board = open_board(s3_bucket, tmp_path)
+    features = pd.DataFrame({"x": np.arange(4.0)})
+    versions = [
+        board.pin_write(ModelBundle(LinearRegression().fit(features, k * np.arange(4.0)),
+                                    prototype=features), "line").version
+        for k in (1.0, 3.0)
+    ]  # fmt: skip
+    registry = pinyard.Registry(board)
+    registry.set_alias("line", "champion", versions[0])
+    _env_for(s3_bucket, monkeypatch)
+    monkeypatch.setenv("PINYARD_CACHE_DIR", str(tmp_path / "serve-cache"))
+    monkeypatch.delenv("PINYARD_TOKEN", raising=False)
+    port = free_port()
+    command = [*PINYARD, "serve", f"{s3_bucket.url}/team", "line", "--follow", "champion",
+               "--interval", "0.2", "--allow-pickle-read", "--port", str(port)]  # fmt: skip
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                               text=True, env=dict(os.environ))  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_ping(url, process, seconds=180)
+
+        def predict() -> tuple[str, float]:
+            answer = httpx.post(f"{url}/predict", json={"x": [1.0]}, timeout=30)
+            assert answer.status_code == 200, answer.text
+            return answer.headers["x-pinyard-version"], answer.json()["predict"][0]
+
+        assert predict() == (versions[0], pytest.approx(1.0))
+        registry.set_alias("line", "champion", versions[1])
+        deadline = time.monotonic() + 60
+        while predict()[0] != versions[1]:
+            assert time.monotonic() < deadline, "the server never swapped"
+            time.sleep(0.1)
+        assert predict() == (versions[1], pytest.approx(3.0))
+    finally:
+        process.terminate()
+        err = process.communicate(timeout=30)[1]
+    assert f"now serving version {versions[1]}" in err
 
 
 # -- Azure under the SDK's own retry policy ----------------------------------------------
