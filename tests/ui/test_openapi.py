@@ -47,7 +47,9 @@ def serving_schema(tmp_path_factory: pytest.TempPathFactory, train: pd.DataFrame
                    model: Any) -> Iterator[Any]:  # fmt: skip
     import pinyard
 
-    board = pinyard.board_folder(Path(tmp_path_factory.mktemp("openapi-serving")) / "board")
+    board = pinyard.board_folder(
+        Path(tmp_path_factory.mktemp("openapi-serving")) / "board", allow_pickle_read=True
+    )
     version = board.pin_write(ModelBundle(model, prototype=train), "income").version
     with running(create_app(board, "income", version)) as client:
         schema = load(str(client.base_url), "/openapi.json")
@@ -118,7 +120,7 @@ def test_the_serving_schema_says_columns_have_one_length_and_the_server_holds_it
 ) -> None:
     import pinyard
 
-    board = pinyard.board_folder(tmp_path / "board")
+    board = pinyard.board_folder(tmp_path / "board", allow_pickle_read=True)
     version = board.pin_write(ModelBundle(model, prototype=train), "income").version
     with running(create_app(board, "income", version)) as client:
         body = client.get("/openapi.json").json()["paths"]["/predict"]["post"]["requestBody"]
@@ -144,7 +146,7 @@ def test_64_bit_integers_past_what_json_can_tell_apart_are_refused(
     scored as int64's minimum. The schema's bounds and the server's are one."""
     import pinyard
 
-    board = pinyard.board_folder(tmp_path / "board")
+    board = pinyard.board_folder(tmp_path / "board", allow_pickle_read=True)
     version = board.pin_write(ModelBundle(model, prototype=train), "income").version
     with running(create_app(board, "income", version)) as client:
         doc = client.get("/openapi.json").json()["paths"]["/predict"]["post"]["requestBody"]
