@@ -74,4 +74,6 @@ echo "== ruff"
 echo "== mypy (strict)"
 .venv/bin/mypy
 echo "== pytest"
-.venv/bin/python -m pytest -p no:cacheprovider -q "$@"
+# Two workers (CI has 2 cores; many tests wait on emulators, processes and the clock).
+# Each worker starts its own emulators. PYTEST_WORKERS=0 runs in this process alone.
+.venv/bin/python -m pytest -p no:cacheprovider -q -n "${PYTEST_WORKERS:-2}" "$@"

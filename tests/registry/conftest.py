@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +16,16 @@ from pinyard.registry import Registry
 
 
 def write_versions(board: pinyard.Board, name: str = "m", count: int = 4) -> list[str]:
-    """``count`` new versions of ``name`` (JSON), oldest first."""
+    """``count`` new versions of ``name`` (JSON), oldest first, dated a second apart in
+    the past (so no write waits for the clock's next second)."""
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    known = board.pin_versions(name, as_df=False) if name in board.pin_list() else []
+    start += timedelta(seconds=len(known))
     return [
-        board.pin_write({"v": i}, name, type="json", force_identical_write=True).version
+        board.pin_write({"v": i}, name, type="json", force_identical_write=True,
+                        created=start + timedelta(seconds=i)).version
         for i in range(count)
-    ]
+    ]  # fmt: skip
 
 
 @pytest.fixture

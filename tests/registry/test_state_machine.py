@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -30,6 +31,7 @@ SLOT_NAMES = ["champion", "canary", "staging", "production", ARCHIVE]
 STAGE_CHOICES = ["staging", "canary", "production", ARCHIVE]
 STAGE_ORDERS = [("staging", "production"), ("staging", "canary", "production")]
 REASONS = st.sampled_from(["", "because"])
+WRITTEN_FROM = datetime(2026, 1, 1, tzinfo=UTC)
 
 Key = tuple[str, str]  # (kind, slot name)
 
@@ -145,7 +147,10 @@ class RegistryMachine(RuleBasedStateMachine):
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def _write(self, value: int) -> None:
-        result = self.board.pin_write({"v": value}, NAME, type="json", force_identical_write=True)
+        # one second apart in the past: no write waits for the clock's next second
+        created = WRITTEN_FROM + timedelta(seconds=len(self.model.versions))
+        result = self.board.pin_write({"v": value}, NAME, type="json", force_identical_write=True,
+                                      created=created)  # fmt: skip
         self.model.versions.append(result.version)
 
     def _version(self, data: st.DataObject) -> str:
