@@ -1,12 +1,10 @@
 """Registry movers in separate processes, forked from one prepared interpreter.
 
-`Movers` starts one helper process (``python -m tests.backends._movers``) that
-imports pinyard, and the storage client of a backend when asked to (`prepare`),
-once. Every mover is then an ``os.fork()`` of it: no thread runs in the helper
-before a fork, and the child builds its own file system, so 8 movers start in
-milliseconds instead of after 8 imports of 2-5 s each on a 2-core machine.
+`Movers` is a `tests._forks.ForkHelper` (``python -m tests.backends._movers``):
+every mover is an ``os.fork()`` of one prepared interpreter.
 
-A mover (`move`) opens the board, waits for the common start time, and then
+A mover (`move`) opens the board, waits for the others of its batch (specs made
+with `tests._forks.together`), and then
 ``count`` times (or until ``deadline``) moves ``alias`` of ``name`` to a random
 version: with `Registry.set_alias`, or with `Registry.promote` through a custom
 gate that passes when the candidate's score beats the holder's. Each call's
@@ -30,85 +28,38 @@ never leaves half a line.
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import signal
-import subprocess
-import sys
 import time
-import traceback
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tests._forks import ForkHelper, JsonLog, fork, read_log, serve, start_together
+
+__all__ = ["Movers", "read_log"]
 
 
-class Movers:
+class Movers(ForkHelper):
     """The test side: a helper process that forks movers on request."""
 
     def __init__(self) -> None:
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.backends._movers"],
-            cwd=REPO_ROOT,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        self._ask({"cmd": "ping"})
-
-    def _ask(self, command: dict[str, Any]) -> Any:
-        assert self._proc.stdin is not None
-        assert self._proc.stdout is not None
-        self._proc.stdin.write(json.dumps(command) + "\n")
-        self._proc.stdin.flush()
-        line = self._proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"the mover helper exited ({self._proc.wait()})")
-        answer = json.loads(line)
-        if "error" in answer:
-            raise RuntimeError(f"the mover helper failed: {answer['error']}")
-        return answer["result"]
-
-    def prepare(self, protocol: str) -> None:
-        """Import the storage client of ``protocol`` in the helper (once)."""
-        self._ask({"cmd": "prepare", "protocol": protocol})
+        super().__init__("tests.backends._movers")
 
     def spawn(self, specs: list[dict[str, Any]]) -> list[int]:
         """Fork one mover per spec; their process ids, in order."""
-        pids: list[int] = self._ask({"cmd": "spawn", "specs": specs})
+        pids: list[int] = self.ask({"cmd": "spawn", "specs": specs})
         return pids
 
     def wait(self, pids: list[int], timeout: float) -> dict[int, int | str]:
         """Each mover's exit code (-9 when killed), or "timeout" (then it was killed)."""
-        found = self._ask({"cmd": "wait", "pids": pids, "timeout": timeout})
+        found = self.ask({"cmd": "wait", "pids": pids, "timeout": timeout})
         return {int(pid): code for pid, code in found.items()}
 
     @staticmethod
     def kill(pid: int) -> None:
         """SIGKILL one mover (a process this helper forked for the test)."""
         os.kill(pid, signal.SIGKILL)
-
-    def stop(self) -> None:
-        assert self._proc.stdin is not None
-        self._proc.stdin.close()
-        try:
-            self._proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait()
-        if self._proc.stdout is not None:
-            self._proc.stdout.close()
-
-
-def read_log(path: str | Path) -> list[dict[str, Any]]:
-    """The lines a mover wrote (none if it never wrote one)."""
-    try:
-        text = Path(path).read_text()
-    except FileNotFoundError:
-        return []
-    return [json.loads(line) for line in text.splitlines() if line]
 
 
 # -- the mover (in a forked child) -------------------------------------------------------
@@ -138,10 +89,8 @@ def move(spec: dict[str, Any]) -> None:
     if spec.get("kill_at"):
         _install_kill_point(board.store, spec["kill_at"], int(spec.get("kill_after", 1)))
     rng = random.Random(spec["seed"])
-    fd = os.open(spec["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    delay = spec["start_at"] - time.time()
-    if delay > 0:
-        time.sleep(delay)  # a common start, so that the movers race from the first event
+    log = JsonLog(spec["log"])
+    start_together(spec)  # so that the movers race from the first event
     seen = registry.state(name).aliases.get(alias)
     for k in range(spec["count"]):
         if time.time() > spec["deadline"]:
@@ -165,8 +114,7 @@ def move(spec: dict[str, Any]) -> None:
         state = registry.state(name)
         seen = state.aliases.get(alias)
         record.update(view_seq=state.seq, view_holder=seen, t1=time.time())
-        os.write(fd, (json.dumps(record) + "\n").encode())
-    os.close(fd)
+        log.write(record)
 
 
 def _install_kill_point(store: Any, point: str, after: int) -> None:
@@ -207,41 +155,6 @@ def _install_kill_point(store: Any, point: str, after: int) -> None:
 # -- the helper process ------------------------------------------------------------------
 
 
-def _prepare(protocol: str) -> None:
-    import tests.backends._servers as servers  # sets the environment gcsfs and s3fs need
-
-    if protocol == "s3":
-        import s3fs  # noqa: F401
-    elif protocol == "az":
-        import adlfs  # noqa: F401
-
-        servers.patch_adlfs_retry().__enter__()  # for good: every child builds its own fs
-    elif protocol == "gs":
-        import gcsfs  # noqa: F401
-
-
-def _fork(spec: dict[str, Any]) -> int:
-    pid = os.fork()
-    if pid:
-        return pid
-    code = 1
-    try:
-        null = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(null, 0)
-        err = os.open(spec["err"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        os.dup2(err, 1)
-        os.dup2(err, 2)
-        random.seed()
-        move(spec)
-        code = 0
-    except BaseException:
-        traceback.print_exc()
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
-
-
 def _wait(pids: list[int], timeout: float) -> dict[int, int | str]:
     deadline = time.monotonic() + timeout
     found: dict[int, int | str] = {}
@@ -260,26 +173,8 @@ def _wait(pids: list[int], timeout: float) -> dict[int, int | str]:
     return found
 
 
-def serve() -> None:
-    import pinyard  # noqa: F401 - imported once, before any fork
-
-    for line in sys.stdin:
-        command = json.loads(line)
-        try:
-            what = command["cmd"]
-            result: Any = None
-            if what == "prepare":
-                _prepare(command["protocol"])
-            elif what == "spawn":
-                result = [_fork(spec) for spec in command["specs"]]
-            elif what == "wait":
-                result = _wait(command["pids"], command["timeout"])
-            answer = {"result": result}
-        except Exception as exc:  # the test sees it as a RuntimeError
-            answer = {"error": "".join(traceback.format_exception(exc))}
-        sys.stdout.write(json.dumps(answer) + "\n")
-        sys.stdout.flush()
-
-
 if __name__ == "__main__":
-    serve()
+    serve({
+        "spawn": lambda command: [fork(spec, move) for spec in command["specs"]],
+        "wait": lambda command: _wait(command["pids"], command["timeout"]),
+    })  # fmt: skip

@@ -30,6 +30,7 @@ import pytest
 
 import pinyard
 from pinyard.registry import Event, Registry
+from tests._forks import together
 from tests.backends._movers import Movers, read_log
 
 BACKENDS = ["local", "s3_bucket", "azure_container", "gcs_bucket"]
@@ -105,7 +106,6 @@ def mover_spec(
         "seed": random.randrange(2**32),
         "promote_share": 0.5,
         "count": 10,
-        "start_at": now + 1.0,
         "deadline": now + 60.0,
     }
     spec.update(more)
@@ -205,7 +205,7 @@ def test_racing_movers_commit_every_event_once(
     specs = [
         mover_spec(place, f"m{i}", versions, scores, count=CALLS[backend]) for i in range(MOVERS)
     ]
-    pids = movers.spawn(specs)
+    pids = movers.spawn(together(specs, tmp_path / "together"))
     codes = finish(movers, specs, pids)
     assert set(codes.values()) == {0}, f"{codes}\n{failure_output(specs)}"
     logs = {s["worker"]: read_log(s["log"]) for s in specs}
@@ -243,7 +243,7 @@ def test_killed_movers_leave_a_whole_chain(
         mover_spec(place, f"self-{p}", versions, scores, count=10**6, kill_at=p, kill_after=2)
         for p in points
     ]
-    pids = movers.spawn(specs)
+    pids = movers.spawn(together(specs, tmp_path / "together"))
     for spec, pid in zip(specs[1 : 1 + TIMED_KILLS], pids[1 : 1 + TIMED_KILLS], strict=True):
         wait_for_lines(spec["log"], 1 + rng.randrange(2))
         time.sleep(rng.uniform(0, 0.05))  # a random point of the next call

@@ -1,16 +1,14 @@
 """Worker processes for the reliability suite, forked from one prepared interpreter.
 
-`Workers` starts one helper (``python -m tests.reliability._workers``) that imports
-pinyard and, when asked (`prepare`), the storage client of a backend, once. Every
-worker is an ``os.fork()`` of it (no thread runs in the helper before a fork; each
-child builds its own file system), so 16 workers start in milliseconds instead of
-after 16 imports of 2-5 s each on a 2-core machine.
+`Workers` is a `tests._forks.ForkHelper` (``python -m tests.reliability._workers``):
+every worker is an ``os.fork()`` of one prepared interpreter.
 
 `Workers.batch(specs)` forks one child per spec, SIGKILLs each whose spec has
 ``kill_at`` (seconds after the child logged ``ready``, its board open; the helper
 sends the signal, so no test thread sleeps on it), reaps all of them and returns
 their exit codes (-9: killed). A spec's ``job`` says what the child does, in a
-loop, until ``deadline`` (epoch seconds) or ``count`` operations:
+loop, for ``seconds`` after the batch's common start (`tests._forks.together`), or
+until ``deadline`` (epoch seconds), or for ``count`` operations:
 
 * ``writer``: ``pin_write`` of unique JSON values to one of ``pins``;
 * ``logger``: runs with params, stepped metrics and an artifact, ended;
@@ -29,90 +27,43 @@ exception ends the child with exit code 1 and a traceback in ``err``.
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import signal
-import subprocess
-import sys
 import time
-import traceback
-from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tests._forks import ForkHelper, JsonLog, fork, prepare, read_log, serve, start_together
+
+__all__ = ["Workers", "read_log"]
+
 JOBS = ("writer", "logger", "mover", "reader", "pruner")
 
 
-class Workers:
+class Workers(ForkHelper):
     """The test side: a helper process that forks workers on request."""
 
     def __init__(self) -> None:
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.reliability._workers"],
-            cwd=REPO_ROOT,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        self._ask({"cmd": "ping"})
-
-    def _ask(self, command: dict[str, Any]) -> Any:
-        assert self._proc.stdin is not None
-        assert self._proc.stdout is not None
-        self._proc.stdin.write(json.dumps(command) + "\n")
-        self._proc.stdin.flush()
-        line = self._proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"the worker helper exited ({self._proc.wait()})")
-        answer = json.loads(line)
-        if "error" in answer:
-            raise RuntimeError(f"the worker helper failed: {answer['error']}")
-        return answer["result"]
-
-    def prepare(self, protocol: str) -> None:
-        """Import the storage client of ``protocol`` in the helper (once)."""
-        self._ask({"cmd": "prepare", "protocol": protocol})
+        super().__init__("tests.reliability._workers")
 
     def batch(self, specs: list[dict[str, Any]], timeout: float) -> list[int | str]:
         """Fork one worker per spec, kill those with ``kill_at``, reap all. Exit codes in
         order (-9 when killed), or "timeout" for a worker still alive after ``timeout``
         seconds (it is killed then)."""
-        codes: list[int | str] = self._ask({"cmd": "batch", "specs": specs, "timeout": timeout})
+        codes: list[int | str] = self.ask({"cmd": "batch", "specs": specs, "timeout": timeout})
         return codes
-
-    def stop(self) -> None:
-        assert self._proc.stdin is not None
-        self._proc.stdin.close()
-        try:
-            self._proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait()
-        if self._proc.stdout is not None:
-            self._proc.stdout.close()
-
-
-def read_log(path: str | Path) -> list[dict[str, Any]]:
-    """The lines a worker wrote (none if it never wrote one)."""
-    try:
-        text = Path(path).read_text()
-    except FileNotFoundError:
-        return []
-    return [json.loads(line) for line in text.splitlines() if line]
 
 
 # -- the workers (in a forked child) -------------------------------------------------------
 
 
-class _Log:
+class _Log(JsonLog):
     def __init__(self, path: str, worker: str) -> None:
-        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        super().__init__(path)
         self._worker = worker
 
     def __call__(self, ev: str, **fields: Any) -> None:
-        line = json.dumps({"ev": ev, "w": self._worker, "t": time.time(), **fields})
-        os.write(self._fd, (line + "\n").encode())
+        self.write({"ev": ev, "w": self._worker, "t": time.time(), **fields})
 
 
 def open_board(spec: dict[str, Any]) -> Any:
@@ -202,11 +153,10 @@ def work(spec: dict[str, Any]) -> None:
     job = spec["job"]
     weights = spec.get("weights") or {}
     names = [j for j in JOBS if weights.get(j)]
-    delay = spec.get("start_at", 0) - time.time()
-    if delay > 0:
-        time.sleep(delay)  # a common start, so that the workers race from the first call
+    started = start_together(spec)  # so that the workers race from the first call
+    deadline = started + spec["seconds"] if "seconds" in spec else spec["deadline"]
     for k in range(int(spec.get("count", 10**9))):
-        if time.time() > spec["deadline"]:
+        if time.time() > deadline:
             break
         jobs.k = k
         step = job if job != "mixed" else jobs.rng.choices(names, [weights[n] for n in names])[0]
@@ -222,14 +172,7 @@ def work(spec: dict[str, Any]) -> None:
 
 
 def _prepare(protocol: str) -> None:
-    import tests.backends._servers as servers  # sets the environment s3fs needs
-
-    if protocol == "s3":
-        import s3fs  # noqa: F401
-    elif protocol == "az":
-        import adlfs  # noqa: F401
-
-        servers.patch_adlfs_retry().__enter__()  # for good: every child builds its own fs
+    prepare(protocol)
     import pandas  # noqa: F401 - tracker reads
 
     import pinyard.registry  # noqa: F401
@@ -238,31 +181,9 @@ def _prepare(protocol: str) -> None:
     capture_context()  # git and package versions, once, inherited by every fork
 
 
-def _fork(spec: dict[str, Any]) -> int:
-    pid = os.fork()
-    if pid:
-        return pid
-    code = 1
-    try:
-        null = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(null, 0)
-        err = os.open(spec["err"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        os.dup2(err, 1)
-        os.dup2(err, 2)
-        random.seed()
-        work(spec)
-        code = 0
-    except BaseException:
-        traceback.print_exc()
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
-
-
 def _batch(specs: list[dict[str, Any]], timeout: float) -> list[int | str]:
     started = time.monotonic()
-    pids = [_fork(spec) for spec in specs]
+    pids = [fork(spec, work) for spec in specs]
     # kill_at counts from the worker's "ready" line (its board is open), so that a
     # loaded machine does not turn the kills into kills of processes still starting
     armed: dict[int, float] = {}
@@ -302,24 +223,8 @@ def _batch(specs: list[dict[str, Any]], timeout: float) -> list[int | str]:
     return [codes[pid] for pid in pids]
 
 
-def serve() -> None:
-    import pinyard  # noqa: F401 - imported once, before any fork
-
-    for line in sys.stdin:
-        command = json.loads(line)
-        try:
-            what = command["cmd"]
-            result: Any = None
-            if what == "prepare":
-                _prepare(command["protocol"])
-            elif what == "batch":
-                result = _batch(command["specs"], command["timeout"])
-            answer = {"result": result}
-        except Exception as exc:  # the test sees it as a RuntimeError
-            answer = {"error": "".join(traceback.format_exception(exc))}
-        sys.stdout.write(json.dumps(answer) + "\n")
-        sys.stdout.flush()
-
-
 if __name__ == "__main__":
-    serve()
+    serve({
+        "prepare": lambda command: _prepare(command["protocol"]),
+        "batch": lambda command: _batch(command["specs"], command["timeout"]),
+    })  # fmt: skip

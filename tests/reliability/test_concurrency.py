@@ -6,7 +6,6 @@ lost, nothing duplicated, no read of a half-written version, the latest correct.
 from __future__ import annotations
 
 import random
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 import pytest
 
 import pinyard
+from tests._forks import together
 from tests.reliability._check import Oracle, fsck
 from tests.reliability._workers import read_log
 from tests.reliability.conftest import Target, record, scale
@@ -40,9 +40,8 @@ def test_sixteen_processes_mixing_every_operation_lose_nothing(
     pinyard.Registry(board).set_alias("model", "champion", seeds[0], reason="seed")
     helper = workers.for_target(target)
     rng = random.Random(16)
-    start = time.time() + 1.5  # all 16 open their boards first, then race
-    common = {"job": "mixed", "weights": WEIGHTS, "catch": True, "start_at": start,
-              "deadline": start + seconds, "pins": ["alpha", "beta"], "pad": 5_000, "keep": 3,
+    common = {"job": "mixed", "weights": WEIGHTS, "catch": True, "seconds": seconds,
+              "pins": ["alpha", "beta"], "pad": 5_000, "keep": 3,
               "experiment": "race", "steps": 3, "name": "model", "alias": "champion",
               "versions": seeds}  # fmt: skip
     specs = [
@@ -55,7 +54,8 @@ def test_sixteen_processes_mixing_every_operation_lose_nothing(
         )
         for i in range(PROCESSES)
     ]
-    codes = helper.batch(specs, timeout=seconds + 120)
+    # all 16 open their boards first, then race for `seconds`
+    codes = helper.batch(together(specs, tmp_path / "together"), timeout=seconds + 240)
     for spec, code in zip(specs, codes, strict=True):
         err = Path(spec["err"]).read_text() if Path(spec["err"]).exists() else ""
         assert code == 0, f"{spec['worker']} ended {code}:\n{err}"
