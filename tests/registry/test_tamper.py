@@ -23,7 +23,7 @@ import pytest
 import pinyard
 from pinyard import errors
 from pinyard.registry import Registry
-from pinyard.registry._chain import _digest as snapshot_digest
+from pinyard.registry._chain import sealed_snapshot
 from pinyard.registry._events import _canonical, _digest
 from tests.registry.conftest import write_versions
 
@@ -83,8 +83,9 @@ class Scene:
         edit(doc)  # type: ignore[operator]
         if recompute:
             doc.pop("digest")
-            doc["digest"] = snapshot_digest(doc)
-        self.write(SNAPSHOT, json.dumps(doc).encode())
+            self.write(SNAPSHOT, sealed_snapshot(doc))
+        else:
+            self.write(SNAPSHOT, json.dumps(doc).encode())
 
     def without_snapshot(self) -> Registry:
         self.delete(SNAPSHOT)

@@ -122,6 +122,7 @@ class LocalStore(Store):
         self.root = os.path.abspath(os.fspath(root))
         self.staging_dir = os.path.abspath(os.fspath(staging_dir))
         self._real_root = os.path.realpath(self.root)
+        self._prefix = os.path.join(self.root, "")  # the root with one separator after it
 
     @property
     def url(self) -> str:
@@ -135,7 +136,8 @@ class LocalStore(Store):
         if not path:
             return self.root
         refuse_store_path(path, self.root)
-        target = os.path.join(self.root, *path.split("/"))
+        # Checked segments joined by "/": on POSIX that is the path itself.
+        target = self._prefix + (path if os.sep == "/" else path.replace("/", os.sep))
         if changing:
             real = os.path.realpath(os.path.dirname(target))
             if real != self._real_root and not real.startswith(self._real_root + os.sep):
@@ -227,9 +229,8 @@ class LocalStore(Store):
         folder is fsynced too."""
         target = self._abs(path, changing=True)
         parent = os.path.dirname(target)
-        os.makedirs(parent, exist_ok=True)
         tmp = f"{target}.{uuid.uuid4().hex}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, COMMITTED_MODE)
+        fd = _create(tmp, COMMITTED_MODE)
         try:
             view = memoryview(data)
             while view:
@@ -249,10 +250,9 @@ class LocalStore(Store):
         """Write a temporary file beside ``path`` and rename it over (atomic, not synced:
         what this holds is derived and can be made again)."""
         target = self._abs(path)
-        os.makedirs(os.path.dirname(target), exist_ok=True)
         tmp = f"{target}.{uuid.uuid4().hex}.tmp"
         try:
-            with open(tmp, "wb") as out:
+            with os.fdopen(_create(tmp, 0o666), "wb") as out:  # as open() makes it
                 out.write(data)
             os.replace(tmp, target)
         finally:
@@ -376,3 +376,14 @@ class _LocalStaging(Staging):
     def discard(self) -> None:
         with contextlib.suppress(FileNotFoundError):
             shutil.rmtree(self._folder)
+
+
+def _create(path: str, mode: int) -> int:
+    """A new file at ``path``, open for writing; its folders are made only when missing
+    (most writes go to a folder that exists: no stats for them)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+    try:
+        return os.open(path, flags, mode)
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        return os.open(path, flags, mode)

@@ -36,8 +36,11 @@ from pinyard.registry._state import State
 
 log = logging.getLogger("pinyard.registry")
 
-SNAPSHOT_FORMAT = 2  # 2: each slot's history cut to the newest changes (1: all of it)
-READABLE_FORMATS = (1, 2)
+#: 3: the digest is the sha256 of the bytes before it; 2: each slot's history cut to the
+#: newest changes, and the digest over the document re-encoded with sorted keys (as in 1,
+#: which held all of it). Formats 1 and 2 are still read.
+SNAPSHOT_FORMAT = 3
+OLD_FORMATS = (1, 2)
 SNAPSHOT_FILE = "state.json"
 MAX_ATTEMPTS = 64
 
@@ -244,9 +247,14 @@ class Chain:
         """
         if state.seq == 0:
             return
-        found = self.read(state.seq)
-        if found is None or event_sha256(found[1]) != state.head:
-            what = "is missing" if found is None else "is not the event it followed"
+        # Its bytes against the sha256 the state holds: equal bytes were checked when
+        # they were first read or written, so they are not decoded again.
+        try:
+            raw: bytes | None = self.store.read_bytes(f"{self.events_dir}/{event_file(state.seq)}")
+        except FileNotFoundError:
+            raw = None
+        if raw is None or event_sha256(raw) != state.head:
+            what = "is missing" if raw is None else "is not the event it followed"
             raise ChainError(
                 f"{self.where(state.seq)} {what}: state.json has seen event {state.seq} "
                 f"with sha256 {state.head}. Nothing was written. Run `pinyard registry "
@@ -271,10 +279,7 @@ class Chain:
         except FileNotFoundError:
             return State(self.name) if not self._has_events() else None
         try:
-            doc = json.loads(raw)
-            claimed = doc.pop("digest")
-            if claimed != _digest(doc) or doc["format"] not in READABLE_FORMATS:
-                raise ValueError("digest or format")
+            doc = _checked_snapshot(raw)
             if doc["name"] != self.name:
                 raise ValueError("another name's snapshot")
             return State.from_dict(self.name, doc["replay"])
@@ -334,25 +339,56 @@ def snapshot_bytes(state: State) -> bytes:
         "archived": state.archived,
         "replay": state.to_dict(),
     }
-    doc["digest"] = _digest(doc)
+    return sealed_snapshot(doc)
+
+
+def sealed_snapshot(doc: dict[str, Any]) -> bytes:
+    """The bytes of snapshot ``doc`` with its digest appended as the last key."""
     # One top-level key a line, for people; each value by json's C encoder (indent= would
-    # take the pure-Python one, 5-10x slower on a snapshot of thousands of events).
+    # take the pure-Python one, 5-10x slower on a snapshot of thousands of events). The
+    # digest, last, is over the bytes before it: one encoding, no re-encoding to check.
     lines = ",\n".join(f"{json.dumps(key)}: {json.dumps(value)}" for key, value in doc.items())
-    return f"{{\n{lines}\n}}\n".encode()
+    body = f"{{\n{lines}".encode()
+    return body + _SEAL + hashlib.sha256(body).hexdigest().encode() + _SEAL_END
+
+
+_SEAL = b',\n"digest": "'
+_SEAL_END = b'"\n}\n'
+_SEALED = len(_SEAL) + 64 + len(_SEAL_END)
+
+
+def _checked_snapshot(raw: bytes) -> dict[str, Any]:
+    """The document in state.json, its digest checked and removed; ValueError if it does
+    not hold (or KeyError/TypeError if the document is not a snapshot)."""
+    cut = len(raw) - _SEALED
+    if cut > 0 and raw[cut : cut + len(_SEAL)] == _SEAL and raw.endswith(_SEAL_END):
+        claimed = raw[cut + len(_SEAL) : -len(_SEAL_END)]
+        if hashlib.sha256(raw[:cut]).hexdigest().encode() != claimed:
+            raise ValueError("its digest does not match its bytes")
+        doc: dict[str, Any] = json.loads(raw)
+        doc.pop("digest")
+        if doc["format"] != SNAPSHOT_FORMAT:
+            raise ValueError(f"format {doc['format']!r} with a format-{SNAPSHOT_FORMAT} digest")
+        return doc
+    doc = json.loads(raw)
+    claimed_text = doc.pop("digest")
+    if doc["format"] not in OLD_FORMATS or claimed_text != _digest(doc):
+        raise ValueError("its digest or format does not hold")
+    return doc
 
 
 def _digest(doc: dict[str, Any]) -> str:
+    """The digest of snapshot formats 1 and 2."""
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
 
 def _next_time(state: State) -> str:
     """Now, or just after the previous event when this clock is behind its writer's: event
     times never go backwards along a chain, so ``as_of`` can bisect them."""
-    now = datetime.now(UTC)
-    if state.time is not None:
-        floor = parse_utc(state.time) + timedelta(microseconds=1)
-        now = max(now, floor)
-    return utc_text(now)
+    now = utc_text(datetime.now(UTC))
+    if state.time is None or now > state.time:  # fixed-width UTC text sorts as time does
+        return now
+    return utc_text(parse_utc(state.time) + timedelta(microseconds=1))
 
 
 def _check_time(event: Event, state: State, where: str) -> None:

@@ -99,13 +99,15 @@ class Event:
 
     def to_bytes(self) -> bytes:
         """The canonical bytes, with ``digest`` over everything else."""
-        body = _body(self)
+        body = _stored(self)
         body["digest"] = _digest(body)
         return _canonical(body)
 
     def as_dict(self) -> dict[str, Any]:
-        """A plain dict (for JSON output and DataFrames)."""
-        return _body(self)
+        """A plain dict (for JSON output and DataFrames; a copy the caller may change)."""
+        body = asdict(self)
+        body["format"] = EVENT_FORMAT
+        return body
 
 
 def decode_event(raw: bytes, seq: int, where: str) -> Event:
@@ -143,10 +145,21 @@ def event_sha256(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
-def _body(event: Event) -> dict[str, Any]:
-    body = asdict(event)
-    body["format"] = EVENT_FORMAT
-    return body
+def _stored(event: Event) -> dict[str, Any]:
+    """What `Event.as_dict` gives, without its copies: read once, to encode (this runs on
+    every registry write, where `dataclasses.asdict` cost more than the JSON)."""
+    target = event.target
+    return {
+        "seq": event.seq, "prev": event.prev, "id": event.id, "time": event.time,
+        "actor": event.actor, "reason": event.reason, "op": event.op, "name": event.name,
+        "slot": event.slot, "kind": event.kind,
+        "target": None if target is None else {
+            "version": target.version, "meta_sha256": target.meta_sha256, "files": target.files
+        },
+        "previous": event.previous, "from_stage": event.from_stage,
+        "displaced": event.displaced, "forced": event.forced, "gate": event.gate,
+        "config": event.config, "extra": event.extra, "format": EVENT_FORMAT,
+    }  # fmt: skip
 
 
 def _canonical(doc: dict[str, Any]) -> bytes:
