@@ -106,6 +106,34 @@ def test_listing_many_versions_is_two_requests_once_indexed(
 
 
 @pytest.mark.parametrize("backend", PROXIED)
+def test_a_first_listing_lists_the_folders_in_pieces_at_once(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no index yet, the folders the delimited LIST found are listed in pieces that
+    share a name prefix, several chains at once; a folder without data.txt and one that
+    is not a version stay out, on every backend."""
+    from pinyard.boards import _listing
+
+    monkeypatch.setattr(_listing, "PIECE", 16)  # pieces of 16 folders, not 400
+    bucket: Bucket = request.getfixturevalue(backend)
+    assert bucket.proxy is not None
+    board = open_board(bucket, tmp_path)
+    versions = _many_versions(bucket, board, 150)
+    orphan = "20200101T000100Z-fffff"  # a write cut short among them: no data.txt
+    board.store.write_exclusive(f"pins/obj/{orphan}/obj.json", b"{}")
+    board.store.write_exclusive("pins/obj/notes/readme.txt", b"not a version")
+    pieces = _listing.name_prefixes(sorted([*versions, orphan]))
+    assert 2 < len(pieces) <= _listing.MAX_PIECES
+    with bucket.proxy.measure() as first:
+        assert [v.version for v in board.pin_versions("obj", as_df=False)] == versions
+    # the delimited LIST, the index GET (404), one chain per piece, the index PUT
+    assert first.total == 2 + len(pieces) + 1, first.by_method
+    index = board.store.read_bytes("index/obj.txt").decode()
+    assert orphan not in index
+    assert all(v in index for v in versions)
+
+
+@pytest.mark.parametrize("backend", PROXIED)
 def test_listing_checks_folders_the_index_does_not_name(
     backend: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:

@@ -8,11 +8,21 @@ emulators are in tests/backends/test_remote_boards.py.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pinyard import errors
-from pinyard.boards._listing import CHECKS_AT_ONCE, FEW, committed_versions, forget
+from pinyard.boards._listing import (
+    CHECKS_AT_ONCE,
+    FEW,
+    MAX_PIECES,
+    committed_versions,
+    forget,
+    name_prefixes,
+)
 from pinyard.boards._memory import MemoryStore
 
 PIN = "pins/obj"
@@ -30,10 +40,10 @@ class ObjectStoreLike(MemoryStore):
         self.writable = writable
 
     def committed_versions(
-        self, pin_dir: str, meta_name: str, start: str | None = None
+        self, pin_dir: str, meta_name: str, among: Collection[str] | None = None
     ) -> list[str]:
         self.calls["undelimited listing"] += 1
-        return super().committed_versions(pin_dir, meta_name, start)
+        return super().committed_versions(pin_dir, meta_name, among)
 
     def has_files(self, paths: list[str]) -> list[bool]:
         self.calls["check"] += len(paths)
@@ -176,3 +186,28 @@ def test_forget_takes_versions_out_before_they_are_deleted() -> None:
     for v in ids[:10]:
         store.delete_file(f"{PIN}/{v}/data.txt")
     assert listed(store) == ids[10:]
+
+
+# -- pieces of a listing --------------------------------------------------------------
+
+
+@given(
+    st.lists(st.integers(0, 10**6), min_size=1, max_size=600, unique=True),
+    st.integers(1, 50),
+)
+def test_name_prefixes_cover_each_name_once_in_bounded_pieces(ids: list[int], most: int) -> None:
+    names = sorted(f"2020{i:07d}T000000Z-abcde" for i in ids)
+    pieces = name_prefixes(names, most)
+    assert 1 <= len(pieces) <= MAX_PIECES
+    for name in names:
+        assert sum(name.startswith(p) for p in pieces) == 1, (name, pieces)
+    if len(pieces) > 1:  # split as asked, or grown until there were few enough pieces
+        sizes = [sum(n.startswith(p) for n in names) for p in pieces]
+        assert max(sizes) <= most or len(name_prefixes(names, max(sizes) // 2 + 1)) > MAX_PIECES
+
+
+def test_name_prefixes_of_names_that_share_nothing_split_at_the_first_character() -> None:
+    assert name_prefixes(["a1", "a2", "b1"], most=1) == ["a1", "a2", "b"]
+    assert name_prefixes(["a1", "a2", "b1"], most=2) == ["a", "b"]
+    assert name_prefixes(["a1", "a2", "b1"], most=3) == [""]
+    assert name_prefixes([]) == []

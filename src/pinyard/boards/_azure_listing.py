@@ -33,17 +33,19 @@ def list_folder(fs: Any, path: str) -> list[tuple[str, bool]]:
     return listed
 
 
-def list_keys(fs: Any, path: str, start: str | None = None) -> list[str]:
-    """Every blob under ``path``, relative to it and sorted (from ``start`` on, filtered
-    here: Azure cannot start a listing at a name)."""
+async def list_keys(fs: Any, path: str, name_prefix: str = "") -> list[str]:
+    """Every blob under ``path`` whose name there starts with ``name_prefix``, relative to
+    ``path``: one flat listing chain. Runs on ``fs.loop``."""
+    from azure.core.exceptions import ResourceNotFoundError
+
     client, prefix = _split(fs, path)
-
-    async def flat() -> list[str]:
+    try:
         return [
-            str(b.name)[len(prefix) :] async for b in client.list_blobs(name_starts_with=prefix)
+            str(b.name)[len(prefix) :]
+            async for b in client.list_blobs(name_starts_with=prefix + name_prefix)
         ]
-
-    return [k for k in _run(fs, flat) if start is None or k >= start]
+    except ResourceNotFoundError as exc:  # the container
+        raise FileNotFoundError(str(exc)) from None
 
 
 async def blob_exists(fs: Any, path: str) -> bool:

@@ -30,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from typing import Any, BinaryIO, TypeVar
 
@@ -43,6 +43,7 @@ from pinyard.boards._azure_listing import list_keys as azure_list_keys
 from pinyard.boards._gcs import list_keys as gcs_list_keys
 from pinyard.boards._gcs import object_exists as gcs_object_exists
 from pinyard.boards._hashing import FileDigest
+from pinyard.boards._listing import name_prefixes
 from pinyard.boards._names import is_version_id, refuse_store_path
 from pinyard.boards._remote_staging import (
     SINGLE_PUT_BYTES,
@@ -75,6 +76,8 @@ STREAM_PROTOCOLS = DIRECT_PROTOCOLS | AZURE_PROTOCOLS
 EXCLUSIVE_PROTOCOLS = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss"})
 #: Object checks in flight at once (`RemoteStore.has_files`).
 CONCURRENT_CHECKS = 16
+#: Listing chains in flight at once (`RemoteStore.committed_versions`).
+CONCURRENT_LISTINGS = 8
 #: One-request listings and checks where the fsspec library makes more (else fsspec's).
 _FOLDER_LISTERS = {
     **dict.fromkeys(DIRECT_PROTOCOLS, s3_list_folder),
@@ -175,28 +178,43 @@ class RemoteStore(Store):
         ]
 
     def committed_versions(
-        self, pin_dir: str, meta_name: str, start: str | None = None
+        self, pin_dir: str, meta_name: str, among: Collection[str] | None = None
     ) -> list[str]:
-        """One undelimited LIST chain (from folder ``start`` on, on S3 and GCS): every
-        version folder that holds ``meta_name``. It lists every object under the pin, so
-        boards list versions through an index first (`pinyard.boards._listing`)."""
+        """Every version folder under the pin that holds ``meta_name`` (of ``among``, when
+        given): undelimited LIST chains, which list every object under the pin, so
+        boards list versions through an index first (`pinyard.boards._listing`). With
+        ``among``, the folders are listed in pieces that share a name prefix
+        (`name_prefixes`), up to `CONCURRENT_LISTINGS` chains at once."""
+        pieces = [""] if among is None else name_prefixes(sorted(among))
         versions = {
             rel.split("/", 1)[0]
-            for rel in self._keys(pin_dir, start)
+            for rel in self._keys(pin_dir, pieces)
             if rel.count("/") == 1 and rel.endswith(f"/{meta_name}")
         }
-        return sorted(v for v in versions if is_version_id(v) and (start is None or v >= start))
+        return sorted(v for v in versions if is_version_id(v) and (among is None or v in among))
 
-    def _keys(self, path: str, start: str | None) -> list[str]:
-        """Every object under ``path``, relative to it (from folder ``start`` on where the
-        backend can start a listing at a name)."""
+    def _keys(self, path: str, pieces: list[str]) -> list[str]:
+        """Every object under ``path`` whose name there starts with one of ``pieces``,
+        relative to ``path``."""
         target = self.abs(path)
-        first = f"{start}/" if start else None
         lister = _KEY_LISTERS.get(self.protocol)
         if lister is None:
-            return [k for k in self._find(path) if first is None or k >= first]
+            return [k for k in self._find(path) if k.startswith(tuple(pieces))]
+
+        async def all_pieces() -> list[str]:
+            gate = asyncio.Semaphore(CONCURRENT_LISTINGS)
+
+            async def one(piece: str) -> list[str]:
+                async with gate:
+                    return await lister(self.fs, target, piece)
+
+            found = await asyncio.gather(*(one(p) for p in pieces))
+            return [key for keys in found for key in keys]
+
+        from fsspec.asyn import sync as on_loop
+
         try:
-            return self._call("listing", path, lambda: lister(self.fs, target, first))
+            return self._call("listing", path, lambda: list(on_loop(self.fs.loop, all_pieces)))
         except FileNotFoundError:  # no bucket: nothing is there
             return []
 

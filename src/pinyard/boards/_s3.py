@@ -1,7 +1,7 @@
 """S3 requests s3fs does not make the way pinyard needs.
 
 `list_folder`: one delimited LIST chain, with no follow-up request when empty;
-`list_keys`: one undelimited chain, optionally from a key on (``StartAfter``);
+`list_keys`: one undelimited chain of the keys that start with a name prefix;
 `object_exists`: one HEAD.
 
 `download`: one GET streamed to a local file in 8 MiB blocks, the next block
@@ -66,15 +66,18 @@ def list_folder(fs: Any, path: str) -> list[tuple[str, bool]]:
         marks = {"ContinuationToken": page["NextContinuationToken"]}
 
 
-def list_keys(fs: Any, path: str, start: str | None = None) -> list[str]:
-    """Every key under ``path`` (bucket/prefix), relative to it and sorted, from the first
-    key after ``start`` (relative) on: one undelimited LIST chain."""
+async def list_keys(fs: Any, path: str, name_prefix: str = "") -> list[str]:
+    """Every key under ``path`` (bucket/prefix) whose name there starts with
+    ``name_prefix``, relative to ``path``: one undelimited LIST chain. Runs on
+    ``fs.loop``."""
     bucket, key, _ = fs.split_path(path)
     prefix = f"{key.strip('/')}/" if key.strip("/") else ""
-    marks: dict[str, str] = {"StartAfter": prefix + start} if start else {}
+    marks: dict[str, str] = {}
     found: list[str] = []
     while True:
-        page = fs.call_s3("list_objects_v2", Bucket=bucket, Prefix=prefix, **marks)
+        page = await fs._call_s3(
+            "list_objects_v2", Bucket=bucket, Prefix=prefix + name_prefix, **marks
+        )
         found += [o["Key"][len(prefix) :] for o in page.get("Contents", [])]
         if not page.get("IsTruncated"):
             return found
