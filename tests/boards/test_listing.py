@@ -8,7 +8,7 @@ emulators are in tests/backends/test_remote_boards.py.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Sequence
 
 import pytest
 from hypothesis import given
@@ -40,10 +40,15 @@ class ObjectStoreLike(MemoryStore):
         self.writable = writable
 
     def committed_versions(
-        self, pin_dir: str, meta_name: str, among: Collection[str] | None = None
+        self, pin_dir: str, meta_name: str, prefixes: Sequence[str] | None = None
     ) -> list[str]:
-        self.calls["undelimited listing"] += 1
-        return super().committed_versions(pin_dir, meta_name, among)
+        self.calls["undelimited listing"] += len(prefixes) if prefixes is not None else 1
+        self.calls["folders listed"] += sum(
+            1
+            for e in self.list_dir(pin_dir)
+            if e.is_dir and (prefixes is None or e.name.startswith(tuple(prefixes)))
+        )
+        return super().committed_versions(pin_dir, meta_name, prefixes)
 
     def has_files(self, paths: list[str]) -> list[bool]:
         self.calls["check"] += len(paths)
@@ -88,12 +93,24 @@ def test_an_indexed_pin_is_listed_without_checking_a_folder() -> None:
     ids = [version(i) for i in range(50)]
     add(store, *ids)
     assert listed(store) == ids
-    assert store.calls == {"undelimited listing": 1, "index written": 1}
+    assert store.calls == {"undelimited listing": 1, "folders listed": 50, "index written": 1}
     assert listed(store) == ids
     assert store.calls == {}
 
 
-def test_new_folders_are_checked_one_by_one_when_few() -> None:
+def test_a_few_new_folders_are_checked_one_by_one() -> None:
+    store = ObjectStoreLike()
+    ids = [version(i) for i in range(50)]
+    add(store, *ids)
+    listed(store)
+    new = [version(60 + i) for i in range(FEW)]
+    add(store, *new)
+    assert listed(store) == ids + new
+    assert store.calls == {"check": FEW, "index written": 1}
+
+
+def test_new_folders_past_the_indexed_ones_are_listed_alone() -> None:
+    """More than `FEW` new folders after the indexed ones: one listing, of them only."""
     store = ObjectStoreLike()
     ids = [version(i) for i in range(50)]
     add(store, *ids)
@@ -101,18 +118,21 @@ def test_new_folders_are_checked_one_by_one_when_few() -> None:
     new = [version(60 + i) for i in range(CHECKS_AT_ONCE)]
     add(store, *new)
     assert listed(store) == ids + new
-    assert store.calls == {"check": CHECKS_AT_ONCE, "index written": 1}
+    assert store.calls == {
+        "undelimited listing": 1, "folders listed": CHECKS_AT_ONCE, "index written": 1
+    }  # fmt: skip
 
 
-def test_many_new_folders_are_listed_from_the_first_of_them() -> None:
+def test_many_new_folders_spread_among_the_indexed_ones_are_listed() -> None:
     store = ObjectStoreLike()
-    ids = [version(i) for i in range(50)]
+    ids = [version(2 * i) for i in range(50)]
     add(store, *ids)
     listed(store)
-    new = [version(60 + i) for i in range(CHECKS_AT_ONCE + 1)]
+    new = [version(2 * i + 1) for i in range(CHECKS_AT_ONCE + 1)]  # between the old ones
     add(store, *new)
-    assert listed(store) == ids + new
-    assert store.calls == {"undelimited listing": 1, "index written": 1}
+    assert listed(store) == sorted(ids + new)
+    assert store.calls["undelimited listing"] == 1
+    assert store.calls["check"] == 0
 
 
 def test_an_old_folder_left_without_data_txt_costs_one_check_not_a_long_listing() -> None:
@@ -170,7 +190,7 @@ def test_read_only_credentials_list_without_writing_the_index() -> None:
     add(store, *ids)
     assert listed(store) == ids
     assert listed(store) == ids
-    assert store.calls == {"undelimited listing": 1}
+    assert store.calls == {"undelimited listing": 1, "folders listed": 50}
 
 
 def test_forget_takes_versions_out_before_they_are_deleted() -> None:
@@ -197,13 +217,14 @@ def test_forget_takes_versions_out_before_they_are_deleted() -> None:
 )
 def test_name_prefixes_cover_each_name_once_in_bounded_pieces(ids: list[int], most: int) -> None:
     names = sorted(f"2020{i:07d}T000000Z-abcde" for i in ids)
-    pieces = name_prefixes(names, most)
+    pieces = name_prefixes(names, most=most)
     assert 1 <= len(pieces) <= MAX_PIECES
     for name in names:
         assert sum(name.startswith(p) for p in pieces) == 1, (name, pieces)
     if len(pieces) > 1:  # split as asked, or grown until there were few enough pieces
         sizes = [sum(n.startswith(p) for n in names) for p in pieces]
-        assert max(sizes) <= most or len(name_prefixes(names, max(sizes) // 2 + 1)) > MAX_PIECES
+        grown = name_prefixes(names, most=max(sizes) // 2 + 1)
+        assert max(sizes) <= most or len(grown) > MAX_PIECES
 
 
 def test_name_prefixes_of_names_that_share_nothing_split_at_the_first_character() -> None:
@@ -211,3 +232,13 @@ def test_name_prefixes_of_names_that_share_nothing_split_at_the_first_character(
     assert name_prefixes(["a1", "a2", "b1"], most=2) == ["a", "b"]
     assert name_prefixes(["a1", "a2", "b1"], most=3) == [""]
     assert name_prefixes([]) == []
+
+
+def test_name_prefixes_count_the_other_folders_they_would_list() -> None:
+    """Wanted names among others: pieces split until each lists at most ``most`` of all
+    the folders, and pieces holding no wanted name are not listed."""
+    within = [f"{a}{b}" for a in "abc" for b in "123"]
+    assert name_prefixes(["a1", "c3"], within, most=9) == [""]
+    assert name_prefixes(["a1", "c3"], within, most=3) == ["a", "c"]
+    assert name_prefixes(["a1", "c3"], within, most=2) == ["a1", "c3"]
+    assert name_prefixes(["b2"], within, most=1) == ["b2"]

@@ -14,8 +14,9 @@ seen holding ``data.txt``. Listing a pin is then:
    each, all at once) instead of the index;
 3. folders the index does not name (new since it was written, written by pins
    or R, or not committed yet) are checked: one request each, all at once,
-   when there are at most `CHECKS_AT_ONCE`, else by undelimited LISTs of them,
-   in pieces that share a name prefix (`name_prefixes`), several at once;
+   when there are at most `FEW`, or at most `CHECKS_AT_ONCE` spread among the
+   others; else by undelimited LISTs of them, in pieces that share a name
+   prefix (`name_prefixes`), several at once;
 4. when that changed what the index says, it is written again.
 
 A folder counts only once its ``data.txt`` has been seen, by this listing or an
@@ -45,9 +46,9 @@ INDEX_DIR = "index"
 #: index does; many at once load the server as much as a listing).
 FEW = 4
 #: Up to this many folders the index does not name are checked one request each, all in
-#: flight at once (one round trip), rather than by an undelimited listing from the first
-#: of them on (which lists every object after it: a folder left without data.txt early
-#: in a long history would make every listing long).
+#: flight at once (one round trip), when a listing of them would list more than twice
+#: as many folders (a folder left without data.txt early in a long history, and new
+#: ones: the name prefixes that cover both cover everything between).
 CHECKS_AT_ONCE = 16
 #: At most this many folders go to one undelimited listing when a name prefix can split
 #: them: for a one-file pin about one page (1,000 keys) of an S3 or GCS listing.
@@ -75,27 +76,26 @@ def committed_versions(store: Store, pin_dir: str, index: str | None) -> list[st
     if len(folders) <= FEW:
         return sorted(_checked(store, pin_dir, folders))
     if index is None:
-        return store.committed_versions(pin_dir, META_FILENAME, folders)
-    unknown = [f for f in folders if f not in known]
-    if len(unknown) <= CHECKS_AT_ONCE:
-        seen = _checked(store, pin_dir, unknown)
-    else:
-        seen = set(store.committed_versions(pin_dir, META_FILENAME, unknown))
+        return sorted(_listed(store, pin_dir, folders, folders))
+    seen = _unknown_checked(store, pin_dir, [f for f in folders if f not in known], folders)
     committed = [f for f in folders if f in known or f in seen]
     if seen or len(known) > len(committed):
         _write_index(store, index, committed)
     return committed
 
 
-def name_prefixes(names: Sequence[str], most: int | None = None) -> list[str]:
-    """Name prefixes that together cover the sorted, distinct ``names``: each of them
-    starts with exactly one prefix, and a prefix is shared by at most ``most`` names
-    unless no longer prefix splits them; at most `MAX_PIECES` prefixes (``most`` grows
-    until they fit; default `PIECE`). One listing per prefix then lists just those
-    folders' objects."""
-    if not names:
+def name_prefixes(
+    wanted: Sequence[str], within: Sequence[str] | None = None, most: int | None = None
+) -> list[str]:
+    """Name prefixes to list the sorted, distinct ``wanted`` names by: each of them starts
+    with exactly one prefix, and a prefix covers at most ``most`` of the names ``within``
+    (every folder there is; default: the wanted ones) unless no longer prefix splits
+    them; at most `MAX_PIECES` prefixes (``most`` grows until they fit; default
+    `PIECE`). One listing per prefix then lists those folders' objects, and few others."""
+    if not wanted:
         return []
     most = PIECE if most is None else most
+    want = set(wanted)
     found: list[str] = []
 
     def split(prefix: str, group: list[str]) -> None:
@@ -104,11 +104,14 @@ def name_prefixes(names: Sequence[str], most: int | None = None) -> list[str]:
             return
         for _, same in itertools.groupby(group, key=lambda n: n[len(prefix)]):
             part = list(same)
-            split(prefix + part[0][len(prefix)], part)
+            if want.intersection(part):
+                split(prefix + part[0][len(prefix)], part)
 
-    split(_common_prefix(names[0], names[-1]), list(names))
+    start = _common_prefix(wanted[0], wanted[-1])
+    names = sorted(want.union(within or ()))
+    split(start, [n for n in names if n.startswith(start)])
     if len(found) > MAX_PIECES:
-        return name_prefixes(names, most * 2)
+        return name_prefixes(wanted, within, most * 2)
     return found
 
 
@@ -123,6 +126,34 @@ def _common_prefix(first: str, last: str) -> str:
 @functools.cache
 def _background() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=4, thread_name_prefix="pinyard-listing")
+
+
+def _unknown_checked(
+    store: Store, pin_dir: str, unknown: list[str], folders: list[str]
+) -> set[str]:
+    """Which of the folders the index does not name hold ``data.txt``: a check of each
+    when they are few, or when a listing of them would list mostly other folders too;
+    else a listing, in pieces."""
+    if len(unknown) <= FEW:
+        return _checked(store, pin_dir, unknown)
+    pieces = name_prefixes(unknown, folders)
+    covered = sum(1 for f in folders if f.startswith(tuple(pieces)))
+    if len(unknown) <= CHECKS_AT_ONCE and covered > 2 * len(unknown):
+        return _checked(store, pin_dir, unknown)
+    return _listed(store, pin_dir, unknown, folders, pieces)
+
+
+def _listed(
+    store: Store,
+    pin_dir: str,
+    wanted: list[str],
+    folders: list[str],
+    pieces: list[str] | None = None,
+) -> set[str]:
+    """The ``wanted`` folders that hold ``data.txt``, by undelimited listings of the
+    pieces `name_prefixes` gives (several at once)."""
+    pieces = name_prefixes(wanted, folders) if pieces is None else pieces
+    return set(wanted).intersection(store.committed_versions(pin_dir, META_FILENAME, pieces))
 
 
 def _checked(store: Store, pin_dir: str, folders: list[str]) -> set[str]:

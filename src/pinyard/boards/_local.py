@@ -21,7 +21,7 @@ import os
 import shutil
 import sys
 import uuid
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import BinaryIO
 
@@ -151,7 +151,7 @@ class LocalStore(Store):
         return self._abs(path)
 
     def committed_versions(
-        self, pin_dir: str, meta_name: str, among: Collection[str] | None = None
+        self, pin_dir: str, meta_name: str, prefixes: Sequence[str] | None = None
     ) -> list[str]:
         base = self._abs(pin_dir)
         try:
@@ -162,7 +162,7 @@ class LocalStore(Store):
             n
             for n in names
             if is_version_id(n)
-            and (among is None or n in among)
+            and (prefixes is None or n.startswith(tuple(prefixes)))
             and os.path.exists(os.path.join(base, n, meta_name))
         )
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, BinaryIO, TypeVar
 
@@ -43,7 +43,6 @@ from pinyard.boards._azure_listing import list_keys as azure_list_keys
 from pinyard.boards._gcs import list_keys as gcs_list_keys
 from pinyard.boards._gcs import object_exists as gcs_object_exists
 from pinyard.boards._hashing import FileDigest
-from pinyard.boards._listing import name_prefixes
 from pinyard.boards._names import is_version_id, refuse_store_path
 from pinyard.boards._remote_staging import (
     SINGLE_PUT_BYTES,
@@ -178,20 +177,18 @@ class RemoteStore(Store):
         ]
 
     def committed_versions(
-        self, pin_dir: str, meta_name: str, among: Collection[str] | None = None
+        self, pin_dir: str, meta_name: str, prefixes: Sequence[str] | None = None
     ) -> list[str]:
-        """Every version folder under the pin that holds ``meta_name`` (of ``among``, when
-        given): undelimited LIST chains, which list every object under the pin, so
-        boards list versions through an index first (`pinyard.boards._listing`). With
-        ``among``, the folders are listed in pieces that share a name prefix
-        (`name_prefixes`), up to `CONCURRENT_LISTINGS` chains at once."""
-        pieces = [""] if among is None else name_prefixes(sorted(among))
+        """Every version folder under the pin that holds ``meta_name`` (whose name starts
+        with one of ``prefixes``, when given): undelimited LIST chains, one per prefix,
+        up to `CONCURRENT_LISTINGS` at once. They list every object under the folders,
+        so boards list versions through an index first (`pinyard.boards._listing`)."""
         versions = {
             rel.split("/", 1)[0]
-            for rel in self._keys(pin_dir, pieces)
+            for rel in self._keys(pin_dir, [""] if prefixes is None else list(prefixes))
             if rel.count("/") == 1 and rel.endswith(f"/{meta_name}")
         }
-        return sorted(v for v in versions if is_version_id(v) and (among is None or v in among))
+        return sorted(v for v in versions if is_version_id(v))
 
     def _keys(self, path: str, pieces: list[str]) -> list[str]:
         """Every object under ``path`` whose name there starts with one of ``pieces``,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO, TypeAlias
@@ -186,10 +186,10 @@ class Store(ABC):
         """Delete one object (absent is fine)."""
 
     def committed_versions(
-        self, pin_dir: str, meta_name: str, among: Collection[str] | None = None
+        self, pin_dir: str, meta_name: str, prefixes: Sequence[str] | None = None
     ) -> list[str]:
         """Names of the version folders under ``pin_dir`` that hold ``meta_name``, sorted
-        (only those of ``among``, when given: folders a listing of ``pin_dir`` found).
+        (only those whose names start with one of ``prefixes``, when given).
 
         Folders whose names are not version ids are ignored (pins readers
         would otherwise take them for versions).
@@ -201,7 +201,7 @@ class Store(ABC):
             for e in self.list_dir(pin_dir)
             if e.is_dir
             and is_version_id(e.name)
-            and (among is None or e.name in among)
+            and (prefixes is None or e.name.startswith(tuple(prefixes)))
             and self.exists(f"{pin_dir}/{e.name}/{meta_name}")
         ]
 
