@@ -168,7 +168,7 @@ def test_versions_pins_python_writes_and_deletes_behind_the_index_are_listed_rig
 ) -> None:
     """The index names only what pinyard's listings saw. Versions the real pins-python
     writes afterwards are found (a check each when few, undelimited listings of them
-    first of them when many), a folder without data.txt among them is not listed, and a
+    when many), a folder without data.txt among them is not listed, and a
     version pins-python deletes is gone from the listing."""
     import pins
 
