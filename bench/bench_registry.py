@@ -488,7 +488,9 @@ def print_report(report: dict[str, Any], version: str) -> None:
             )
         print(
             f"   pinyard pin_write + set_alias (info) {fmt_range(row['register_s'])}  "
-            f"ratio {median_ms(mlflow['register_s']) / median_ms(row['register_s']):.1f}x"
+            f"ratio {median_ms(mlflow['register_s']) / median_ms(row['register_s']):.1f}x "
+            "(back to back: a write waits for the clock's next second after a version of the "
+            "same pin in this second, decision 0016)"
         )
         print(f"   pinyard resolve local (info)         {fmt_range(row['resolve_s'])}")
     print(

@@ -78,14 +78,20 @@ def listed(store: ObjectStoreLike) -> list[str]:
     return committed_versions(store, PIN, INDEX)
 
 
-def test_a_small_pin_is_checked_folder_by_folder_without_an_index() -> None:
+def test_a_small_pin_is_listed_once_without_an_index() -> None:
     store = ObjectStoreLike()
     ids = [version(i) for i in range(FEW - 1)]
     add(store, *ids)
     add(store, version(70), committed=False)  # FEW folders in all
     assert listed(store) == ids
-    assert store.calls == {"check": FEW}
+    assert store.calls == {"undelimited listing": 1, "folders listed": FEW}
     assert not store.exists(INDEX)
+
+
+def test_a_pin_with_no_folder_costs_no_listing_of_objects() -> None:
+    store = ObjectStoreLike()
+    assert listed(store) == []
+    assert store.calls == {}
 
 
 def test_an_indexed_pin_is_listed_without_checking_a_folder() -> None:

@@ -10,8 +10,8 @@ seen holding ``data.txt``. Listing a pin is then:
 
 1. one delimited LIST of the pin's folder (its version folders) and, at the
    same time, one GET of the index;
-2. with at most `FEW` folders, one check of each ``data.txt`` (one request
-   each, all at once) instead of the index;
+2. with at most `FEW` folders, one undelimited LIST of them instead of the
+   index;
 3. folders the index does not name (new since it was written, written by pins
    or R, or not committed yet) are checked: one request each, all at once,
    when there are at most `FEW`, or at most `CHECKS_AT_ONCE` spread among the
@@ -23,8 +23,8 @@ A folder counts only once its ``data.txt`` has been seen, by this listing or an
 earlier one; a committed version stays committed until it is deleted, and
 pinyard takes a version out of the index before deleting it (`forget`). An
 index entry whose folder is gone is ignored. A plain pins board has no room
-for an index (pins lists everything under its root): past `FEW` folders its
-folders are listed undelimited, in pieces. See docs/decisions/0017-listing-index.md.
+for an index (pins lists everything under its root): its folders are listed
+undelimited, in pieces. See docs/decisions/0017-listing-index.md.
 """
 
 from __future__ import annotations
@@ -41,9 +41,9 @@ from pinyard.boards._store import Store
 from pinyard.errors import StorageError
 
 INDEX_DIR = "index"
-#: Up to this many folders are checked one request each (concurrently) rather than
-#: through the index or an undelimited listing (a check costs about what a GET of the
-#: index does; many at once load the server as much as a listing).
+#: A pin of up to this many folders is listed without its index (one undelimited LIST
+#: of them); up to this many folders the index does not name are checked one request
+#: each, all at once (a check costs about what the GET of the index does).
 FEW = 4
 #: Up to this many folders the index does not name are checked one request each, all in
 #: flight at once (one round trip), when a listing of them would list more than twice
@@ -73,9 +73,7 @@ def committed_versions(store: Store, pin_dir: str, index: str | None) -> list[st
     pending = _background().submit(read_index, store, index) if index else None
     folders = store.version_folders(pin_dir)
     known = pending.result() if pending else frozenset()
-    if len(folders) <= FEW:
-        return sorted(_checked(store, pin_dir, folders))
-    if index is None:
+    if index is None or len(folders) <= FEW:  # a listing of their objects, no index
         return sorted(_listed(store, pin_dir, folders, folders))
     seen = _unknown_checked(store, pin_dir, [f for f in folders if f not in known], folders)
     committed = [f for f in folders if f in known or f in seen]
@@ -152,6 +150,8 @@ def _listed(
 ) -> set[str]:
     """The ``wanted`` folders that hold ``data.txt``, by undelimited listings of the
     pieces `name_prefixes` gives (several at once)."""
+    if not wanted:
+        return set()
     pieces = name_prefixes(wanted, folders) if pieces is None else pieces
     return set(wanted).intersection(store.committed_versions(pin_dir, META_FILENAME, pieces))
 
