@@ -99,6 +99,17 @@ MULTIPART_WRITER = textwrap.dedent(
     url, options, cache = sys.argv[1:4]
     board = pinyard.board(url, cache=pinyard.Cache(cache), **json.loads(options))
     board.store.single_put_bytes = 8 * 1024 * 1024  # so that 64 MiB goes multipart
+    from pinyard.boards._s3 import MultipartUpload
+    send = MultipartUpload._send
+
+    def send_then_wait(self, number, block):
+        sent = send(self, number, block)
+        if number == 1:  # one part is on the server: hold here until the test kills us
+            print("part", flush=True)
+            sys.stdin.readline()
+        return sent
+
+    MultipartUpload._send = send_then_wait
     print("ready", flush=True)
     board.pin_write(np.ones(64 * 1024 * 1024 // 8), "big", type="joblib")
     print("done", flush=True)
@@ -116,28 +127,26 @@ def test_s3_writer_killed_inside_a_multipart_upload_leaves_what_gc_aborts(
     proc = subprocess.Popen(
         [sys.executable, "-c", MULTIPART_WRITER, f"{s3_bucket.url}/team",
          json.dumps(s3_bucket.storage_options), str(tmp_path / "writer-cache")],
-        stdout=subprocess.PIPE, text=True,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert proc.stdout is not None
+    assert proc.stdin is not None
     try:
         assert proc.stdout.readline().strip() == "ready"
-        deadline = time.monotonic() + 120
-        parts = 0
-        while parts < 1:
-            assert proc.poll() is None, "the writer ended before a part was uploaded"
-            assert time.monotonic() < deadline, "no multipart upload appeared"
-            for upload in _open_uploads(s3_bucket):
-                listed = s3_bucket.fs.call_s3(
-                    "list_parts", Bucket=s3_bucket.name, Key=upload["Key"],
-                    UploadId=upload["UploadId"],
-                )  # fmt: skip
-                parts = max(parts, len(listed.get("Parts", [])))
-            time.sleep(0.02)
+        assert proc.stdout.readline().strip() == "part", "the writer ended before a part"
+        uploads = _open_uploads(s3_bucket)
+        assert len(uploads) == 1
+        listed = s3_bucket.fs.call_s3(
+            "list_parts", Bucket=s3_bucket.name, Key=uploads[0]["Key"],
+            UploadId=uploads[0]["UploadId"],
+        )  # fmt: skip
+        assert len(listed.get("Parts", [])) >= 1  # seen on the server
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-    rest = proc.stdout.read()
-    proc.stdout.close()
+        proc.stdin.close()
+        rest = proc.stdout.read()
+        proc.stdout.close()
     assert "done" not in rest, "the write finished before the kill"
     assert len(_open_uploads(s3_bucket)) == 1
     reader = open_board(s3_bucket, tmp_path)
