@@ -26,42 +26,13 @@ import pandas as pd
 import pytest
 
 import pinyard
-from pinyard.cli import main
 from pinyard.cli._main import EXIT_CODES, exit_code_for, parser
 from tests.backends import conftest as backends
-from tests.backends._servers import unique_name
+from tests.cli_support import Result, cli_environment, open_cli_board, overwrite, run_cli
 
 moto_server = backends.moto_server  # the session's emulator, for the S3 half
 PINYARD = str(Path(sys.executable).parent / "pinyard")
 VERSION = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{5}$")
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def doc(self) -> Any:
-        return json.loads(self.out)
-
-    def ok(self) -> Result:
-        assert self.code == 0, (self.code, self.out, self.err)
-        return self
-
-    def error(self, code: int, *needles: str) -> str:
-        """The one error line, after checking its exit code and what it names."""
-        assert self.code == code, (self.code, self.out, self.err)
-        lines = [x for x in self.err.splitlines() if not x.startswith("pinyard: note:")]
-        assert len(lines) == 1, self.err
-        assert lines[0].startswith("pinyard: error: "), self.err
-        assert "Traceback" not in self.err
-        for python in ("=True", "=False", "pin_", "board_folder(", "tracker.", "registry."):
-            assert python not in lines[0], (python, lines[0])  # a flag or command instead
-        for needle in needles:
-            assert needle in lines[0], (needle, lines[0])
-        return lines[0]
 
 
 @dataclass
@@ -107,9 +78,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[pytest.MonkeyPatch
     # environment that points them at an emulator: an earlier module's would be reused.
     s3fs.S3FileSystem.clear_instance_cache()
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PINYARD_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
-        patch.setenv("PINYARD_PROGRESS", "0")
-        patch.setenv("PINYARD_USER", "alice")
+        cli_environment(patch, tmp_path_factory.mktemp("cache"))
         patch.delenv("PINYARD_BOARD", raising=False)
         yield patch
     s3fs.S3FileSystem.clear_instance_cache()  # and this module's for the next
@@ -127,21 +96,8 @@ def shared(
 def make_board(
     kind: str, request: pytest.FixtureRequest, env: pytest.MonkeyPatch, scratch: Path
 ) -> Board:
-    if kind == "folder":
-        import fsspec
-
-        url = str(scratch / "board")
-        found = Board(kind, url, pinyard.board_folder(url), fsspec.filesystem("file"), url)
-    else:
-        server = request.getfixturevalue("moto_server")
-        bucket = server.make_bucket(unique_name("cli"))
-        # The CLI gets no storage options: it finds the endpoint and keys where s3fs looks.
-        env.setenv("AWS_ENDPOINT_URL", server.endpoint_url)
-        env.setenv("AWS_ACCESS_KEY_ID", "testing")
-        env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        url = f"s3://{bucket}/team"
-        opened = pinyard.board(url, **server.storage_options())
-        found = Board(kind, url, opened, server.filesystem(), f"{bucket}/team")
+    opened = open_cli_board(kind, scratch, env, request, "cli")
+    found = Board(kind, opened.url, opened.board, opened.fs, opened.root)
     return fill(found, scratch)
 
 
@@ -154,9 +110,7 @@ def fresh(
 
 
 def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> Result:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return Result(code, out, err)
+    return run_cli(capsys, argv)
 
 
 # -- reading commands, as text and as JSON ------------------------------------------------
@@ -568,12 +522,7 @@ def _sha(data: bytes) -> str:
 
 
 def _overwrite(b: Board, relative: str, data: bytes) -> None:
-    path = f"{b.root}/{relative}"
-    if b.kind == "folder":
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        if os.path.exists(path):
-            os.chmod(path, 0o644)
-    b.fs.pipe_file(path, data)
+    overwrite(b.fs, b.root, relative, data)
 
 
 # -- bad input: one line, the right exit code ---------------------------------------------

@@ -4,9 +4,7 @@ what each action prints, the exit codes, and one-line errors for every bad input
 from __future__ import annotations
 
 import json
-import os
 import re
-import stat
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,33 +22,13 @@ import pinyard
 from pinyard.cli import main
 from pinyard.models import ModelBundle
 from tests.backends import conftest as backends
+from tests.cli_support import Result, cli_environment, open_cli_board, overwrite, run_cli
 
-# The emulator fixtures of tests/backends, for the S3 half of the matrix.
+# The emulator of tests/backends, for the S3 half of the matrix.
 moto_server = backends.moto_server
-s3_bucket = backends.s3_bucket
 
 TIME = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ"
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def doc(self) -> Any:
-        return json.loads(self.out)
-
-    def one_line_error(self, code: int, *needles: str) -> str:
-        assert self.code == code, (self.code, self.out, self.err)
-        assert self.err.startswith("pinyard: error: "), self.err
-        assert self.err.count("\n") == 1, self.err
-        assert "Traceback" not in self.err
-        for needle in needles:
-            assert needle in self.err, (needle, self.err)
-        return self.err
 
 
 @dataclass
@@ -69,9 +47,7 @@ class CliBoard:
 
     def __call__(self, action: str, *args: str, json_mode: bool = False) -> Result:
         argv = ["registry", action, self.url, *args, *(["--json"] if json_mode else [])]
-        code = main(argv)
-        out, err = self.capsys.readouterr()
-        return Result(code, out, err)
+        return run_cli(self.capsys, argv)
 
     @property
     def registry(self) -> pinyard.Registry:
@@ -79,10 +55,7 @@ class CliBoard:
 
     def overwrite(self, relative: str, data: bytes) -> None:
         """Tamper with a stored file, as someone with write access to the storage could."""
-        path = f"{self.root}/{relative}"
-        if self.fs.protocol in ("file", "local") or "file" in self.fs.protocol:
-            os.chmod(path, stat.S_IRUSR | stat.S_IWUSR)
-        self.fs.pipe_file(path, data)
+        overwrite(self.fs, self.root, relative, data)
 
 
 def _frame(seed: int, n: int = 120) -> pd.DataFrame:
@@ -113,23 +86,9 @@ def board(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> CliBoard:
-    monkeypatch.setenv("PINYARD_USER", "alice")
-    monkeypatch.setenv("PINYARD_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("PINYARD_PROGRESS", "0")
-    if request.param == "folder":
-        import fsspec
-
-        url = str(tmp_path / "board")
-        where = CliBoard(url, pinyard.board_folder(url), fsspec.filesystem("file"), url, capsys)
-    else:
-        bucket = request.getfixturevalue("s3_bucket")
-        # The CLI gets no storage options: it finds the endpoint and keys where s3fs looks.
-        monkeypatch.setenv("AWS_ENDPOINT_URL", bucket.server.endpoint_url)
-        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        url = f"{bucket.url}/team"
-        opened = pinyard.board(url, **bucket.storage_options)
-        where = CliBoard(url, opened, bucket.fs, bucket.path("team"), capsys)
+    cli_environment(monkeypatch, tmp_path / "cache")
+    opened = open_cli_board(request.param, tmp_path, monkeypatch, request, request.node.name)
+    where = CliBoard(opened.url, opened.board, opened.fs, opened.root, capsys)
     return _fill(where)
 
 

@@ -18,7 +18,8 @@ from pinyard.cli._completion import add_completion_command
 from pinyard.cli._maintenance import add_maintenance_commands
 from pinyard.cli._models import add_model_commands
 from pinyard.cli._output import emit
-from pinyard.cli._pins import add_pins_commands, meta_doc
+from pinyard.cli._pins import add_pins_commands
+from pinyard.cli._pins_reads import meta_doc
 from pinyard.cli._registry import add_registry_commands
 from pinyard.cli._runs import add_runs_commands
 from pinyard.cli._ui import add_ui_command
@@ -125,13 +126,13 @@ def _forward(old: str, new: Callable[[argparse.Namespace], Any], form: str) -> A
 def _add_flat(sub: Any) -> None:
     """``list``, ``versions``, ``meta``, ``verify``, ``compact`` as they were (hidden from
     the help); ``runs BOARD EXPERIMENT`` is rewritten in `_old_runs`."""
-    from pinyard.cli import _pins, _runs
+    from pinyard.cli import _pins_reads, _runs
 
     for name, handler, positionals in (
         ("list", _old_list, ()),
         ("versions", _old_versions, ("name",)),
         ("meta", _old_meta, ("name",)),
-        ("verify", _forward("verify BOARD", _pins._verify, "pins verify BOARD"), ("name?",)),
+        ("verify", _forward("verify BOARD", _pins_reads._verify, "pins verify BOARD"), ("name?",)),
         (
             "compact",
             _forward("compact BOARD EXPERIMENT", _runs._compact, "runs compact BOARD EXPERIMENT"),

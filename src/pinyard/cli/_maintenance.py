@@ -9,8 +9,8 @@ from typing import Any
 
 import pinyard
 from pinyard.cli._common import add_board, open_board, with_example
-from pinyard.cli._output import add_json_flag, emit, size
-from pinyard.cli._pins import fresh_board, verify_lines, verify_pins
+from pinyard.cli._output import add_json_flag, emit, one_line, size
+from pinyard.cli._pins_reads import fresh_board, verify_lines, verify_pins
 from pinyard.cli._render import verify_text
 from pinyard.errors import ChainError, IntegrityError, PinyardError
 
@@ -55,10 +55,6 @@ def _gc(args: argparse.Namespace) -> None:
     emit(args, doc, text)
 
 
-def _line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())
-
-
 def verify_runs(board: pinyard.Board) -> dict[str, Any]:
     """Read every run record, series and artifact of every experiment through the
     tracking API; every failure is collected."""
@@ -69,7 +65,7 @@ def verify_runs(board: pinyard.Board) -> dict[str, Any]:
         try:
             run_ids = [str(r) for r in tracker.runs()["run_id"]]
         except PinyardError as exc:
-            failed.append({"experiment": experiment, "run_id": "", "error": _line(exc)})
+            failed.append({"experiment": experiment, "run_id": "", "error": one_line(exc)})
             continue
         for run_id in run_ids:
             try:
@@ -80,7 +76,7 @@ def verify_runs(board: pinyard.Board) -> dict[str, Any]:
                     tracker.artifact(run_id, name)
                 tracker.notes(run_id)
             except PinyardError as exc:
-                failed.append({"experiment": experiment, "run_id": run_id, "error": _line(exc)})
+                failed.append({"experiment": experiment, "run_id": run_id, "error": one_line(exc)})
             else:
                 checked += 1
     return {"ok": not failed, "checked": checked, "failed": failed}

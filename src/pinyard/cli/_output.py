@@ -161,18 +161,45 @@ def pairs(title: str, rows: Sequence[tuple[str, Any]]) -> str:
     return "\n".join([title] + [f"  {(k + ':').ljust(width)} {cell_text(v)}" for k, v in rows])
 
 
-def confirm(question: str, args: argparse.Namespace) -> bool:
-    """True with ``--yes``; else ask on the terminal. With no terminal on stdin, refuse
-    (an `InvalidArgumentError` naming ``--yes``)."""
-    if getattr(args, "yes", False):
-        return True
-    if not sys.stdin.isatty():
-        raise InvalidArgumentError(
-            f"{question.rstrip('?')}: not confirmed (no terminal to ask on); pass --yes to "
-            "go ahead, or --dry-run to see what would go"
-        )
-    answer = input(f"{question} [y/N] ")
-    return answer.strip().lower() in ("y", "yes")
+def one_line(exc: BaseException) -> str:
+    """An error's message on one line (for a report listing many)."""
+    return " ".join(str(exc).split())
+
+
+def add_deletion_flags(cmd: argparse.ArgumentParser) -> None:
+    """``--yes`` and ``--dry-run``, the flags of every command that deletes."""
+    cmd.add_argument("--yes", "-y", action="store_true", help="do not ask")
+    cmd.add_argument("--dry-run", action="store_true", help="show what would go; delete nothing")
+
+
+def deletion_confirmed(
+    args: argparse.Namespace,
+    doc: dict[str, Any],
+    question: str,
+    dry_run_text: str,
+    listing: str | None = None,
+) -> bool:
+    """Whether to go ahead and delete what ``doc`` names (its ``deleted``).
+
+    With ``--dry-run``, prints ``doc`` (or ``dry_run_text``) and says no. With ``--yes``,
+    yes. Else ``listing`` is shown and ``question`` asked on the terminal; a no prints
+    "nothing deleted". With no terminal on stdin it refuses (an `InvalidArgumentError`
+    naming ``--yes``)."""
+    if args.dry_run:
+        emit(args, doc, dry_run_text)
+        return False
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise InvalidArgumentError(
+                f"{question.rstrip('?')}: not confirmed (no terminal to ask on); pass --yes "
+                "to go ahead, or --dry-run to see what would go"
+            )
+        if listing is not None:
+            print(listing)
+        if input(f"{question} [y/N] ").strip().lower() not in ("y", "yes"):
+            emit(args, {**doc, "deleted": []}, "nothing deleted")
+            return False
+    return True
 
 
 @contextmanager

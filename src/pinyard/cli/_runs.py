@@ -273,6 +273,16 @@ def add_runs_commands(sub: Any, epilog: str) -> None:
             help="only runs matching, e.g. \"params.model = 'ridge' and metrics.rmse < 2\"",
         )
 
+    def shown(cmd: argparse.ArgumentParser, columns_help: str) -> None:
+        cmd.add_argument(
+            "--columns",
+            type=lambda s: [c.strip() for c in s.split(",") if c.strip()],
+            default=None,
+            metavar="A,B",
+            help=columns_help,
+        )
+        cmd.add_argument("--limit", type=int, default=None, metavar="N", help="only the newest N")
+
     add(
         "experiments",
         _experiments,
@@ -282,14 +292,7 @@ def add_runs_commands(sub: Any, epilog: str) -> None:
     cmd = add("list", _list, "List an experiment's runs, oldest first.", EXAMPLES["list"])
     experiment(cmd)
     where(cmd)
-    cmd.add_argument(
-        "--columns",
-        type=lambda s: [c.strip() for c in s.split(",") if c.strip()],
-        default=None,
-        metavar="A,B",
-        help="columns to show, e.g. run_id,params.lambda,metrics.rmse",
-    )
-    cmd.add_argument("--limit", type=int, default=None, metavar="N", help="only the newest N")
+    shown(cmd, "columns to show, e.g. run_id,params.lambda,metrics.rmse")
     cmd = add(
         "search",
         _search,
@@ -298,14 +301,7 @@ def add_runs_commands(sub: Any, epilog: str) -> None:
     )
     experiment(cmd)
     cmd.add_argument("filter", metavar="FILTER", help='e.g. "metrics.rmse < 2"')
-    cmd.add_argument(
-        "--columns",
-        type=lambda s: [c.strip() for c in s.split(",") if c.strip()],
-        default=None,
-        metavar="A,B",
-        help="columns to show",
-    )
-    cmd.add_argument("--limit", type=int, default=None, metavar="N", help="only the newest N")
+    shown(cmd, "columns to show")
     cmd = add("show", _show, "Everything one run recorded.", EXAMPLES["show"])
     experiment(cmd)
     cmd.add_argument("run_id", metavar="RUN_ID", help="run id")

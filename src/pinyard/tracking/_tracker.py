@@ -7,7 +7,7 @@ import json
 import logging
 import os
 import socket
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -19,18 +19,8 @@ from pinyard.errors import (
     PinyardError,
     RunNotFoundError,
 )
-from pinyard.tracking._checkpoints import (
-    HOUR_PATTERN,
-    Checkpoint,
-    checkpoint_bytes,
-    checkpoint_name,
-    load,
-    ranked,
-)
-from pinyard.tracking._compaction import in_ranges, uncovered
 from pinyard.tracking._context import capture_context, data_fingerprint
 from pinyard.tracking._digests import SEALED_FORMAT, load_chunk, seal, unseal
-from pinyard.tracking._listing import Listing
 from pinyard.tracking._records import (
     CHUNK_PATTERN,
     SHA256_PATTERN,
@@ -43,21 +33,12 @@ from pinyard.tracking._records import (
     validate_run_id,
 )
 from pinyard.tracking._run import Run
-from pinyard.tracking._segments import (
-    BASE_COLUMNS,
-    OPEN_PATTERN,
-    SEGMENT_PATTERN,
-    canonical,
-    covered_hours,
-    read_segment,
-    segment_table,
-)
+from pinyard.tracking._tracker_storage import TrackerStorage
 
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
     import pandas as pd
-    import pyarrow as pa
     from matplotlib.figure import Figure
 
     from pinyard.boards import Board
@@ -68,7 +49,7 @@ _HOUR = timedelta(hours=1)
 
 
 @guarded(lambda tracker: tracker.board.store.url)
-class Tracker:
+class Tracker(TrackerStorage):
     """The runs of one experiment, stored append-only under ``ROOT/runs/<experiment>/``.
 
     Get one with ``pinyard.Tracker(board, "experiment")``. Any number of processes and
@@ -90,10 +71,10 @@ class Tracker:
         self.board = board
         self.experiment = validate_experiment(experiment)
         self._prefix = f"runs/{self.experiment}"
-        self._segments: dict[str, pa.Table] = {}
-        self._parsed: dict[str, RunRecord] = {}  # record path -> record
-        self._last_checkpoint: Checkpoint | None = None
-        self._cached: tuple[Any, RunsTable] | None = None  # (listing key, runs table)
+        self._segments = {}
+        self._parsed = {}
+        self._last_checkpoint = None
+        self._cached = None
 
     def __repr__(self) -> str:
         return f"<Tracker {self.experiment!r} on {self.board.store.url}>"
@@ -111,20 +92,7 @@ class Tracker:
                 found.append(name)
         return found
 
-    # -- storage -------------------------------------------------------------------
-
-    def _now(self) -> datetime:
-        """The clock records are stamped and partitioned by (one place, for tests)."""
-        return datetime.now(UTC)
-
-    def _write(self, rel: str, data: bytes, *, sync: bool = True) -> None:
-        self.board.store.write_exclusive(f"{self._prefix}/{rel}", data, sync=sync)
-
-    def _read(self, rel: str) -> bytes:
-        return self.board.store.read_bytes(f"{self._prefix}/{rel}")
-
-    def _names(self, rel: str) -> list[str]:
-        return self.board.store.list_names(f"{self._prefix}/{rel}")
+    # -- writing -------------------------------------------------------------------
 
     def _store_artifact(self, data: bytes) -> dict[str, Any]:
         digest = hashlib.sha256(data).hexdigest()
@@ -222,17 +190,6 @@ class Tracker:
                 f"experiment {self.experiment!r} has no run {run_id!r}"
             ) from None
         return _presumed(RunRecord.from_json(raw, f"{self._prefix}/{start}"))
-
-    def _final_record(self, run_id: str) -> RunRecord | None:
-        """The final record of a run, if it has one (it ends in its start hour or later)."""
-        hours = [h for h in self._names("records") if h >= run_id[:11] and HOUR_PATTERN.match(h)]
-        for hour in reversed(hours):
-            try:
-                raw = self._read(f"records/{hour}/{run_id}.json")
-            except FileNotFoundError:
-                continue
-            return RunRecord.from_json(raw, f"{self._prefix}/records/{hour}/{run_id}.json")
-        return None
 
     def history(self, run_id: str, key: str | None = None) -> pd.DataFrame:
         """The stepped values of a run's metrics: columns key, step, value, time."""
@@ -364,164 +321,6 @@ class Tracker:
 
         return compact(self, grace, all_finished)
 
-    # -- the runs table ----------------------------------------------------------------
-
-    def _table(self) -> RunsTable:
-        """The runs table as it is now: segments, plus the newest checkpoint's rows for the
-        runs whose newest record it holds, plus the other records no segment covers.
-        Kept while nothing changes (records are immutable, so the listing is the key)."""
-        names = self._names("segments")
-        segments = tuple(n for n in names if SEGMENT_PATTERN.match(n))
-        covered = covered_hours(segments)
-        loose = self._listing(lambda h: uncovered(h, covered))
-        if opened := tuple(n for n in names if OPEN_PATTERN.match(n)):  # compact(all_finished)
-            loose = loose.without(self._held(opened))
-            segments += opened
-        checkpoint = self._checkpoint(covered) if loose else None
-        key = (segments, checkpoint.path if checkpoint else None, loose.key)
-        if self._cached is None or self._cached[0] != key:
-            table, written = self._build(segments, checkpoint, loose)
-            if written is not None:  # the same rows: let the next query find them kept
-                key = (segments, written, key[2])
-            self._cached = (key, table)
-        return self._cached[1].presume_killed()
-
-    def _build(
-        self, segments: Sequence[str], checkpoint: Checkpoint | None, loose: Listing
-    ) -> tuple[RunsTable, str | None]:
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        if checkpoint is None:
-            held, unread = frozenset[str](), [path for path, _ in loose.runs().values()]
-        else:
-            held, unread = loose.split(checkpoint.names, checkpoint.final_names)
-        records = self._parse(unread)
-        kept = None
-        if checkpoint is not None and held:
-            kept = checkpoint.table
-            if len(held) < kept.num_rows:  # rows of runs now compacted, or superseded
-                ids = pa.array([name[:-5] for name in held], type=pa.string())
-                kept = _without_empty_columns(kept.filter(pc.is_in(kept.column("run_id"), ids)))
-        fresh = segment_table(records) if records else None
-        written = None
-        if self.checkpoint_after is not None and len(records) >= self.checkpoint_after:
-            hours = [w.split("/")[1] for w in unread]
-            newest_hour = max([*hours, checkpoint.hour] if checkpoint and kept else hours)
-            written = self._write_checkpoint(kept, fresh, newest_hour)
-        parts = [self._segment(name) for name in segments]
-        parts += [p for p in (kept, fresh) if p is not None]
-        only_kept = len(parts) == 1 and parts[0] is kept  # a checkpoint's rows are in order
-        running = bool(segments) or any(r.status == "running" for r in records)
-        if checkpoint is not None and kept is not None:  # holds running runs if it names any
-            running = running or len(checkpoint.names) > len(checkpoint.final_names)
-        from pinyard.tracking._table import RunsTable, combine  # numpy: only when querying
-
-        table = RunsTable(combine(parts, ordered=only_kept), running=running)
-        return table, written
-
-    def _listing(self, wanted: Callable[[str], bool]) -> Listing:
-        """The names of the start and final records of the hours ``wanted`` selects, one
-        listing per folder. Every start record is listed before the first final record:
-        a run's start record is deleted only after its final record is written, so a
-        run whose start record is gone from this listing is in the next one."""
-        store = self.board.store
-        folders = {
-            kind: {hour: store.name_set(f"{self._prefix}/{kind}/{hour}")
-                   for hour in self._names(kind) if wanted(hour)}
-            for kind in ("started", "records")  # in this order
-        }  # fmt: skip
-        return Listing(folders["started"], folders["records"])
-
-    def _parse(self, paths: Iterable[str]) -> list[RunRecord]:
-        """The records at ``paths``, each parsed once per tracker (they are immutable);
-        a truncated, malformed or damaged one is skipped with a warning. A start record
-        deleted since it was listed gives way to the final record that replaced it."""
-        records = []
-        for where in paths:
-            record = self._parsed.get(where)
-            if record is None:
-                try:
-                    record = RunRecord.from_json(self._read(where), f"{self._prefix}/{where}")
-                except (MetadataError, IntegrityError) as exc:
-                    log.warning("%s; queries skip it until it is restored or removed", exc)
-                    continue
-                except FileNotFoundError:
-                    if not where.startswith("started/"):
-                        raise
-                    final = self._final_record(where.rsplit("/", 1)[-1].removesuffix(".json"))
-                    if final is None:  # deleted by hand: as if never listed
-                        log.warning("experiment %r: %s is gone", self.experiment, where)
-                    else:  # the run ended since the listing
-                        records.append(final)
-                    continue
-                self._parsed[where] = record
-            records.append(record)
-        return records
-
-    def _segment(self, name: str) -> pa.Table:
-        if name not in self._segments:
-            self._segments[name] = read_segment(name, self._read(f"segments/{name}"))
-        return self._segments[name]
-
-    def _held(self, segments: Sequence[str]) -> frozenset[str]:
-        """The record names (``<run_id>.json``) of the runs the named segments hold."""
-        return frozenset(
-            f"{run_id}.json"
-            for name in segments
-            for run_id in self._segment(name).column("run_id").to_pylist()
-        )
-
-    def _checkpoint(self, covered: list[tuple[str, str]]) -> Checkpoint | None:
-        """The newest readable checkpoint of an hour no segment covers, if any."""
-        hours = [h for h in self._names("checkpoints") if HOUR_PATTERN.match(h)]
-        for hour in [h for h in reversed(hours) if not in_ranges(h, covered)][:2]:
-            for name in ranked(self._names(f"checkpoints/{hour}"))[:3]:
-                path = f"checkpoints/{hour}/{name}"
-                if self._last_checkpoint is not None and self._last_checkpoint.path == path:
-                    return self._last_checkpoint
-                try:
-                    checkpoint = load(path, hour, self._read(path))
-                except FileNotFoundError:  # pruned since the listing
-                    continue
-                except ValueError as exc:  # damaged: the records are read instead
-                    log.warning("experiment %r: %s; skipped", self.experiment, exc)
-                    continue
-                self._last_checkpoint = checkpoint
-                return checkpoint
-        return None
-
-    def _write_checkpoint(
-        self, kept: pa.Table | None, fresh: pa.Table | None, hour: str
-    ) -> str | None:
-        """Write the rows of a query as a checkpoint of ``hour`` and drop checkpoints of
-        older hours; best effort (a read-only board, say, just gets no checkpoint)."""
-        import pyarrow as pa
-
-        parts = [p for p in (kept, fresh) if p is not None]
-        table = canonical(pa.concat_tables(parts, promote_options="permissive"))
-        data = checkpoint_bytes(table)
-        path = f"checkpoints/{hour}/{checkpoint_name(table.num_rows, data)}"
-        try:
-            self._write(path, data, sync=False)  # a torn write fails its digest check
-        except FileExistsError:
-            pass
-        except (OSError, PinyardError) as exc:
-            log.info("experiment %r: no checkpoint written (%s)", self.experiment, exc)
-            return None
-        self._last_checkpoint = load(path, hour, data)
-        self._drop_checkpoints(lambda h: h < hour)
-        return path
-
-    def _drop_checkpoints(self, stale: Callable[[str], bool]) -> None:
-        for hour in self._names("checkpoints"):
-            if HOUR_PATTERN.match(hour) and stale(hour):
-                try:
-                    self.board.store.delete_tree(f"{self._prefix}/checkpoints/{hour}")
-                except (OSError, PinyardError) as exc:  # another process got there first
-                    log.info("experiment %r: checkpoints of %s kept (%s)", self.experiment,
-                             hour, exc)  # fmt: skip
-
 
 def _start_path(record: RunRecord) -> str:
     return f"started/{hour_of(record.start_time)}/{record.run_id}.json"
@@ -537,10 +336,3 @@ def _presumed(record: RunRecord) -> RunRecord:
 
         return replace(record, status="killed", error="the process ended without a final record")
     return record
-
-
-def _without_empty_columns(table: pa.Table) -> pa.Table:
-    """``table`` without the params/metrics/tags columns its rows all lack."""
-    names = [c for c in table.column_names
-             if c in BASE_COLUMNS or table.column(c).null_count < table.num_rows]  # fmt: skip
-    return table if len(names) == table.num_columns else table.select(names)
