@@ -192,11 +192,13 @@ def measure_backend(backend: str, server: Any, cfg: Config, root: str, raw: Raw)
         place = Place(backend, server, root, str(n))
         place.fill(n)
         listing = Listing(backend, n + 1)
+        first_listing(place, n + 1, listing)  # also writes the index the rounds use
         for rnd in range(cfg.rounds):
             for lib in lib_order(rnd):
                 seconds = list_once(place, lib, n + 1)
                 (listing.pinyard_s if lib == "pinyard" else listing.pins_s).append(seconds)
-            first_listing(place, n + 1, listing)
+            if rnd < cfg.rounds - 1:
+                first_listing(place, n + 1, listing)
         raw.listings.append(listing)
         log(f"{backend}: {n + 1} versions: pinyard {med(listing.pinyard_s) * 1000:.1f} ms, "
             f"pins {med(listing.pins_s) * 1000:.1f} ms")  # fmt: skip
