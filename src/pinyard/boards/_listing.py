@@ -32,6 +32,7 @@ from __future__ import annotations
 import functools
 import itertools
 import logging
+import os
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -105,20 +106,12 @@ def name_prefixes(
             if want.intersection(part):
                 split(prefix + part[0][len(prefix)], part)
 
-    start = _common_prefix(wanted[0], wanted[-1])
+    start = os.path.commonprefix([wanted[0], wanted[-1]])  # noqa: RUF071 - a name prefix
     names = sorted(want.union(within or ()))
     split(start, [n for n in names if n.startswith(start)])
     if len(found) > MAX_PIECES:
         return name_prefixes(wanted, within, most * 2)
     return found
-
-
-def _common_prefix(first: str, last: str) -> str:
-    """The longest prefix of two names (of a sorted list: then of all of it)."""
-    n = 0
-    while n < min(len(first), len(last)) and first[n] == last[n]:
-        n += 1
-    return first[:n]
 
 
 @functools.cache

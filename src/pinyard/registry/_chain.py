@@ -119,9 +119,8 @@ class Chain:
 
     def read(self, seq: int) -> tuple[Event, bytes] | None:
         """Event ``seq`` and its stored bytes, checked by its digest; None if absent."""
-        try:
-            raw = self.store.read_bytes(f"{self.events_dir}/{event_file(seq)}")
-        except FileNotFoundError:
+        raw = self._raw(seq)
+        if raw is None:
             return None
         event = decode_event(raw, seq, self.where(seq))
         if event.name != self.name:
@@ -131,6 +130,13 @@ class Chain:
                 seq=seq,
             )
         return event, raw
+
+    def _raw(self, seq: int) -> bytes | None:
+        """The stored bytes of event ``seq``, unchecked; None if absent."""
+        try:
+            return self.store.read_bytes(f"{self.events_dir}/{event_file(seq)}")
+        except FileNotFoundError:
+            return None
 
     def sequence_numbers(self) -> list[int]:
         """Every event number in the folder, sorted; `ChainError` on a gap or a stranger.
@@ -249,10 +255,7 @@ class Chain:
             return
         # Its bytes against the sha256 the state holds: equal bytes were checked when
         # they were first read or written, so they are not decoded again.
-        try:
-            raw: bytes | None = self.store.read_bytes(f"{self.events_dir}/{event_file(state.seq)}")
-        except FileNotFoundError:
-            raw = None
+        raw = self._raw(state.seq)
         if raw is None or event_sha256(raw) != state.head:
             what = "is missing" if raw is None else "is not the event it followed"
             raise ChainError(

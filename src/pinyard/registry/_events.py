@@ -148,18 +148,11 @@ def event_sha256(raw: bytes) -> str:
 def _stored(event: Event) -> dict[str, Any]:
     """What `Event.as_dict` gives, without its copies: read once, to encode (this runs on
     every registry write, where `dataclasses.asdict` cost more than the JSON)."""
-    target = event.target
-    return {
-        "seq": event.seq, "prev": event.prev, "id": event.id, "time": event.time,
-        "actor": event.actor, "reason": event.reason, "op": event.op, "name": event.name,
-        "slot": event.slot, "kind": event.kind,
-        "target": None if target is None else {
-            "version": target.version, "meta_sha256": target.meta_sha256, "files": target.files
-        },
-        "previous": event.previous, "from_stage": event.from_stage,
-        "displaced": event.displaced, "forced": event.forced, "gate": event.gate,
-        "config": event.config, "extra": event.extra, "format": EVENT_FORMAT,
-    }  # fmt: skip
+    body = dict(event.__dict__)
+    if event.target is not None:
+        body["target"] = dict(event.target.__dict__)
+    body["format"] = EVENT_FORMAT
+    return body
 
 
 def _canonical(doc: dict[str, Any]) -> bytes:
