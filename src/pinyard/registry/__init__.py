@@ -11,10 +11,10 @@ Every change is an event in ``registry/<name>/events/`` on the board itself:
 no server, and the same guarantees on a folder, S3, Azure and GCS.
 """
 
+from pinyard.registry._answers import Lineage, Resolved
 from pinyard.registry._events import Event, Target
 from pinyard.registry._gates import Gate, GateContext, GateResult, MetricGate
 from pinyard.registry._hooks import CommandHook, EventHook, HttpHook
-from pinyard.registry._reads import Lineage, Resolved
 from pinyard.registry._refs import Reference, parse_reference
 from pinyard.registry._registry import Registry
 from pinyard.registry._state import Config, State

@@ -1,11 +1,11 @@
-"""The read half of `Registry`: resolve references, history, lineage, verify, watch."""
+"""The read half of `Registry`: resolve references, history, lineage, verify, watch
+(what they return is in `pinyard.registry._answers`)."""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, overload
 
@@ -19,6 +19,7 @@ from pinyard.errors import (
     NotFoundError,
     VersionNotFoundError,
 )
+from pinyard.registry._answers import Lineage, Resolved
 from pinyard.registry._chain import Chain, Committed, Plan
 from pinyard.registry._events import Event, Target, utc_text
 from pinyard.registry._refs import Reference, parse_reference, registry_name
@@ -28,58 +29,12 @@ from pinyard.registry._verify import VerifyReport, uncached, verify_chain
 if TYPE_CHECKING:
     import pandas as pd
 
-    from pinyard.tracking import RunRecord
 
 REGISTRY_DIR = "registry"
 HISTORY_COLUMNS = ["seq", "time", "actor", "op", "kind", "slot", "version", "previous",
                    "from_stage", "displaced", "forced", "reason", "gate", "config",
                    "id"]  # fmt: skip
 BOARD_CHAIN = ".board"
-
-
-@dataclass(frozen=True)
-class Resolved:
-    """What a reference points at: one exact version, with the digests that pin it.
-
-    ``slot`` is the alias or stage it came through (None for ``name:VERSION``),
-    ``seq`` the event that set it, ``meta_sha256`` the digest of the
-    version's ``data.txt`` (checked against the board when resolved).
-    """
-
-    name: str
-    version: str
-    meta_sha256: str
-    files: dict[str, str]
-    slot: str | None = None
-    seq: int | None = None
-
-    def __str__(self) -> str:
-        return f"{self.name}:{self.version}"
-
-
-@dataclass(frozen=True)
-class Lineage:
-    """Where a version came from: its digests, the run that made it and what it logged."""
-
-    name: str
-    version: str
-    meta_sha256: str
-    files: dict[str, str]
-    created: datetime
-    holders: list[str]
-    run_id: str | None
-    experiment: str | None
-    params: dict[str, Any]
-    metrics: dict[str, Any]
-    data: dict[str, Any]
-    code_commit: str | None
-    run: RunRecord | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        doc = {k: v for k, v in self.__dict__.items() if k != "run"}
-        doc["created"] = self.created.isoformat()
-        doc["run_status"] = self.run.status if self.run else None
-        return doc
 
 
 @guarded(lambda registry: registry.board.store.url)
